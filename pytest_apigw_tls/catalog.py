@@ -1,0 +1,259 @@
+"""The policy catalog: frozen objects loaded from the packaged ``data/catalog.toml``.
+
+Nothing else in the project names a suite list for a policy; the reference server enforces from
+these objects and the expectations are computed from them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import importlib.resources
+import tomllib
+from typing import Any, Iterable
+
+from .codepoints import TlsVersion
+from .errors import CatalogError, UnknownPolicyError
+
+ENDPOINT_TYPES = ("REGIONAL", "PRIVATE", "EDGE")
+CERT_TYPES = ("rsa", "ecdsa")
+PROVENANCES = ("documented", "inferred")
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """A cipher suite, named both ways, with what it needs to be negotiated."""
+
+    openssl: str
+    iana: str
+    code: int
+    kx: str
+    auth: str
+    mode: str
+    min_version: TlsVersion
+    max_version: TlsVersion
+
+    @property
+    def is_tls13(self) -> bool:
+        return self.min_version is TlsVersion.TLSv1_3
+
+    def negotiable_at(self, version: TlsVersion) -> bool:
+        return self.min_version <= version <= self.max_version
+
+    def works_with_cert(self, cert_type: str) -> bool:
+        """Whether a server holding a certificate of `cert_type` could ever choose this suite."""
+        return self.auth == "any" or self.auth.lower() == cert_type
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"openssl": self.openssl, "iana": self.iana, "code": f"0x{self.code:04X}", "kx": self.kx,
+                "auth": self.auth, "mode": self.mode, "min_version": self.min_version.label,
+                "max_version": self.max_version.label}
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """A named group (RFC 8446 section 4.2.7), classic or post-quantum hybrid."""
+
+    name: str
+    code: int
+    kind: str
+    min_version: TlsVersion
+
+    @property
+    def is_post_quantum(self) -> bool:
+        return self.kind in ("hybrid", "mlkem")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "code": f"0x{self.code:04X}", "kind": self.kind,
+                "min_version": self.min_version.label}
+
+
+@dataclasses.dataclass(frozen=True)
+class Fact:
+    """One catalog fact with where it comes from."""
+
+    value: tuple[Any, ...]
+    provenance: str
+    source: str
+    note: str = ""
+
+    @property
+    def inferred(self) -> bool:
+        return self.provenance == "inferred"
+
+    def to_dict(self) -> dict[str, Any]:
+        values = [v.label if isinstance(v, TlsVersion) else v.to_dict() for v in self.value]
+        return {"value": values, "provenance": self.provenance, "source": self.source, "note": self.note}
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """One catalog entry. `id` is unique; `name` is AWS's (legacy names exist once per family)."""
+
+    id: str
+    name: str
+    kind: str
+    endpoint_types: tuple[str, ...]
+    versions: Fact  # of TlsVersion
+    tls13_suites: Fact  # of Suite
+    tls12_suites: Fact  # of Suite (everything negotiated at TLS 1.2 and below)
+    groups: Fact  # of Group
+
+    @property
+    def is_enhanced(self) -> bool:
+        return self.kind == "enhanced"
+
+    @property
+    def is_post_quantum(self) -> bool:
+        return any(group.is_post_quantum for group in self.groups.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "kind": self.kind, "endpoint_types": list(self.endpoint_types),
+                "versions": self.versions.to_dict(), "tls13_suites": self.tls13_suites.to_dict(),
+                "tls12_suites": self.tls12_suites.to_dict(), "groups": self.groups.to_dict()}
+
+    def valid_for(self, endpoint_type: str) -> bool:
+        return endpoint_type.upper() in self.endpoint_types
+
+    def allows_version(self, version: TlsVersion) -> bool:
+        return version in self.versions.value
+
+    def suite_fact(self, version: TlsVersion) -> Fact:
+        return self.tls13_suites if version is TlsVersion.TLSv1_3 else self.tls12_suites
+
+    def accepts_suite(self, suite: Suite, version: TlsVersion, cert_type: str) -> bool:
+        """Must a server with this policy and a `cert_type` certificate accept `suite` at `version`?"""
+        return (
+            self.allows_version(version)
+            and suite in self.suite_fact(version).value
+            and suite.negotiable_at(version)
+            and suite.works_with_cert(cert_type)
+        )
+
+    def accepted_suites(self, version: TlsVersion, cert_type: str) -> tuple[Suite, ...]:
+        return tuple(s for s in self.suite_fact(version).value if self.accepts_suite(s, version, cert_type))
+
+    def accepts_group(self, group: Group, version: TlsVersion) -> bool:
+        return self.allows_version(version) and group in self.groups.value and group.min_version <= version
+
+    def accepted_groups(self, version: TlsVersion) -> tuple[Group, ...]:
+        return tuple(g for g in self.groups.value if self.accepts_group(g, version))
+
+
+@dataclasses.dataclass(frozen=True)
+class Catalog:
+    """All policies plus the universe of suites and groups we know how to offer."""
+
+    suites: tuple[Suite, ...]
+    groups: tuple[Group, ...]
+    policies: tuple[Policy, ...]
+    sources: dict[str, str]
+
+    def policy(self, name: str, endpoint_type: str | None = None) -> Policy:
+        """Find a policy by id or AWS name; a legacy name picks its family from `endpoint_type`.
+
+        Raises:
+            UnknownPolicyError: with a close-match suggestion, when nothing matches.
+        """
+        wanted_type = (endpoint_type or "REGIONAL").upper()
+        by_id = {p.id: p for p in self.policies}
+        if name in by_id and (endpoint_type is None or by_id[name].valid_for(wanted_type)):
+            return by_id[name]
+        for candidate in self.policies:
+            if candidate.name == name and candidate.valid_for(wanted_type):
+                return candidate
+        if any(p.name == name for p in self.policies):
+            raise UnknownPolicyError(f"policy {name} is not valid for endpoint type {wanted_type}")
+        close = difflib.get_close_matches(name, sorted(by_id), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UnknownPolicyError(f"unknown policy {name!r}{hint}")
+
+    def suite(self, name_or_code: str | int) -> Suite:
+        for suite in self.suites:
+            if name_or_code in (suite.openssl, suite.iana, suite.code):
+                return suite
+        raise CatalogError(f"unknown cipher suite {name_or_code!r}")
+
+    def group(self, name_or_code: str | int) -> Group:
+        for group in self.groups:
+            if name_or_code in (group.name, group.code) or str(name_or_code).lower() == group.name.lower():
+                return group
+        raise CatalogError(f"unknown group {name_or_code!r}")
+
+    def suites_at(self, version: TlsVersion) -> tuple[Suite, ...]:
+        """Every suite a ClientHello for `version` may offer (the TLS 1.3 ones only at TLS 1.3)."""
+        if version is TlsVersion.TLSv1_3:
+            return tuple(s for s in self.suites if s.is_tls13)
+        return tuple(s for s in self.suites if not s.is_tls13)
+
+    def policies_for(self, endpoint_type: str | None = None) -> tuple[Policy, ...]:
+        if endpoint_type is None:
+            return self.policies
+        return tuple(p for p in self.policies if p.valid_for(endpoint_type))
+
+
+def _expand(names: Any, sets: dict[str, list[str]]) -> list[str]:
+    """Resolve a set name or a list that may include "@SET" references."""
+    if isinstance(names, str):
+        names = [f"@{names}"]
+    out: list[str] = []
+    for item in names:
+        if item.startswith("@"):
+            if item[1:] not in sets:
+                raise CatalogError(f"unknown set {item[1:]!r}")
+            out.extend(_expand(sets[item[1:]], sets))
+        else:
+            out.append(item)
+    return out
+
+
+def _fact(raw: dict[str, Any], resolve: Any, sets: dict[str, list[str]], sources: dict[str, str]) -> Fact:
+    if raw.get("provenance") not in PROVENANCES or raw.get("source") not in sources:
+        raise CatalogError(f"fact {raw!r} needs provenance in {PROVENANCES} and a known source")
+    return Fact(tuple(resolve(x) for x in _expand(raw["value"], sets)), raw["provenance"], raw["source"],
+                raw.get("note", ""))
+
+
+def parse_catalog(text: str) -> Catalog:
+    """Build a Catalog from TOML text, rejecting unknown names and duplicates."""
+    data = tomllib.loads(text)
+    suites = tuple(
+        Suite(s["openssl"], s["iana"], s["code"], s["kx"], s["auth"], s["mode"],
+              TlsVersion.from_label(s["min"]), TlsVersion.from_label(s["max"]))
+        for s in data["suite"]
+    )
+    groups = tuple(Group(g["name"], g["code"], g["kind"], TlsVersion.from_label(g["min"])) for g in data["group"])
+    _reject_duplicates("suite code", [s.code for s in suites])
+    _reject_duplicates("group code", [g.code for g in groups])
+    draft = Catalog(suites, groups, (), dict(data["sources"]))
+    sets = data["sets"]
+    policies = []
+    for raw in data["policy"]:
+        unknown_types = set(raw["endpoint_types"]) - set(ENDPOINT_TYPES)
+        if unknown_types:
+            raise CatalogError(f"policy {raw['id']}: unknown endpoint types {sorted(unknown_types)}")
+        policies.append(Policy(
+            id=raw["id"], name=raw["name"], kind=raw["kind"], endpoint_types=tuple(raw["endpoint_types"]),
+            versions=_fact(raw["versions"], TlsVersion.from_label, sets, draft.sources),
+            tls13_suites=_fact(raw["tls13_suites"], draft.suite, sets, draft.sources),
+            tls12_suites=_fact(raw["tls12_suites"], draft.suite, sets, draft.sources),
+            groups=_fact(raw["groups"], draft.group, sets, draft.sources),
+        ))
+    _reject_duplicates("policy id", [p.id for p in policies])
+    return dataclasses.replace(draft, policies=tuple(policies))
+
+
+def _reject_duplicates(what: str, values: Iterable[Any]) -> None:
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            raise CatalogError(f"duplicate {what} {value!r}")
+        seen.add(value)
+
+
+@functools.cache
+def load_catalog() -> Catalog:
+    """The packaged catalog (parsed once per process)."""
+    text = importlib.resources.files(__package__).joinpath("data/catalog.toml").read_text("utf-8")
+    return parse_catalog(text)

@@ -1,0 +1,87 @@
+"""`apigw-tls`: one console script, one subcommand per job.
+
+Every error the user can cause ends as one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Sequence
+
+from .catalog import ENDPOINT_TYPES, Policy, load_catalog
+from .errors import ApigwTlsError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports misuse in one line (no usage dump) and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def endpoint_type_arg(text: str) -> str:
+    upper = text.upper()
+    if upper not in ENDPOINT_TYPES:
+        raise argparse.ArgumentTypeError(f"unknown endpoint type {text!r} (choose from {', '.join(ENDPOINT_TYPES)})")
+    return upper
+
+
+def _policy_row(policy: Policy) -> str:
+    versions = ",".join(v.label.removeprefix("TLSv") for v in policy.versions.value)
+    inferred = [name for name, fact in (("versions", policy.versions), ("tls1.3", policy.tls13_suites),
+                                        ("tls1.2", policy.tls12_suites), ("groups", policy.groups))
+                if fact.inferred]
+    return (f"{policy.id:<44} {'/'.join(policy.endpoint_types):<16} {versions:<16} "
+            f"{len(policy.tls13_suites.value):>3} {len(policy.tls12_suites.value):>4} "
+            f"{'PQ' if policy.is_post_quantum else 'classic':<8} {','.join(inferred) or '-'}")
+
+
+def run_policies(args: argparse.Namespace) -> int:
+    policies = load_catalog().policies_for(args.endpoint_type)
+    if args.json:
+        json.dump([p.to_dict() for p in policies], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{'policy':<44} {'endpoint types':<16} {'versions':<16} {'1.3':>3} {'1.2-':>4} {'groups':<8} inferred")
+    for policy in policies:
+        print(_policy_row(policy))
+    print(f"{len(policies)} policies; suite columns count TLS 1.3 and TLS 1.2-and-below suites")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="apigw-tls", description="Prove what a TLS endpoint accepts under an API Gateway "
+                                                   "TLS security policy.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    policies = commands.add_parser("policies", help="list the policy catalog")
+    policies.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    policies.add_argument("--endpoint-type", type=endpoint_type_arg, metavar="REGIONAL|PRIVATE|EDGE",
+                          help="only the policies valid for this endpoint type")
+    policies.set_defaults(run=run_policies)
+
+    for register in _subcommand_registrars():
+        register(commands)
+    return parser
+
+
+def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Subcommands that live beside their subject (server, scanner), imported lazily."""
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ApigwTlsError as error:
+        print(f"apigw-tls: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

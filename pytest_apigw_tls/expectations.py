@@ -1,0 +1,89 @@
+"""Catalog x certificate type -> what a conforming target must accept and must refuse.
+
+These are the questions the conformance cases and the scan planner ask; none is hand-written per
+test. With an RSA certificate no ECDSA suite can negotiate (and the reverse), so such a suite is
+expected to be refused, never counted as a missing acceptance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .catalog import Catalog, Policy
+from .codepoints import TlsVersion
+
+ACCEPT = "accepted"
+REJECT = "rejected"
+
+VERSIONS_PROBED = tuple(TlsVersion)  # SSLv3 .. TLS 1.3
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectation:
+    """One thing a target must do. `item` is a version label, suite (OpenSSL name) or group name."""
+
+    dimension: str  # "version" | "suite" | "group"
+    version: TlsVersion
+    item: str
+    expected: str  # ACCEPT | REJECT
+    provenance: str
+    reason: str
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.dimension, int(self.version), self.item)
+
+    @property
+    def test_id(self) -> str:
+        if self.dimension == "version":
+            return f"{self.item}-{self.expected}"
+        return f"{self.version.label}-{self.item}-{self.expected}"
+
+
+def version_expectations(policy: Policy) -> list[Expectation]:
+    out = []
+    for version in VERSIONS_PROBED:
+        allowed = policy.allows_version(version)
+        reason = "in the policy" if allowed else "not in the policy"
+        out.append(Expectation("version", version, version.label, ACCEPT if allowed else REJECT,
+                               policy.versions.provenance, reason))
+    return out
+
+
+def suite_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list[Expectation]:
+    """For every version the policy allows: every suite of the universe, accepted or refused."""
+    out = []
+    for version in (v for v in VERSIONS_PROBED if policy.allows_version(v)):
+        fact = policy.suite_fact(version)
+        for suite in catalog.suites_at(version):
+            if policy.accepts_suite(suite, version, cert_type):
+                expected, reason = ACCEPT, "in the policy"
+            elif suite not in fact.value:
+                expected, reason = REJECT, "not in the policy"
+            elif not suite.negotiable_at(version):
+                expected, reason = REJECT, f"cannot be negotiated at {version.label}"
+            else:
+                expected, reason = REJECT, f"needs an {suite.auth} certificate"
+            out.append(Expectation("suite", version, suite.openssl, expected, fact.provenance, reason))
+    return out
+
+
+def group_expectations(policy: Policy, catalog: Catalog) -> list[Expectation]:
+    """Key-exchange groups, asked at TLS 1.3 (the only version where every group can be offered)."""
+    version = TlsVersion.TLSv1_3
+    if not policy.allows_version(version):
+        return []
+    return [
+        Expectation("group", version, group.name,
+                    ACCEPT if policy.accepts_group(group, version) else REJECT,
+                    policy.groups.provenance,
+                    "in the policy" if group in policy.groups.value else "not in the policy")
+        for group in catalog.groups
+    ]
+
+
+def expectations_for(policy: Policy, cert_type: str, catalog: Catalog) -> list[Expectation]:
+    """All TLS-level expectations of `policy` on an endpoint with a `cert_type` certificate."""
+    return (version_expectations(policy) + suite_expectations(policy, cert_type, catalog)
+            + group_expectations(policy, catalog))
+

@@ -1,0 +1,39 @@
+"""`apigw-tls policies`, in-process and as the installed console script."""
+
+import json
+import subprocess
+import sys
+
+from pytest_apigw_tls.cli import main
+
+
+def test_json_lists_all_fourteen_entries_with_code_points_and_provenance(capsys):
+    assert main(["policies", "--json"]) == 0
+    policies = json.loads(capsys.readouterr().out)
+    assert len(policies) == 14
+    tls13 = next(p for p in policies if p["id"] == "SecurityPolicy_TLS13_1_3_2025_09")
+    assert tls13["versions"]["value"] == ["TLSv1.3"]
+    assert [s["code"] for s in tls13["tls13_suites"]["value"]] == ["0x1301", "0x1302", "0x1303"]
+    assert tls13["groups"]["provenance"] == "inferred"
+    assert tls13["endpoint_types"] == ["REGIONAL", "PRIVATE"]
+
+
+def test_endpoint_type_filter_is_case_insensitive(capsys):
+    assert main(["policies", "--json", "--endpoint-type", "edge"]) == 0
+    assert {p["id"] for p in json.loads(capsys.readouterr().out)} == {
+        "TLS_1_0@EDGE", "TLS_1_2@EDGE", "SecurityPolicy_TLS13_2025_EDGE",
+        "SecurityPolicy_TLS12_PFS_2025_EDGE", "SecurityPolicy_TLS12_2018_EDGE"}
+
+
+def test_text_table_names_every_policy(capsys):
+    assert main(["policies"]) == 0
+    out = capsys.readouterr().out
+    assert "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09" in out and "14 policies" in out
+
+
+def test_unknown_endpoint_type_is_one_line_and_status_2():
+    result = subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli", "policies", "--endpoint-type", "LOCAL"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "unknown endpoint type 'LOCAL'" in result.stderr
+    assert "Traceback" not in result.stderr
