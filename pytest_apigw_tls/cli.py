@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands that live beside their subject (server, scanner), imported lazily."""
-    return []
+    from reference_server.cli import register as register_serve
+
+    return [register_serve]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

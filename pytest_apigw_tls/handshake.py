@@ -1,0 +1,124 @@
+"""Full-handshake probes with pyOpenSSL: confirm that an acceptance is a finished handshake.
+
+A ServerHello only shows a choice; the handshake shows the server can complete it (certificate,
+signature, key exchange). Certificates are not verified: we test what a server negotiates, not
+whom it claims to be.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Callable
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from OpenSSL import SSL
+
+from . import capabilities
+from .catalog import Group, Suite, load_catalog
+from .codepoints import TlsVersion
+from .errors import CatalogError
+from .probes import Observation, Outcome, Target, inconclusive
+
+_ALERT_PREFIX = "tls alert "
+
+
+def classify_handshake_error(error: SSL.Error) -> tuple[Outcome, str]:
+    """The only reader of OpenSSL error text: a received alert means REJECTED, anything else is not ours to judge."""
+    reasons = [str(entry[2]) for entry in (error.args[0] if error.args and isinstance(error.args[0], list) else [])]
+    for reason in reasons:
+        if reason.startswith(_ALERT_PREFIX):
+            name = reason[len(_ALERT_PREFIX):].replace(" ", "_")
+            return Outcome.REJECTED, f"fatal alert {name}"
+    if isinstance(error, SSL.SysCallError):
+        code = error.args[0] if error.args else None
+        if code == -1:
+            return Outcome.REJECTED, "connection closed without an alert"
+        return Outcome.INCONCLUSIVE, f"socket error during handshake: {error.args[1] if len(error.args) > 1 else error}"
+    if isinstance(error, SSL.ZeroReturnError):
+        return Outcome.REJECTED, "connection closed without an alert"
+    text = "; ".join(reasons) or repr(error)
+    return Outcome.INCONCLUSIVE, f"handshake failed locally: {text}"
+
+
+def _cert_type(connection: SSL.Connection) -> str | None:
+    certificate = connection.get_peer_certificate(as_cryptography=True)
+    if certificate is None:
+        return None
+    key = certificate.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ecdsa"
+    return type(key).__name__
+
+
+def client_context(version: TlsVersion | None, suite: str | None, groups: list[str] | None) -> SSL.Context:
+    """A client context limited to one version, one suite (OpenSSL name) and the given groups."""
+    context = SSL.Context(SSL.TLS_METHOD)
+    context.set_min_proto_version(version or SSL.TLS1_VERSION)
+    if version:
+        context.set_max_proto_version(version)
+    context.set_cipher_list(b"ALL:COMPLEMENTOFALL:@SECLEVEL=0")  # lets TLS 1.0/1.1 and SHA-1 through
+    if suite:
+        if suite.startswith("TLS_"):
+            context.set_tls13_ciphersuites(suite.encode())
+        else:
+            context.set_cipher_list(f"{suite}:@SECLEVEL=0".encode())
+    if groups:
+        capabilities.set_groups(context, groups)
+    return context
+
+
+def handshake_probe(target: Target, timeout: float, version: TlsVersion | None = None, suite: str | None = None,
+                    groups: list[str] | None = None) -> Observation:
+    """Complete a handshake limited to `version`, `suite` and `groups`, and report what was negotiated."""
+    try:
+        context = client_context(version, suite, groups)
+    except SSL.Error as error:
+        return inconclusive(f"the local OpenSSL cannot offer {suite or groups}: {error}")
+    deadline = time.monotonic() + timeout
+    try:
+        sock = socket.create_connection((target.host, target.port), timeout=timeout)
+    except OSError as error:
+        return inconclusive(f"connect to {target.host}:{target.port} failed: {error.strerror or error}")
+    with sock:
+        connection = SSL.Connection(context, sock)
+        if target.sni:
+            connection.set_tlsext_host_name(target.sni.encode("idna"))
+        connection.set_connect_state()
+        while True:
+            try:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                connection.do_handshake()
+                break
+            except SSL.WantReadError:
+                continue
+            except (socket.timeout, TimeoutError):
+                return inconclusive("timed out during the handshake")
+            except SSL.Error as error:
+                outcome, evidence = classify_handshake_error(error)
+                return Observation(outcome, evidence)
+            except OSError as error:
+                return inconclusive(f"socket error during the handshake: {error.strerror or error}")
+        negotiated = TlsVersion(connection.get_protocol_version())
+        suite_name = connection.get_cipher_name()
+        group = _group_name(connection)
+        return Observation(
+            Outcome.ACCEPTED, f"handshake: {negotiated.label} {suite_name}" + (f" {group}" if group else ""),
+            version=int(negotiated), suite=_code(load_catalog().suite, suite_name),
+            group=_code(load_catalog().group, group), cert_type=_cert_type(connection))
+
+
+def _code(lookup: Callable[[str], Suite | Group], name: str | None) -> int | None:
+    if not name:
+        return None
+    try:
+        return lookup(name).code
+    except CatalogError:
+        return None
+
+
+def _group_name(connection: SSL.Connection) -> str | None:
+    getter = getattr(connection, "get_group_name", None)  # pyOpenSSL >= 24.3
+    return getter() if getter else None

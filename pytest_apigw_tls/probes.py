@@ -1,0 +1,223 @@
+"""Probes: ask a target whether it accepts one exact offer, and say only what was seen.
+
+A raw probe sends our own ClientHello and reads the server's first flight (ServerHello,
+HelloRetryRequest or Alert). A handshake probe completes a real handshake with pyOpenSSL to confirm
+an acceptance. Either ends as exactly one Observation: ACCEPTED (with the negotiated values),
+REJECTED (an alert, or a clean close right after the ClientHello) or INCONCLUSIVE (timeout, reset,
+unparsable bytes, connect failure, or a server answering with something we did not offer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import errno
+import socket
+import threading
+import time
+from typing import Callable
+
+from .codepoints import AlertDescription, TlsVersion
+from .wire import Alert, ContentType, DecodeError, HandshakeBuffer, HandshakeType, Record, ServerHello
+from .wire import build_client_hello
+
+
+class Outcome(str, enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where we connect: address and port, and the SNI we send (None sends no server_name)."""
+
+    host: str
+    port: int
+    sni: str | None
+
+    def __str__(self) -> str:
+        address = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{address}:{self.port}" + (f" (SNI {self.sni})" if self.sni else " (no SNI)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeOffer:
+    """What one ClientHello proposes; code points, so suites OpenSSL lacks can be offered too."""
+
+    versions: tuple[int, ...]
+    suites: tuple[int, ...]
+    groups: tuple[int, ...]
+    key_share_groups: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """What came back from one probe.
+
+    Attributes:
+        outcome: ACCEPTED, REJECTED or INCONCLUSIVE.
+        evidence: one line saying what was seen (the alert, the close, the error, the choice).
+        version, suite, group: what the server chose, when it chose something.
+        hello_retry: the answer was a HelloRetryRequest (a choice of group, not yet a key exchange).
+        cert_type: "rsa" or "ecdsa" from the peer certificate, for handshake probes.
+    """
+
+    outcome: Outcome
+    evidence: str
+    version: int | None = None
+    suite: int | None = None
+    group: int | None = None
+    hello_retry: bool = False
+    cert_type: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"outcome": self.outcome.value, "evidence": self.evidence, "version": self.version,
+                "suite": self.suite, "group": self.group, "hello_retry": self.hello_retry,
+                "cert_type": self.cert_type}
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeSettings:
+    """timeout per probe (s), retries of an inconclusive probe, concurrent probes, pause between probe starts."""
+
+    timeout: float = 5.0
+    retries: int = 1
+    concurrency: int = 8
+    delay: float = 0.0
+
+
+class Pacer:
+    """Spaces probe starts by `delay` seconds across threads (real endpoints rate-limit)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.next_start = 0.0
+
+    def wait(self) -> None:
+        if self.delay <= 0:
+            return
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_start)
+            self.next_start = start + self.delay
+        time.sleep(max(0.0, start - now))
+
+
+def inconclusive(evidence: str) -> Observation:
+    return Observation(Outcome.INCONCLUSIVE, evidence)
+
+
+def _connect(target: Target, timeout: float) -> socket.socket:
+    return socket.create_connection((target.host, target.port), timeout=timeout)
+
+
+def _describe_os_error(error: OSError) -> str:
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if error.errno == errno.ECONNRESET:
+        return "connection reset"
+    return error.strerror or str(error)
+
+
+def read_first_flight(sock: socket.socket, deadline: float) -> ServerHello | Alert | None:
+    """Read records until a ServerHello or an Alert; None on a clean close before either.
+
+    Raises:
+        DecodeError: the bytes are not TLS.
+        TimeoutError / OSError: from the socket (the deadline bounds the whole read).
+    """
+    buffered = b""
+    handshake = HandshakeBuffer()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out")
+        sock.settimeout(remaining)
+        chunk = sock.recv(65536)
+        if not chunk:
+            if buffered or handshake.pending:
+                raise DecodeError("connection closed in the middle of a record")
+            return None
+        buffered += chunk
+        while (parsed := Record.parse_prefix(buffered)) is not None:
+            record, used = parsed
+            buffered = buffered[used:]
+            if record.content_type == ContentType.alert:
+                alert = Alert.from_bytes(record.fragment[:2])
+                if alert.level == 2 or alert.description == AlertDescription.close_notify:
+                    return alert  # a warning such as unrecognized_name is not yet a refusal
+            elif record.content_type == ContentType.handshake:
+                for msg_type, body in handshake.feed(record.fragment):
+                    if msg_type != HandshakeType.server_hello:
+                        raise DecodeError(f"first handshake message is type {msg_type}, not ServerHello")
+                    return ServerHello.from_body(body)
+            else:
+                raise DecodeError(f"{ContentType(record.content_type).name} record before the ServerHello")
+
+
+def _judge_server_hello(hello: ServerHello, offer: ProbeOffer) -> Observation:
+    """Accept only a choice we offered; anything else is a protocol violation, never a pass."""
+    version = hello.selected_version
+    group = hello.key_share_group
+    label = _version_label(version)
+    if version not in offer.versions:
+        return inconclusive(f"protocol violation: server selected {label}, which was not offered")
+    if hello.cipher_suite not in offer.suites:
+        return inconclusive(f"protocol violation: server selected suite 0x{hello.cipher_suite:04X}, not offered")
+    if version == TlsVersion.TLSv1_3:
+        allowed_groups = offer.groups if hello.is_hello_retry_request else offer.key_share_groups
+        if group is None or group not in allowed_groups:
+            shown = "none" if group is None else f"0x{group:04X}"
+            return inconclusive(f"protocol violation: server key share group {shown} was not offered")
+    kind = "HelloRetryRequest" if hello.is_hello_retry_request else "ServerHello"
+    return Observation(Outcome.ACCEPTED, f"{kind}: {label} suite 0x{hello.cipher_suite:04X}"
+                       + (f" group 0x{group:04X}" if group is not None else ""),
+                       version=version, suite=hello.cipher_suite, group=group,
+                       hello_retry=hello.is_hello_retry_request)
+
+
+def _version_label(version: int) -> str:
+    try:
+        return TlsVersion(version).label
+    except ValueError:
+        return f"version 0x{version:04X}"
+
+
+def raw_probe(target: Target, offer: ProbeOffer, timeout: float) -> Observation:
+    """Send one ClientHello built from `offer` and classify the first server flight."""
+    try:
+        hello = build_client_hello(offer.versions, offer.suites, offer.groups, offer.key_share_groups, target.sni)
+    except UnicodeEncodeError:
+        return inconclusive(f"SNI {target.sni!r} is not ASCII")
+    deadline = time.monotonic() + timeout
+    try:
+        sock = _connect(target, timeout)
+    except OSError as error:
+        return inconclusive(f"connect to {target.host}:{target.port} failed: {_describe_os_error(error)}")
+    with sock:
+        try:
+            sock.sendall(hello.to_records())
+            answer = read_first_flight(sock, deadline)
+        except DecodeError as error:
+            return inconclusive(f"unparsable answer: {error}")
+        except OSError as error:
+            return inconclusive(f"{_describe_os_error(error)} waiting for the ServerHello")
+    if answer is None:
+        return Observation(Outcome.REJECTED, "connection closed without an alert")
+    if isinstance(answer, Alert):
+        level = "fatal" if answer.level == 2 else "warning"
+        return Observation(Outcome.REJECTED, f"{level} alert {AlertDescription.describe(answer.description)}")
+    return _judge_server_hello(answer, offer)
+
+
+def with_retries(probe: Callable[[], Observation], settings: ProbeSettings, pacer: Pacer) -> Observation:
+    """Run `probe`, again up to `settings.retries` times while it is inconclusive."""
+    observation = inconclusive("not run")
+    for _attempt in range(settings.retries + 1):
+        pacer.wait()
+        observation = probe()
+        if observation.outcome is not Outcome.INCONCLUSIVE:
+            break
+    return observation

@@ -1,0 +1,8 @@
+"""Raw TLS codec: ClientHello out; ServerHello, HelloRetryRequest and Alert in."""
+
+from .builder import build_client_hello
+from .codec import DecodeError
+from .messages import Alert, ClientHello, ContentType, HandshakeBuffer, HandshakeType, Record, ServerHello
+
+__all__ = ["Alert", "ClientHello", "ContentType", "DecodeError", "HandshakeBuffer", "HandshakeType", "Record",
+           "ServerHello", "build_client_hello"]

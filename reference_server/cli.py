@@ -1,0 +1,69 @@
+"""`apigw-tls serve`: run the reference server in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import signal
+import sys
+import threading
+from typing import Any
+
+from pytest_apigw_tls.errors import ConfigError
+
+from .config import ServerConfig, default_config, load_config
+from .server import ReferenceServer
+
+
+def register(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the policy-enforcing reference server",
+                                description="Serve every endpoint of a config (default: one per catalog policy) "
+                                            "on one TLS port; the policy is chosen by SNI.")
+    serve.add_argument("--config", metavar="FILE", help="endpoints TOML (default: built-in endpoints)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default 0: any free port)")
+    serve.add_argument("--access-log", metavar="FILE", help="append access-log lines to FILE (default stdout)")
+    serve.set_defaults(run=run_serve)
+
+
+def _with_overrides(config: ServerConfig, args: argparse.Namespace) -> ServerConfig:
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    return dataclasses.replace(config, settings=dataclasses.replace(config.settings, **overrides)).validate()
+
+
+def endpoint_table(server: ReferenceServer) -> str:
+    rows = [f"  {'hostname':<52} {'type':<8} {'policy':<44} {'mode':<6} cert"]
+    for e in server.endpoints:
+        rows.append(f"  {e.hostname:<52} {e.endpoint_type:<8} {e.security_policy:<44} {e.access_mode or '-':<6} "
+                    f"{e.cert_type}")
+    return "\n".join(rows)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    config = _with_overrides(load_config(args.config) if args.config else default_config(), args)
+    with contextlib.ExitStack() as stack:
+        log_stream = sys.stdout
+        if args.access_log:
+            try:
+                log_stream = stack.enter_context(open(args.access_log, "a", encoding="utf-8"))
+            except OSError as error:
+                raise ConfigError(f"cannot open access log {args.access_log}: {error.strerror}") from None
+        try:
+            server = stack.enter_context(ReferenceServer(config, access_log=log_stream))
+        except OSError as error:
+            raise ConfigError(str(error.strerror or error)) from None
+        host, port = server.address
+        shown = f"[{host}]" if ":" in host else host
+        example = server.endpoints[0].hostname
+        print(f"apigw-tls reference server on {shown}:{port}\nCA file: {server.ca_file}\n{endpoint_table(server)}\n"
+              f"Try: curl --cacert {server.ca_file} --resolve {example}:{port}:{host} https://{example}:{port}/",
+              flush=True)
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+        print("stopping", file=sys.stderr)
+    return 0

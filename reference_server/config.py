@@ -1,0 +1,185 @@
+"""Endpoints and server settings: TOML file or Python objects, validated with API Gateway's rules.
+
+An endpoint is what API Gateway serves under one hostname: a REST API's default endpoint or a
+custom domain name, with its endpoint type, security policy, access mode and certificate key type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import re
+import tomllib
+from typing import Any
+
+from pytest_apigw_tls.catalog import ENDPOINT_TYPES, Policy, load_catalog
+from pytest_apigw_tls.errors import ConfigError
+
+ACCESS_MODES = ("BASIC", "STRICT")
+KINDS = ("default", "custom")
+UNKNOWN_SNI_ACTIONS = ("alert", "default")
+DEFAULT_LOG_FORMAT = "json"
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """One hostname the server answers for, and what it enforces."""
+
+    hostname: str
+    security_policy: str
+    endpoint_type: str = "REGIONAL"
+    access_mode: str | None = None  # required for enhanced policies, absent for legacy ones
+    kind: str = "custom"
+    cert_type: str = "rsa"
+
+    @property
+    def policy(self) -> Policy:
+        return load_catalog().policy(self.security_policy, self.endpoint_type)
+
+    @property
+    def strict(self) -> bool:
+        return self.access_mode == "STRICT"
+
+    def validate(self) -> "Endpoint":
+        """Apply API Gateway's rules; raise ConfigError with the service's wording where it has one."""
+        where = f"endpoint {self.hostname!r}"
+        if not _HOSTNAME.match(self.hostname):
+            raise ConfigError(f"{where}: not a valid lowercase DNS hostname")
+        if self.endpoint_type not in ENDPOINT_TYPES:
+            raise ConfigError(f"{where}: unknown endpoint type {self.endpoint_type!r} "
+                              f"(choose from {', '.join(ENDPOINT_TYPES)})")
+        if self.kind not in KINDS:
+            raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}")
+        if self.cert_type not in ("rsa", "ecdsa"):
+            raise ConfigError(f"{where}: cert_type must be rsa or ecdsa")
+        if self.kind == "default" and self.cert_type != "rsa":
+            raise ConfigError(f"{where}: default endpoints serve RSA certificates")
+        policy = load_catalog().policy(self.security_policy, self.endpoint_type)
+        if policy.is_enhanced and self.access_mode is None:
+            raise ConfigError(f"{where}: Endpoint access mode is required for the specified security policy")
+        if not policy.is_enhanced and self.access_mode is not None:
+            raise ConfigError(f"{where}: Endpoint access mode is not supported for this security policy")
+        if self.access_mode is not None and self.access_mode not in ACCESS_MODES:
+            raise ConfigError(f"{where}: access mode must be BASIC or STRICT")
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerSettings:
+    """How the server behaves where API Gateway's behaviour is undocumented (each a setting).
+
+    Attributes:
+        unknown_sni: "alert" (handshake_failure) or "default" (serve `default_hostname`) when the
+            ClientHello has no SNI or one no endpoint has.
+        default_hostname: the endpoint used by unknown_sni = "default".
+        strict_status: HTTP status of a STRICT rejection (CloudFront answers 421 on EDGE).
+        idle_timeout: seconds a connection may stay silent, handshake included.
+        access_log_format: "json" for JSON lines of every variable, or a $context.* format string.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    unknown_sni: str = "alert"
+    default_hostname: str | None = None
+    strict_status: int = 421
+    idle_timeout: float = 30.0
+    access_log_format: str = DEFAULT_LOG_FORMAT
+
+    def validate(self, endpoints: tuple[Endpoint, ...]) -> "ServerSettings":
+        if self.unknown_sni not in UNKNOWN_SNI_ACTIONS:
+            raise ConfigError(f"unknown_sni must be one of {', '.join(UNKNOWN_SNI_ACTIONS)}")
+        if self.unknown_sni == "default" and self.default_hostname not in {e.hostname for e in endpoints}:
+            raise ConfigError("unknown_sni = 'default' needs default_hostname naming a configured endpoint")
+        if not 400 <= self.strict_status <= 599:
+            raise ConfigError(f"strict_status {self.strict_status} is not an HTTP error status")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port} is out of range")
+        if self.idle_timeout <= 0:
+            raise ConfigError("idle_timeout must be positive")
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    endpoints: tuple[Endpoint, ...]
+    settings: ServerSettings = ServerSettings()
+
+    def validate(self) -> "ServerConfig":
+        if not self.endpoints:
+            raise ConfigError("no endpoints configured")
+        seen: set[str] = set()
+        for endpoint in self.endpoints:
+            endpoint.validate()
+            if endpoint.hostname in seen:
+                raise ConfigError(f"endpoint {endpoint.hostname!r} is configured twice")
+            seen.add(endpoint.hostname)
+        self.settings.validate(self.endpoints)
+        return self
+
+    def endpoint(self, hostname: str) -> Endpoint | None:
+        wanted = hostname.lower().rstrip(".")
+        return next((e for e in self.endpoints if e.hostname == wanted), None)
+
+
+def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(raw) - fields
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(fields))})")
+    try:
+        return cls(**raw)
+    except TypeError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def parse_config(text: str, where: str = "config") -> ServerConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{where}: malformed TOML: {error}") from None
+    unknown = set(data) - {"server", "endpoint"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown tables {', '.join(sorted(unknown))} (known: server, endpoint)")
+    raw_endpoints = data.get("endpoint", [])
+    if not isinstance(raw_endpoints, list):
+        raise ConfigError(f"{where}: endpoints are written as [[endpoint]] tables")
+    endpoints = tuple(_build(Endpoint, dict(raw), f"{where}: endpoint {i + 1}") for i, raw in enumerate(raw_endpoints))
+    settings = _build(ServerSettings, dict(data.get("server", {})), f"{where}: [server]")
+    return ServerConfig(endpoints, settings).validate()
+
+
+def load_config(path: str | pathlib.Path) -> ServerConfig:
+    try:
+        text = pathlib.Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+    return parse_config(text, str(path))
+
+
+def policy_slug(policy: Policy) -> str:
+    """A readable DNS label for a policy id: SecurityPolicy_TLS13_1_3_2025_09 -> tls13-1-3-2025-09."""
+    return policy.id.removeprefix("SecurityPolicy_").replace("@", "_").replace("_", "-").lower()
+
+
+def default_endpoints() -> tuple[Endpoint, ...]:
+    """One endpoint per catalog policy and certificate type; enhanced ones STRICT, plus a BASIC twin.
+
+    Hostnames read as `<policy>.<rsa|ecdsa|basic>.apigw.test`; a default-endpoint style name serves
+    REGIONAL's default policy (TLS_1_0) with an RSA certificate, as AWS does.
+    """
+    endpoints = [Endpoint("abcdef1234.execute-api.us-east-1.amazonaws.com", "TLS_1_0", "REGIONAL", None, "default")]
+    for policy in load_catalog().policies:
+        endpoint_type = policy.endpoint_types[0]
+        mode = "STRICT" if policy.is_enhanced else None
+        slug = policy_slug(policy)
+        for cert_type in ("rsa", "ecdsa"):
+            endpoints.append(Endpoint(f"{slug}.{cert_type}.apigw.test", policy.id, endpoint_type, mode,
+                                      "custom", cert_type))
+        if policy.is_enhanced:
+            endpoints.append(Endpoint(f"{slug}.basic.apigw.test", policy.id, endpoint_type, "BASIC"))
+    return tuple(endpoints)
+
+
+def default_config(**settings: Any) -> ServerConfig:
+    return ServerConfig(default_endpoints(), ServerSettings(**settings)).validate()

@@ -1,0 +1,122 @@
+"""One TLS connection on the server side: read the ClientHello, pick the endpoint, handshake.
+
+OpenSSL chooses the protocol version before its servername callback runs, so switching contexts
+in that callback cannot enforce a policy's versions or groups (they are fixed when the SSL object
+is made). We therefore read the ClientHello ourselves, take its SNI, and only then create the
+connection with that endpoint's context, feeding it the bytes already read through a memory BIO.
+The policy comes from the SNI in the handshake, exactly like the real front door, never from Host.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from OpenSSL import SSL
+
+from pytest_apigw_tls.wire import ClientHello, ContentType, DecodeError, HandshakeBuffer, HandshakeType, Record
+
+MAX_CLIENT_HELLO = 64 * 1024
+HANDSHAKE_FAILURE_ALERT = Record(ContentType.alert, 0x0303, bytes([2, 40])).to_bytes()
+
+
+class PeerClosed(ConnectionError):
+    """The client went away before we were done."""
+
+
+def read_client_hello(sock: socket.socket) -> tuple[bytes, ClientHello]:
+    """Read records until a whole ClientHello: (every byte read, the parsed hello).
+
+    Raises:
+        DecodeError: not TLS, not a ClientHello, or larger than MAX_CLIENT_HELLO.
+        PeerClosed, OSError: the client closed, reset or went idle past the socket timeout.
+    """
+    received = b""
+    unparsed = b""
+    messages = HandshakeBuffer()
+    while True:
+        chunk = sock.recv(16384)
+        if not chunk:
+            raise PeerClosed("client closed before sending a whole ClientHello")
+        received += chunk
+        unparsed += chunk
+        if len(received) > MAX_CLIENT_HELLO:
+            raise DecodeError(f"ClientHello larger than {MAX_CLIENT_HELLO} bytes")
+        while (parsed := Record.parse_prefix(unparsed)) is not None:
+            record, used = parsed
+            unparsed = unparsed[used:]
+            if record.content_type != ContentType.handshake:
+                raise DecodeError(f"expected a handshake record, got content type {record.content_type}")
+            for msg_type, body in messages.feed(record.fragment):
+                if msg_type != HandshakeType.client_hello:
+                    raise DecodeError(f"expected a ClientHello, got handshake type {msg_type}")
+                return received, ClientHello.from_body(body)
+
+
+class TlsStream:
+    """A server-side pyOpenSSL connection over memory BIOs, pumped through a blocking socket."""
+
+    def __init__(self, context: SSL.Context, sock: socket.socket, already_received: bytes) -> None:
+        self.sock = sock
+        self.tls = SSL.Connection(context, None)
+        self.tls.set_accept_state()
+        self.tls.bio_write(already_received)
+
+    def _flush(self) -> None:
+        while True:
+            try:
+                data = self.tls.bio_read(65536)
+            except SSL.WantReadError:
+                return
+            self.sock.sendall(data)
+
+    def _pump_in(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            self.tls.bio_shutdown()
+            return False
+        self.tls.bio_write(data)
+        return True
+
+    def handshake(self) -> None:
+        """Complete the handshake; an SSL.Error still sends OpenSSL's alert before it propagates."""
+        while True:
+            try:
+                self.tls.do_handshake()
+                self._flush()
+                return
+            except SSL.WantReadError:
+                self._flush()
+                if not self._pump_in():
+                    raise PeerClosed("client closed during the handshake") from None
+            except SSL.Error:
+                self._flush()
+                raise
+
+    def recv(self, size: int = 65536) -> bytes:
+        """Application data, or b"" once the client has closed."""
+        while True:
+            try:
+                return self.tls.recv(size)
+            except SSL.WantReadError:
+                self._flush()
+                if not self._pump_in():
+                    return b""
+            except (SSL.ZeroReturnError, SSL.SysCallError):
+                return b""
+
+    def sendall(self, data: bytes) -> None:
+        self.tls.sendall(data)
+        self._flush()
+
+    def close_notify(self) -> None:
+        try:
+            self.tls.shutdown()
+            self._flush()
+        except (SSL.Error, OSError):
+            pass
+
+    @property
+    def negotiated(self) -> dict[str, str | None]:
+        group = getattr(self.tls, "get_group_name", lambda: None)()
+        return {"tlsVersion": self.tls.get_protocol_version_name(), "cipherSuite": self.tls.get_cipher_name(),
+                "tlsGroup": group}
