@@ -71,7 +71,9 @@ def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction], None
     """Subcommands that live beside their subject (server, scanner), imported lazily."""
     from reference_server.cli import register as register_serve
 
-    return [register_serve]
+    from .scan_cli import register as register_scan
+
+    return [register_serve, register_scan]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

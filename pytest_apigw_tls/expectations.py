@@ -87,3 +87,40 @@ def expectations_for(policy: Policy, cert_type: str, catalog: Catalog) -> list[E
     return (version_expectations(policy) + suite_expectations(policy, cert_type, catalog)
             + group_expectations(policy, catalog))
 
+
+
+ALLOWED = "allowed"
+REFUSED = "refused"
+# STRICT's Host cases: name -> Host header from the SNI (None: no Host header at all).
+STRICT_HOST_CASES = {
+    "host-equal": lambda sni: sni,
+    "host-with-port": lambda sni: f"{sni}:443",
+    "host-other-case": lambda sni: sni.upper(),
+    "host-trailing-dot": lambda sni: f"{sni}.",
+    "host-different": lambda sni: f"other-{sni}",
+    "host-absent": lambda sni: None,
+}
+_STRICT_REFUSES = {"host-different", "host-absent"}
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessExpectation:
+    """One STRICT/BASIC Host case: whether a request must be let through or refused."""
+
+    access_mode: str
+    case: str
+    expected: str  # ALLOWED | REFUSED
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.access_mode}-{self.case}-{self.expected}"
+
+    def host_header(self, sni: str) -> str | None:
+        return STRICT_HOST_CASES[self.case](sni)
+
+
+def access_expectations(access_mode: str | None) -> list[AccessExpectation]:
+    """BASIC (and legacy policies, which have no mode) let every case through; STRICT refuses mismatches."""
+    mode = access_mode or "BASIC"
+    return [AccessExpectation(mode, case, REFUSED if mode == "STRICT" and case in _STRICT_REFUSES else ALLOWED)
+            for case in STRICT_HOST_CASES]

@@ -7,9 +7,10 @@ whom it claims to be.
 
 from __future__ import annotations
 
+import select
 import socket
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from OpenSSL import SSL
@@ -21,6 +22,7 @@ from .errors import CatalogError
 from .probes import Observation, Outcome, Target, inconclusive
 
 _ALERT_PREFIX = "tls alert "
+T = TypeVar("T")
 
 
 def classify_handshake_error(error: SSL.Error) -> tuple[Outcome, str]:
@@ -70,6 +72,23 @@ def client_context(version: TlsVersion | None, suite: str | None, groups: list[s
     return context
 
 
+def drive(operation: Callable[[], T], sock: socket.socket, deadline: float) -> T:
+    """Run a pyOpenSSL call on a non-blocking socket, waiting (not spinning) until `deadline`."""
+    while True:
+        try:
+            return operation()
+        except (SSL.WantReadError, SSL.WantWriteError) as want:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("timed out") from None
+            if isinstance(want, SSL.WantReadError):
+                ready = select.select([sock], [], [], remaining)[0]
+            else:
+                ready = select.select([], [sock], [], remaining)[1]
+            if not ready:
+                raise TimeoutError("timed out") from None
+
+
 def handshake_probe(target: Target, timeout: float, version: TlsVersion | None = None, suite: str | None = None,
                     groups: list[str] | None = None) -> Observation:
     """Complete a handshake limited to `version`, `suite` and `groups`, and report what was negotiated."""
@@ -87,20 +106,15 @@ def handshake_probe(target: Target, timeout: float, version: TlsVersion | None =
         if target.sni:
             connection.set_tlsext_host_name(target.sni.encode("idna"))
         connection.set_connect_state()
-        while True:
-            try:
-                sock.settimeout(max(0.001, deadline - time.monotonic()))
-                connection.do_handshake()
-                break
-            except SSL.WantReadError:
-                continue
-            except (socket.timeout, TimeoutError):
-                return inconclusive("timed out during the handshake")
-            except SSL.Error as error:
-                outcome, evidence = classify_handshake_error(error)
-                return Observation(outcome, evidence)
-            except OSError as error:
-                return inconclusive(f"socket error during the handshake: {error.strerror or error}")
+        try:
+            drive(connection.do_handshake, sock, deadline)
+        except (socket.timeout, TimeoutError):
+            return inconclusive("timed out during the handshake")
+        except SSL.Error as error:
+            outcome, evidence = classify_handshake_error(error)
+            return Observation(outcome, evidence)
+        except OSError as error:
+            return inconclusive(f"socket error during the handshake: {error.strerror or error}")
         negotiated = TlsVersion(connection.get_protocol_version())
         suite_name = connection.get_cipher_name()
         group = _group_name(connection)

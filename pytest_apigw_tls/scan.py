@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import socket
 import threading
 import time
 from typing import Callable, Iterable
@@ -182,6 +183,15 @@ def plan(prober: _Prober, expectations: list[Expectation]) -> list[Job]:
     return jobs
 
 
+def check_reachable(target: Target, timeout: float) -> None:
+    """Fail fast, in one line, when nothing listens: every probe would only be inconclusive."""
+    try:
+        socket.create_connection((target.host, target.port), timeout=timeout).close()
+    except OSError as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
+        raise TargetError(f"cannot connect to {target.host}:{target.port}: {reason}") from None
+
+
 def detect_cert_type(target: Target, settings: ProbeSettings) -> str:
     observation = handshake_probe(target, settings.timeout)
     if observation.outcome is not Outcome.ACCEPTED or observation.cert_type not in ("rsa", "ecdsa"):
@@ -195,6 +205,7 @@ def scan(target: Target, policy: Policy, cert_type: str | None = None, settings:
     """Give a verdict for every TLS expectation of `policy` on `target`."""
     catalog = catalog or load_catalog()
     started = time.monotonic()
+    check_reachable(target, settings.timeout)
     cert_type = cert_type or detect_cert_type(target, settings)
     expectations = expectations_for(policy, cert_type, catalog)
     prober = _Prober(target, settings, catalog)
