@@ -16,6 +16,7 @@ from OpenSSL import SSL
 from .errors import TargetError
 from .expectations import ALLOWED, REFUSED, AccessExpectation, access_expectations
 from .handshake import classify_handshake_error, client_context, drive
+from .codepoints import TlsVersion
 from .probes import Target
 from .scan import FAIL, INCONCLUSIVE, PASS
 
@@ -26,6 +27,7 @@ class HttpObservation:
 
     status: int | None
     evidence: str
+    body: bytes = b""
 
 
 def _request_bytes(path: str, host: str | None) -> bytes:
@@ -34,19 +36,23 @@ def _request_bytes(path: str, host: str | None) -> bytes:
     return (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: apigw-tls\r\nConnection: close\r\n\r\n").encode()
 
 
-def http_probe(target: Target, host_header: str | None, timeout: float, path: str = "/") -> HttpObservation:
-    """Handshake with `target` (its SNI), send GET `path` with `host_header`, read the status line."""
+def http_probe(target: Target, host_header: str | None, timeout: float, path: str = "/",
+               version: TlsVersion | None = None, suite: str | None = None,
+               groups: list[str] | None = None) -> HttpObservation:
+    """Handshake with `target` (its SNI, and optionally one version, suite or group list), send GET
+    `path` with `host_header`, and read the response."""
     try:
         sock = socket.create_connection((target.host, target.port), timeout=timeout)
     except OSError as error:
         return HttpObservation(None, f"connect to {target.host}:{target.port} failed: {error.strerror or error}")
     with sock:
-        tls = SSL.Connection(client_context(None, None, None), sock)
+        tls = SSL.Connection(client_context(version, suite, groups), sock)
         if target.sni:
             tls.set_tlsext_host_name(target.sni.encode("idna"))
         tls.set_connect_state()
         parser = h11.Connection(h11.CLIENT)
         deadline = time.monotonic() + timeout
+        status, body = None, b""
         try:
             drive(tls.do_handshake, sock, deadline)
             drive(lambda: tls.sendall(_request_bytes(path, host_header)), sock, deadline)
@@ -59,8 +65,12 @@ def http_probe(target: Target, host_header: str | None, timeout: float, path: st
                         parser.receive_data(b"")
                     continue
                 if isinstance(event, h11.Response):
-                    return HttpObservation(event.status_code, f"HTTP {event.status_code}")
-                if isinstance(event, h11.ConnectionClosed):
+                    status = event.status_code
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    return HttpObservation(status, f"HTTP {status}", body)
+                elif isinstance(event, h11.ConnectionClosed):
                     return HttpObservation(None, "connection closed before an HTTP response")
         except SSL.Error as error:
             return HttpObservation(None, classify_handshake_error(error)[1])

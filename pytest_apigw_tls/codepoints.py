@@ -20,8 +20,13 @@ class TlsVersion(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        """OpenSSL's spelling ("TLSv1.2"), also used in test ids and reports."""
+        """Readable spelling used in test ids and reports ("TLSv1.0", "TLSv1.2")."""
         return "SSLv3" if self is TlsVersion.SSLv3 else "TLSv" + self.name[4:].replace("_", ".")
+
+    @property
+    def openssl_name(self) -> str:
+        """OpenSSL's exact spelling, as servers log it ("TLSv1" for TLS 1.0)."""
+        return "TLSv1" if self is TlsVersion.TLSv1_0 else self.label
 
     @classmethod
     def from_label(cls, text: str) -> "TlsVersion":

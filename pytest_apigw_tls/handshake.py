@@ -7,6 +7,7 @@ whom it claims to be.
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import time
@@ -21,7 +22,8 @@ from .codepoints import TlsVersion
 from .errors import CatalogError
 from .probes import Observation, Outcome, Target, inconclusive
 
-_ALERT_PREFIX = "tls alert "
+# OpenSSL names a received alert "tls alert handshake failure", "tlsv1 alert protocol version", "sslv3 alert ...".
+_RECEIVED_ALERT = re.compile(r"^(?:ssl|tls)v?[0-9]*(?:/tls)? alert (?P<name>[a-z ]+)$")
 T = TypeVar("T")
 
 
@@ -29,9 +31,8 @@ def classify_handshake_error(error: SSL.Error) -> tuple[Outcome, str]:
     """The only reader of OpenSSL error text: a received alert means REJECTED, anything else is not ours to judge."""
     reasons = [str(entry[2]) for entry in (error.args[0] if error.args and isinstance(error.args[0], list) else [])]
     for reason in reasons:
-        if reason.startswith(_ALERT_PREFIX):
-            name = reason[len(_ALERT_PREFIX):].replace(" ", "_")
-            return Outcome.REJECTED, f"fatal alert {name}"
+        if match := _RECEIVED_ALERT.match(reason):
+            return Outcome.REJECTED, f"fatal alert {match['name'].replace(' ', '_')}"
     if isinstance(error, SSL.SysCallError):
         code = error.args[0] if error.args else None
         if code == -1:
