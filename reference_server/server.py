@@ -29,18 +29,18 @@ class ReferenceServer:
 
     Attributes:
         config: endpoints and settings being served.
-        ca_file: PEM of the CA that issued every endpoint certificate.
+        ca_file: PEM of the CA that issued every endpoint certificate (`ca`: a trustme.CA to use).
         access_log: the log writer (its `lines` keep the most recent lines).
         errors: unexpected exceptions from connection threads (a client's misbehaviour is not one).
     """
 
     def __init__(self, config: ServerConfig | None = None, workdir: str | pathlib.Path | None = None,
-                 access_log: TextIO | None = None) -> None:
+                 access_log: TextIO | None = None, ca: Any = None) -> None:
         capabilities.require_full()
         self.config = (config or default_config()).validate()
         self._tempdir = None if workdir else tempfile.TemporaryDirectory(prefix="apigw-tls-")
         self.workdir = pathlib.Path(workdir or self._tempdir.name)  # type: ignore[union-attr]
-        self.authority = CertificateAuthority(self.workdir)
+        self.authority = CertificateAuthority(self.workdir, ca)
         self.ca_file = self.authority.ca_file
         self.access_log = AccessLog(access_log, self.config.settings.access_log_format)
         self.contexts: dict[str, SSL.Context] = {

@@ -44,8 +44,8 @@ def policy_context(policy: Policy) -> SSL.Context:
 class CertificateAuthority:
     """One trustme CA and a leaf per endpoint; the CA PEM is written where clients can find it."""
 
-    def __init__(self, directory: pathlib.Path) -> None:
-        self.ca = trustme.CA()
+    def __init__(self, directory: pathlib.Path, ca: trustme.CA | None = None) -> None:
+        self.ca = ca or trustme.CA()
         self.directory = directory
         self.ca_file = directory / "apigw-tls-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
