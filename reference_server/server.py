@@ -15,7 +15,8 @@ from typing import Any, TextIO
 from OpenSSL import SSL
 
 from pytest_apigw_tls import capabilities
-from pytest_apigw_tls.wire import DecodeError
+from pytest_apigw_tls.catalog import Policy
+from pytest_apigw_tls.wire import ClientHello, DecodeError
 
 from .accesslog import AccessLog
 from .config import Endpoint, ServerConfig, default_config
@@ -150,17 +151,38 @@ class ReferenceServer:
                 self._connections.discard(sock)
                 self._threads.discard(threading.current_thread())
 
-    def _handle(self, sock: socket.socket, peer: tuple[Any, ...]) -> None:
-        received, hello = read_client_hello(sock)
+    def set_policy(self, hostname: str, policy: Policy) -> None:
+        """Serve `hostname` under `policy` from the next connection on; established ones keep theirs."""
+        endpoint = self.config.endpoint(hostname)
+        if endpoint is None:
+            raise KeyError(hostname)
+        self.contexts[endpoint.hostname] = endpoint_context(endpoint, self.authority, policy)
+
+    # Each step below is a method so that self-test mutants (mutants.py) can get exactly one wrong.
+    def select_endpoint(self, hello: ClientHello) -> Endpoint | None:
+        """The endpoint named by the ClientHello's SNI, or the configured fallback."""
         sni = hello.server_name
         endpoint = self.config.endpoint(sni) if sni else None
         if endpoint is None and self.config.settings.unknown_sni == "default":
             endpoint = self.config.endpoint(self.config.settings.default_hostname or "")
+        return endpoint
+
+    def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
+        return self.contexts[endpoint.hostname]
+
+    def access_endpoint(self, endpoint: Endpoint) -> Endpoint:
+        """The endpoint whose access mode applies to HTTP requests on this connection."""
+        return endpoint
+
+    def _handle(self, sock: socket.socket, peer: tuple[Any, ...]) -> None:
+        received, hello = read_client_hello(sock)
+        endpoint = self.select_endpoint(hello)
         if endpoint is None:
             sock.sendall(HANDSHAKE_FAILURE_ALERT)
             return
-        stream = TlsStream(self.contexts[endpoint.hostname], sock, received)
+        stream = TlsStream(self.context_for(endpoint, hello), sock, received)
         stream.handshake()
         connection_values = {"identity.sourceIp": peer[0], **stream.negotiated}
-        serve_http(stream, endpoint, sni, self.config.settings, connection_values, self.access_log.write)
+        serve_http(stream, self.access_endpoint(endpoint), hello.server_name, self.config.settings,
+                   connection_values, self.access_log.write)
         stream.close_notify()

@@ -50,11 +50,18 @@ class CertificateAuthority:
         self.ca_file = directory / "apigw-tls-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
 
+        self._leaves: dict[tuple[str, str], trustme.LeafCert] = {}
+
     def leaf(self, endpoint: Endpoint) -> trustme.LeafCert:
-        return self.ca.issue_cert(endpoint.hostname, key_type=_KEY_TYPES[endpoint.cert_type])
+        """The endpoint's certificate, issued once (RSA key generation is the slow part of start-up)."""
+        key = (endpoint.hostname, endpoint.cert_type)
+        if key not in self._leaves:
+            self._leaves[key] = self.ca.issue_cert(endpoint.hostname, key_type=_KEY_TYPES[endpoint.cert_type])
+        return self._leaves[key]
 
 
-def endpoint_context(endpoint: Endpoint, authority: CertificateAuthority) -> SSL.Context:
-    context = policy_context(endpoint.policy)
+def endpoint_context(endpoint: Endpoint, authority: CertificateAuthority, policy: Policy | None = None) -> SSL.Context:
+    """The endpoint's context under its own policy, or under `policy` when given (live changes, mutants)."""
+    context = policy_context(policy or endpoint.policy)
     authority.leaf(endpoint).configure_cert(context)
     return context

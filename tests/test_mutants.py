@@ -1,0 +1,65 @@
+"""Mutant self-test: the conformance suite, run with pytester against servers wrong in one way each,
+fails exactly the cases that name the fault and passes everything else; the true server passes all."""
+
+import pytest
+
+from reference_server.mutants import MUTANTS
+
+pytest_plugins = ["pytester"]
+
+SUITE = """
+from conformance.test_versions import test_version
+from conformance.test_suites import test_suite
+from conformance.test_groups import test_group
+from conformance.test_sni import test_policy_follows_sni, test_certificate_type
+from conformance.test_access_mode import test_access_mode
+"""
+
+CONFTEST = """
+import pytest
+from reference_server.mutants import mutant_server
+
+@pytest.fixture(scope="session")
+def apigw_reference_server(apigw_ca):
+    with mutant_server({name!r}, ca=apigw_ca) as server:
+        yield server
+"""
+
+
+def run_suite(pytester, mutant, *args):
+    pytester.makeconftest(CONFTEST.format(name=mutant) if mutant else "")
+    pytester.makepyfile(test_conformance=SUITE)
+    return pytester.runpytest("-p", "no:cacheprovider", "-q", "-rf", *args)
+
+
+def failed_ids(result):
+    return sorted(line.split("::", 1)[1].split(" - ")[0] for line in result.outlines if line.startswith("FAILED"))
+
+
+def test_true_reference_server_passes_every_case(pytester):
+    result = run_suite(pytester, None)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0
+    assert outcomes["passed"] > 2000
+
+
+@pytest.mark.parametrize("name", [n for n in MUTANTS if n != "policy-by-host"])
+def test_each_mutant_fails_exactly_the_cases_naming_its_fault(pytester, name):
+    mutant = MUTANTS[name]
+    result = run_suite(pytester, name)
+    failed = failed_ids(result)
+    assert failed, f"{name}: no conformance case caught it"
+    assert all(any(fragment in test_id for fragment in mutant.failing) for test_id in failed), failed
+    if not mutant.failing[0].startswith("-"):  # exact ids: each one must have failed
+        assert sorted(mutant.failing) == failed
+    else:  # STRICT ignored everywhere: both refusal cases of every STRICT target
+        assert len(failed) == 2 * 20  # 10 enhanced policies x 2 certificate types, STRICT
+    assert result.parseoutcomes().get("errors", 0) == 0
+
+
+def test_policy_chosen_without_sni_fails_every_sni_case(pytester):
+    result = run_suite(pytester, "policy-by-host", "-k", "test_policy_follows_sni or TLS_1_2-rsa")
+    failed = failed_ids(result)
+    assert failed and all(test_id.startswith("test_policy_follows_sni[") for test_id in failed)
+    assert len(failed) == 28  # every SNI pair: 14 policies x 2 certificate types
+    assert result.parseoutcomes()["passed"] > 70  # the served policy's own cases (TLS_1_2, RSA) all pass
