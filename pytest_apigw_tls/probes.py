@@ -145,7 +145,7 @@ def read_first_flight(sock: socket.socket, deadline: float) -> ServerHello | Ale
             record, used = parsed
             buffered = buffered[used:]
             if record.content_type == ContentType.alert:
-                alert = Alert.from_bytes(record.fragment[:2])
+                alert = Alert.from_bytes(record.fragment)
                 if alert.level == 2 or alert.description == AlertDescription.close_notify:
                     return alert  # a warning such as unrecognized_name is not yet a refusal
             elif record.content_type == ContentType.handshake:

@@ -1,0 +1,103 @@
+"""Throwaway TCP servers that misbehave on purpose, for the probe engine's honesty tests."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from typing import Callable
+
+from pytest_apigw_tls.wire import ClientHello, HandshakeBuffer, Record, ServerHello
+from pytest_apigw_tls.wire.messages import Extension, HRR_RANDOM
+
+
+class HostileServer:
+    """Accepts connections on 127.0.0.1 and hands each socket to `behaviour` in its own thread."""
+
+    def __init__(self, behaviour: Callable[[socket.socket], None]) -> None:
+        self.behaviour = behaviour
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> "HostileServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() in the other thread
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(timeout=5)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.listener.getsockname()[:2]
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._run, args=(sock,), daemon=True).start()
+
+    def _run(self, sock: socket.socket) -> None:
+        with sock:
+            try:
+                self.behaviour(sock)
+            except OSError:
+                pass
+
+
+def read_hello(sock: socket.socket) -> ClientHello:
+    buffered, messages = b"", HandshakeBuffer()
+    while True:
+        buffered += sock.recv(65536)
+        while (parsed := Record.parse_prefix(buffered)) is not None:
+            record, used = parsed
+            buffered = buffered[used:]
+            for _msg_type, body in messages.feed(record.fragment):
+                return ClientHello.from_body(body)
+
+
+def server_hello(version: int, suite: int, group: int | None = None, retry: bool = False) -> bytes:
+    extensions = []
+    if version == 0x0304:
+        extensions.append(Extension(43, version.to_bytes(2, "big")))
+        if group is not None:
+            share = group.to_bytes(2, "big") + (b"" if retry else (32).to_bytes(2, "big") + b"\x09" * 32)
+            extensions.append(Extension(51, share))
+    hello = ServerHello(min(version, 0x0303), HRR_RANDOM if retry else b"\x01" * 32, b"", suite, 0,
+                        tuple(extensions))
+    return Record(22, 0x0303, hello.to_bytes()).to_bytes()
+
+
+def answer_with(data: bytes) -> Callable[[socket.socket], None]:
+    def behaviour(sock: socket.socket) -> None:
+        read_hello(sock)
+        sock.sendall(data)
+    return behaviour
+
+
+def close_silently(sock: socket.socket) -> None:
+    read_hello(sock)
+
+
+def reset(sock: socket.socket) -> None:
+    read_hello(sock)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def never_answer(sock: socket.socket) -> None:
+    read_hello(sock)
+    sock.recv(1)  # until the client gives up
+
+
+def endless_stream(sock: socket.socket) -> None:
+    read_hello(sock)
+    while True:  # change_cipher_spec records forever: never a ServerHello
+        sock.sendall(Record(20, 0x0303, b"\x01").to_bytes() * 100)

@@ -1,0 +1,106 @@
+"""The scan planner on real sockets: exact verdicts on the reference server, and the culprit named on
+servers wrong in one way (the self-test mutants)."""
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_apigw_tls.catalog import load_catalog
+from pytest_apigw_tls.cli import main
+from pytest_apigw_tls.expectations import expectations_for
+from pytest_apigw_tls.probes import ProbeSettings, Target
+from pytest_apigw_tls.scan import FAIL, PASS, scan
+from reference_server import ReferenceServer
+from reference_server.config import policy_slug
+from reference_server.mutants import mutant_server
+
+CATALOG = load_catalog()
+SETTINGS = ProbeSettings(timeout=5, concurrency=8)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ReferenceServer() as running:
+        yield running
+
+
+def target_for(server, policy, cert_type):
+    return Target(*server.address, f"{policy_slug(policy)}.{cert_type}.apigw.test")
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(policy=st.sampled_from(CATALOG.policies), cert_type=st.sampled_from(["rsa", "ecdsa"]))
+def test_scan_of_the_reference_yields_exactly_the_catalog(server, policy, cert_type):
+    result = scan(target_for(server, policy, cert_type), policy, cert_type, SETTINGS)
+    observed = {v.expectation.key: v.observed for v in result.verdicts}
+    expected = {e.key: e.expected for e in expectations_for(policy, cert_type, CATALOG)}
+    assert observed == expected
+    assert result.conforms
+
+
+def test_certificate_type_is_detected_when_not_given(server):
+    policy = CATALOG.policy("SecurityPolicy_TLS12_PFS_2025_EDGE")
+    assert scan(target_for(server, policy, "ecdsa"), policy, None, SETTINGS).cert_type == "ecdsa"
+
+
+def test_scan_counts_few_probes_per_policy(server):
+    policy = CATALOG.policy("SecurityPolicy_TLS13_1_3_2025_09")
+    result = scan(target_for(server, policy, "rsa"), policy, "rsa", SETTINGS)
+    # 5 versions, 3 suites, 11 groups: one refusal probe and a raw+handshake pair per acceptance
+    assert result.probes < len(result.verdicts) + 10
+
+
+def failures(result):
+    return sorted(v.expectation.test_id for v in result.verdicts if v.verdict == FAIL)
+
+
+@pytest.mark.parametrize("mutant,policy_id,cert_type,culprits", [
+    ("extra-suite", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09", "rsa",
+     ["TLSv1.2-ECDHE-RSA-CHACHA20-POLY1305-rejected"]),
+    ("missing-suite", "SecurityPolicy_TLS13_1_3_2025_09", "ecdsa", ["TLSv1.3-TLS_AES_256_GCM_SHA384-accepted"]),
+    ("tls11-enabled", "TLS_1_2", "rsa", ["TLSv1.1-rejected"]),
+    ("extra-group", "SecurityPolicy_TLS13_1_2_2021_06", "rsa", ["TLSv1.3-secp521r1-rejected"]),
+])
+def test_a_wrong_server_is_caught_and_the_culprit_named(mutant, policy_id, cert_type, culprits):
+    policy = CATALOG.policy(policy_id)
+    with mutant_server(mutant) as wrong:
+        result = scan(target_for(wrong, policy, cert_type), policy, cert_type, SETTINGS)
+    assert failures(result) == culprits
+    assert all(v.verdict in (PASS, FAIL) for v in result.verdicts)
+
+
+def test_elimination_names_every_forbidden_suite_a_server_accepts(server):
+    """TLS_1_0's endpoint judged against a TLS 1.3-only policy: every accepted suite is named."""
+    policy = CATALOG.policy("SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09")
+    result = scan(Target(*server.address, "tls-1-2.rsa.apigw.test"), policy, "rsa", SETTINGS)
+    assert failures(result) == sorted([
+        "TLSv1.2-ECDHE-RSA-AES128-SHA256-rejected", "TLSv1.2-ECDHE-RSA-AES256-SHA384-rejected",
+        "TLSv1.2-AES128-GCM-SHA256-rejected", "TLSv1.2-AES256-GCM-SHA384-rejected",
+        "TLSv1.2-AES128-SHA256-rejected", "TLSv1.2-AES256-SHA256-rejected",
+        "TLSv1.3-X25519MLKEM768-accepted", "TLSv1.3-SecP256r1MLKEM768-accepted", "TLSv1.3-SecP384r1MLKEM1024-accepted",
+    ])
+
+
+def test_scan_cli_exit_codes_and_json(server, tmp_path, capsys):
+    host, port = server.address
+    report = tmp_path / "scan.json"
+    assert main(["scan", f"{host}:{port}", "--sni", "tls13-1-3-2025-09.rsa.apigw.test",
+                 "--policy", "SecurityPolicy_TLS13_1_3_2025_09", "--access-mode", "STRICT", "--json", str(report)]) == 0
+    document = json.loads(report.read_text())
+    assert document["conforms"] and document["counts"]["fail"] == 0 and len(document["access"]) == 6
+    assert main(["scan", f"{host}:{port}", "--sni", "tls-1-2.rsa.apigw.test",
+                 "--policy", "SecurityPolicy_TLS13_1_3_2025_09"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["scan", "127.0.0.1:1", "--policy", "TLS_1_2"], "cannot connect to 127.0.0.1:1"),
+    (["scan", "127.0.0.1:99999", "--policy", "TLS_1_2"], "bad port '99999'"),
+    (["scan", "127.0.0.1:443", "--policy", "SecurityPolicy_TLS13_1_3_2025"], "did you mean"),
+])
+def test_scan_cli_bad_input_is_one_line_and_status_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
