@@ -1,0 +1,103 @@
+"""Reference server configuration: TOML, API Gateway's rules and their messages, the serve CLI."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from pytest_apigw_tls.errors import ConfigError
+from reference_server import Endpoint, parse_config
+from reference_server.config import default_endpoints
+
+GOOD = """
+[server]
+strict_status = 403
+
+[[endpoint]]
+hostname = "abcdef1234.execute-api.us-east-1.amazonaws.com"
+kind = "default"
+security_policy = "SecurityPolicy_TLS13_1_3_2025_09"
+access_mode = "STRICT"
+
+[[endpoint]]
+hostname = "api.example.com"
+endpoint_type = "EDGE"
+security_policy = "TLS_1_2"
+cert_type = "ecdsa"
+"""
+
+
+def test_a_good_config_loads_with_its_settings():
+    config = parse_config(GOOD)
+    assert config.settings.strict_status == 403
+    assert config.endpoint("API.example.com.").policy.id == "TLS_1_2@EDGE"
+
+
+@pytest.mark.parametrize("endpoint,message", [
+    (Endpoint("a.test", "SecurityPolicy_TLS13_1_3_2025_09"),
+     "Endpoint access mode is required for the specified security policy"),
+    (Endpoint("a.test", "TLS_1_2", access_mode="BASIC"), "Endpoint access mode is not supported for this security policy"),
+    (Endpoint("a.test", "SecurityPolicy_TLS13_2025_EDGE", "REGIONAL", "BASIC"), "not valid for endpoint type REGIONAL"),
+    (Endpoint("a.test", "SecurityPolicy_TLS13_1_3_2025_09", "EDGE", "BASIC"), "not valid for endpoint type EDGE"),
+    (Endpoint("a.test", "TLS_1_2", kind="default", cert_type="ecdsa"), "default endpoints serve RSA certificates"),
+    (Endpoint("A_B.test", "TLS_1_2"), "not a valid lowercase DNS hostname"),
+    (Endpoint("a.test", "TLS_1_2", "LOCAL"), "unknown endpoint type 'LOCAL'"),
+])
+def test_api_gateway_rules_refuse_bad_endpoints(endpoint, message):
+    with pytest.raises(Exception, match=message):
+        endpoint.validate()
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[[endpoint]\nhostname=", "malformed TOML"),
+    ("[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_2'\npolicy = 'x'", "unknown keys policy"),
+    ("[server]\nunknown_sni = 'pass'\n[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_2'",
+     "unknown_sni must be one of"),
+    ("[server]\nport = 70000\n[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_2'", "out of range"),
+    ("[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_2'\n"
+     "[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_0'", "configured twice"),
+    ("", "no endpoints configured"),
+])
+def test_malformed_config_is_one_clear_error(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(text)
+
+
+def test_default_endpoints_cover_every_policy_and_both_certificate_types():
+    endpoints = default_endpoints()
+    assert len({(e.policy.id, e.cert_type) for e in endpoints}) == 28
+    assert all(e.cert_type == "rsa" for e in endpoints if e.kind == "default")
+
+
+def run_cli(*args, timeout=20):
+    return subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["serve", "--config", "/nonexistent/endpoints.toml"], "cannot read /nonexistent/endpoints.toml"),
+    (["serve", "--port", "70000"], "port 70000 is out of range"),
+    (["serve", "--access-log", "/nonexistent/dir/log"], "cannot open access log"),
+])
+def test_serve_bad_input_is_one_line_and_status_2(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_serve_prints_address_ca_and_table_then_stops_on_sigterm(tmp_path):
+    config = tmp_path / "endpoints.toml"
+    config.write_text(GOOD)
+    process = subprocess.Popen([sys.executable, "-m", "pytest_apigw_tls.cli", "serve", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with process:
+        lines = [process.stdout.readline() for _ in range(5)]
+        ca_file = lines[1].split(": ", 1)[1].strip()
+        assert os.path.exists(ca_file)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    assert lines[0].startswith("apigw-tls reference server on 127.0.0.1:")
+    assert lines[1].startswith("CA file: ") and not os.path.exists(ca_file), "the temporary CA is cleaned up"
+    assert "api.example.com" in lines[4]
