@@ -17,7 +17,7 @@ from .errors import ApigwTlsError
 from .expectations import access_expectations, expectations_for
 from .probes import ProbeSettings
 from .report import CaseLog, summary_lines, write_json_report
-from .scan import FAIL, INCONCLUSIVE
+from .scan import FAIL, INCONCLUSIVE, check_reachable
 from .session import Case, CaseVerdict, Inconclusive, ScanCache, sni_partners
 from .targets import TargetSpec, load_targets_file, make_target, reference_targets
 
@@ -93,9 +93,12 @@ def pytest_configure(config: pytest.Config) -> None:
                    "apigw_dimension(name): conformance case generated from the catalog for this dimension"):
         config.addinivalue_line("markers", marker)
     try:
-        config.stash[STATE_KEY] = PluginState(_targets(config), _settings(config))
+        state = PluginState(_targets(config), _settings(config))
+        if not config.option.help and not config.option.collectonly:
+            _check_user_targets(state)
     except ApigwTlsError as error:
         raise pytest.UsageError(f"apigw-tls: {error}") from None
+    config.stash[STATE_KEY] = state
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -110,17 +113,18 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 # -- case generation ---------------------------------------------------------------------------------
-def _with_cert_types(config: pytest.Config, state: PluginState) -> list[TargetSpec]:
-    """Expectations depend on the certificate type: detect it once for targets that did not say."""
-    if all(t.cert_type for t in state.targets):
-        return state.targets
+def _check_user_targets(state: PluginState) -> None:
+    """Fail fast and in one line when a named target is unreachable; detect missing certificate types
+    (expectations depend on them, and cases are generated from expectations)."""
     cache = ScanCache(state.settings, None)
-    try:
-        state.targets = [t if t.cert_type else dataclasses.replace(t, cert_type=cache.cert_type(t))
-                         for t in state.targets]
-    except Inconclusive as error:
-        raise pytest.UsageError(f"apigw-tls: {error}") from None
-    return state.targets
+    resolved = []
+    for target in state.targets:
+        if target.on_reference:
+            resolved.append(target)
+            continue
+        check_reachable(target.resolve(None), state.settings.timeout)
+        resolved.append(target if target.cert_type else dataclasses.replace(target, cert_type=cache.cert_type(target)))
+    state.targets = resolved
 
 
 def _cases(dimension: str, targets: list[TargetSpec]) -> Iterator[Case]:
@@ -161,14 +165,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     dimension = marker.args[0]
     if dimension not in DIMENSIONS:
         raise pytest.UsageError(f"apigw-tls: unknown dimension {dimension!r} (choose from {', '.join(DIMENSIONS)})")
-    targets = _with_cert_types(metafunc.config, metafunc.config.stash[STATE_KEY])
-    cases = list(_cases(dimension, targets))
+    cases = list(_cases(dimension, metafunc.config.stash[STATE_KEY].targets))
     metafunc.parametrize("apigw_case", [pytest.param(c, id=c.test_id, marks=_marks(c)) for c in cases])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     cases = {item.nodeid: item.callspec.params["apigw_case"] for item in items
-             if hasattr(item, "callspec") and "apigw_case" in item.callspec.params}
+             if isinstance(getattr(item, "callspec", None) and item.callspec.params.get("apigw_case"), Case)}
     config.stash[CASES_KEY] = cases
     if cases and capabilities.detect().missing:
         raise pytest.UsageError("apigw-tls: " + "; ".join(capabilities.detect().missing) + ": "
