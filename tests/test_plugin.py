@@ -1,0 +1,116 @@
+"""The plugin as users meet it, through pytester: options, ini keys, markers, errors, reports."""
+
+import json
+
+import pytest
+
+from .hostile import HostileServer, never_answer
+
+pytest_plugins = ["pytester"]
+
+SUITE = """
+from conformance.test_versions import test_version
+from conformance.test_suites import test_suite
+from conformance.test_groups import test_group
+from conformance.test_sni import test_policy_follows_sni, test_certificate_type
+from conformance.test_access_mode import test_access_mode
+"""
+
+
+@pytest.fixture
+def suite(pytester):
+    pytester.makepyfile(test_conformance=SUITE)
+    return pytester
+
+
+@pytest.fixture(scope="module")
+def served():
+    from reference_server import ReferenceServer
+
+    with ReferenceServer() as server:
+        yield server
+
+
+def target_args(server, hostname, policy, *extra):
+    host, port = server.address
+    return ("--apigw-target", f"{host}:{port}", "--apigw-sni", hostname, "--apigw-policy", policy, *extra)
+
+
+def test_a_real_target_is_judged_with_readable_ids_and_a_json_report(suite, served, tmp_path):
+    report = tmp_path / "report.json"
+    result = suite.runpytest(*target_args(served, "tls13-1-3-fips-2025-09.ecdsa.apigw.test",
+                                          "SecurityPolicy_TLS13_1_3_FIPS_2025_09", "--apigw-access-mode", "STRICT",
+                                          "--apigw-json", str(report)), "-v")
+    result.assert_outcomes(passed=28, skipped=1)  # 5 versions, 5 suites, 11 groups, 6 access, 1 cert; no SNI pair
+    result.stdout.fnmatch_lines([
+        "*test_suite[[]SecurityPolicy_TLS13_1_3_FIPS_2025_09-TLSv1.3-TLS_CHACHA20_POLY1305_SHA256-rejected[]] PASSED*",
+        "*apigw-tls conformance*", "SecurityPolicy_TLS13_1_3_FIPS_2025_09 * conforms"])
+    document = json.loads(report.read_text())
+    assert document["targets"]["SecurityPolicy_TLS13_1_3_FIPS_2025_09"]["scan"]["cert_type"] == "ecdsa"
+    assert {c["outcome"] for c in document["cases"]} == {"pass"}
+
+
+def test_a_violation_fails_its_case_with_expected_and_observed(suite, served):
+    result = suite.runpytest(*target_args(served, "tls-1-2.rsa.apigw.test", "SecurityPolicy_TLS13_1_3_2025_09"))
+    result.assert_outcomes(failed=1, passed=21, skipped=2)  # no SNI pair, no access mode given
+    result.stdout.fnmatch_lines(["*TLSv1.2: expected rejected, observed accepted: ServerHello: TLSv1.2*"])
+
+
+def test_markers_select_and_deselect(suite, served):
+    args = target_args(served, "tls13-1-2-pq-2025-09.rsa.apigw.test", "SecurityPolicy_TLS13_1_2_PQ_2025_09")
+    # 69 cases: 5 versions, 52 suites, 11 groups, 1 certificate (+2 empty: no SNI pair, no access mode)
+    suite.runpytest(*args, "-m", "pq").assert_outcomes(passed=11, deselected=60)
+    inferred = suite.runpytest(*args, "-m", "not inferred")
+    inferred.assert_outcomes(passed=58, deselected=11, skipped=2)  # only the groups are inferred here
+
+
+def test_ini_keys_configure_the_target(suite, served):
+    host, port = served.address
+    suite.makeini(f"[pytest]\napigw_target = {host}:{port}\napigw_sni = tls-1-2.ecdsa.apigw.test\n"
+                  "apigw_policy = TLS_1_2\n")
+    suite.runpytest("-k", "test_version").assert_outcomes(passed=5)
+
+
+def test_an_unresponsive_target_gives_errors_not_passes(suite):
+    with HostileServer(never_answer) as server:
+        host, port = server.address
+        result = suite.runpytest("--apigw-target", f"{host}:{port}", "--apigw-policy", "SecurityPolicy_TLS13_1_3_2025_09",
+                                 "--apigw-cert-type", "rsa", "--apigw-timeout", "0.2", "-k", "test_version")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) == 0 and outcomes["errors"] == 5
+    result.stdout.fnmatch_lines(["*Inconclusive: inconclusive: * timed out*"])
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--apigw-target", "127.0.0.1:443", "--apigw-policy", "SecurityPolicy_TLS13_1_3_2025"), "*did you mean*"),
+    (("--apigw-target", "127.0.0.1:1", "--apigw-policy", "TLS_1_2"), "*cannot connect to 127.0.0.1:1*"),
+    (("--apigw-target", "127.0.0.1:443",), "*--apigw-target needs --apigw-policy NAME*"),
+    (("--apigw-targets", "/nonexistent.toml"), "*cannot read targets file /nonexistent.toml*"),
+    (("--apigw-target", "127.0.0.1:443", "--apigw-policy", "TLS_1_2", "--apigw-endpoint-type", "LAN"),
+     "*unknown endpoint type 'LAN'*"),
+    (("--apigw-timeout", "soon",), "*--apigw-timeout*"),
+])
+def test_bad_options_are_one_line_usage_errors(suite, args, message):
+    result = suite.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: apigw-tls: {message}"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_targets_file_runs_each_target_and_pairs_them_for_sni(suite, served, tmp_path):
+    host, port = served.address
+    targets = tmp_path / "targets.toml"
+    targets.write_text(f"""
+[[target]]
+address = "{host}:{port}"
+sni = "tls13-1-3-2025-09.rsa.apigw.test"
+policy = "SecurityPolicy_TLS13_1_3_2025_09"
+
+[[target]]
+address = "{host}:{port}"
+sni = "tls-1-0.rsa.apigw.test"
+policy = "TLS_1_0"
+""")
+    result = suite.runpytest("--apigw-targets", str(targets), "-k", "test_policy_follows_sni", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_policy_follows_sni[[]SecurityPolicy_TLS13_1_3_2025_09-vs-TLS_1_0[]] PASSED*"])
