@@ -14,7 +14,7 @@ import h11
 from OpenSSL import SSL
 
 from .errors import TargetError
-from .expectations import ALLOWED, REFUSED, AccessExpectation, access_expectations
+from .expectations import ALLOWED, ORIGIN_CASE, REFUSED, AccessExpectation, access_expectations
 from .handshake import classify_handshake_error, client_context, drive
 from .codepoints import TlsVersion
 from .probes import Target
@@ -107,12 +107,14 @@ def judge_access(expectation: AccessExpectation, host_header: str | None, observ
 
 
 def access_scan(target: Target, access_mode: str | None, timeout: float, strict_status: int = 421,
-                path: str = "/") -> tuple[AccessVerdict, ...]:
-    """Run every Host case of `access_mode` against `target` (which must send an SNI)."""
+                path: str = "/", other_arrival_path: Target | None = None) -> tuple[AccessVerdict, ...]:
+    """Run every Host case of `access_mode` against `target` (which must send an SNI), and the
+    arrival-path case through `other_arrival_path` (same SNI, a listener of another endpoint type)."""
     if not target.sni:
         raise TargetError("STRICT checks compare Host with SNI: the target needs an SNI (--sni)")
     verdicts = []
-    for expectation in access_expectations(access_mode):
+    for expectation in access_expectations(access_mode, other_arrival_path is not None):
         host = expectation.host_header(target.sni)
-        verdicts.append(judge_access(expectation, host, http_probe(target, host, timeout, path), strict_status))
+        via = other_arrival_path if expectation.case == ORIGIN_CASE and other_arrival_path else target
+        verdicts.append(judge_access(expectation, host, http_probe(via, host, timeout, path), strict_status))
     return tuple(verdicts)

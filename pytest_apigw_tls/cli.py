@@ -69,11 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands that live beside their subject (server, scanner), imported lazily."""
+    from reference_server.admin_cli import register as register_admin
     from reference_server.cli import register as register_serve
 
     from .scan_cli import register as register_scan
 
-    return [register_serve, register_scan]
+    return [register_serve, register_scan, register_admin]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -100,7 +100,9 @@ STRICT_HOST_CASES = {
     "host-different": lambda sni: f"other-{sni}",
     "host-absent": lambda sni: None,
 }
-_STRICT_REFUSES = {"host-different", "host-absent"}
+# STRICT's second rule: the request arrives through a listener of another endpoint type (Host = SNI).
+ORIGIN_CASE = "origin-other-type"
+_STRICT_REFUSES = {"host-different", "host-absent", ORIGIN_CASE}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,11 +118,15 @@ class AccessExpectation:
         return f"{self.access_mode}-{self.case}-{self.expected}"
 
     def host_header(self, sni: str) -> str | None:
-        return STRICT_HOST_CASES[self.case](sni)
+        return sni if self.case == ORIGIN_CASE else STRICT_HOST_CASES[self.case](sni)
 
 
-def access_expectations(access_mode: str | None) -> list[AccessExpectation]:
-    """BASIC (and legacy policies, which have no mode) let every case through; STRICT refuses mismatches."""
+def access_expectations(access_mode: str | None, other_arrival_path: bool = False) -> list[AccessExpectation]:
+    """BASIC (and legacy policies, which have no mode) let every case through; STRICT refuses mismatches.
+
+    The arrival-path case exists only where the target offers a second path of another endpoint type.
+    """
     mode = access_mode or "BASIC"
+    cases = list(STRICT_HOST_CASES) + ([ORIGIN_CASE] if other_arrival_path else [])
     return [AccessExpectation(mode, case, REFUSED if mode == "STRICT" and case in _STRICT_REFUSES else ALLOWED)
-            for case in STRICT_HOST_CASES]
+            for case in cases]

@@ -137,7 +137,8 @@ def _cases(dimension: str, targets: list[TargetSpec]) -> Iterator[Case]:
     elif dimension == "access":
         for target in targets:
             if target.sni and (target.access_mode or target.on_reference):
-                yield from (Case(target, "access", e) for e in access_expectations(target.access_mode))
+                other_path = bool(target.other_path) or target.on_reference  # the reference has every path
+                yield from (Case(target, "access", e) for e in access_expectations(target.access_mode, other_path))
     else:
         for target in tls_targets:
             for expectation in expectations_for(target.policy, target.cert_type or "rsa", catalog):
@@ -202,9 +203,7 @@ def apigw_scans(request: pytest.FixtureRequest) -> ScanCache:
     """The session's scan cache: one scan per target, shared by every case."""
     state: PluginState = request.config.stash[STATE_KEY]
     if state.cache is None:
-        def reference_address() -> tuple[str, int]:
-            return request.getfixturevalue("apigw_reference_server").address
-        state.cache = ScanCache(state.settings, reference_address)
+        state.cache = ScanCache(state.settings, lambda: request.getfixturevalue("apigw_reference_server"))
     return state.cache
 
 
@@ -212,8 +211,7 @@ def apigw_scans(request: pytest.FixtureRequest) -> ScanCache:
 def apigw_target(request: pytest.FixtureRequest) -> Any:
     """Where the suite connects (address, port, SNI) for the first configured target."""
     spec = request.config.stash[STATE_KEY].targets[0]
-    address = request.getfixturevalue("apigw_reference_server").address if spec.on_reference else None
-    return spec.resolve(address)
+    return spec.resolve(request.getfixturevalue("apigw_reference_server") if spec.on_reference else None)
 
 
 @pytest.fixture(scope="session")

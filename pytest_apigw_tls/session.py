@@ -47,9 +47,9 @@ class CaseVerdict:
 class ScanCache:
     """Runs each target's TLS scan and access checks once, on first use, and keeps errors too."""
 
-    def __init__(self, settings: ProbeSettings, reference_address: Callable[[], tuple[str, int]] | None) -> None:
+    def __init__(self, settings: ProbeSettings, reference: Callable[[], Any] | None) -> None:
         self.settings = settings
-        self.reference_address = reference_address
+        self.reference = reference  # returns the running reference server, started on first use
         self._lock = threading.Lock()
         self._results: dict[tuple[str, str], Any] = {}
 
@@ -66,15 +66,19 @@ class ScanCache:
             raise Inconclusive(f"{spec.name}: {result}")
         return result
 
+    def _reference_for(self, spec: TargetSpec) -> Any:
+        return self.reference() if spec.on_reference and self.reference else None
+
     def _target(self, spec: TargetSpec) -> Any:
-        return spec.resolve(self.reference_address() if spec.on_reference else None)
+        return spec.resolve(self._reference_for(spec))
 
     def tls(self, spec: TargetSpec) -> ScanResult:
         return self._once("tls", spec, lambda: scan(self._target(spec), spec.policy, spec.cert_type, self.settings))
 
     def access(self, spec: TargetSpec) -> tuple[AccessVerdict, ...]:
-        return self._once("access", spec, lambda: access_scan(self._target(spec), spec.access_mode,
-                                                              self.settings.timeout, spec.strict_status))
+        return self._once("access", spec, lambda: access_scan(
+            self._target(spec), spec.access_mode, self.settings.timeout, spec.strict_status,
+            other_arrival_path=spec.resolve_other_path(self._reference_for(spec))))
 
     def cert_type(self, spec: TargetSpec) -> str:
         return self._once("cert", spec, lambda: detect_cert_type(self._target(spec), self.settings))

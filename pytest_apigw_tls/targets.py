@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import tomllib
+from typing import Any
 
 from .catalog import CERT_TYPES, ENDPOINT_TYPES, Policy, load_catalog
 from .errors import ConfigError, TargetError
@@ -52,17 +53,28 @@ class TargetSpec:
     port: int | None = None
     strict_status: int = 421
     access_only: bool = False  # a twin of another target that differs only in its access mode
+    other_path: str | None = None  # HOST:PORT of an arrival path of another endpoint type, if any
 
     @property
     def policy(self) -> Policy:
         return load_catalog().policy(self.policy_id, self.endpoint_type)
 
-    def resolve(self, reference_address: tuple[str, int] | None) -> Target:
+    def resolve(self, reference: Any = None) -> Target:
+        """Where to connect; `reference` is the running reference server for its own targets."""
         if self.host is not None and self.port is not None:
             return Target(self.host, self.port, self.sni)
-        if reference_address is None:
+        if reference is None:
             raise TargetError(f"target {self.name} needs the reference server")
-        return Target(reference_address[0], reference_address[1], self.sni)
+        return Target(*reference.address, self.sni)
+
+    def resolve_other_path(self, reference: Any = None) -> Target | None:
+        """An arrival path of another endpoint type (STRICT's second rule), where the target has one."""
+        if self.other_path:
+            return Target(*parse_host_port(self.other_path), self.sni)
+        if reference is None:
+            return None
+        others = [address for kind, address in reference.arrival_paths.items() if kind != self.endpoint_type]
+        return Target(*others[0], self.sni) if others else None
 
     @property
     def on_reference(self) -> bool:
@@ -85,12 +97,13 @@ def reference_targets() -> list[TargetSpec]:
     return targets
 
 
-_TARGET_KEYS = {"name", "address", "sni", "policy", "endpoint_type", "cert_type", "access_mode", "strict_status"}
+_TARGET_KEYS = {"name", "address", "sni", "policy", "endpoint_type", "cert_type", "access_mode", "strict_status",
+                "other_path"}
 
 
 def load_targets_file(path: str) -> list[TargetSpec]:
     """A TOML file of [[target]] tables: address, policy, and optionally sni, endpoint_type, cert_type,
-    access_mode, strict_status, name."""
+    access_mode, strict_status, name, other_path (an arrival path of another endpoint type)."""
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
@@ -109,9 +122,12 @@ def load_targets_file(path: str) -> list[TargetSpec]:
             raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
         if "address" not in raw or "policy" not in raw:
             raise ConfigError(f"{where}: needs address and policy")
-        targets.append(make_target(raw["address"], raw["policy"], raw.get("sni"), raw.get("endpoint_type"),
-                                   raw.get("cert_type"), raw.get("access_mode"), raw.get("strict_status", 421),
-                                   raw.get("name")))
+        target = make_target(raw["address"], raw["policy"], raw.get("sni"), raw.get("endpoint_type"),
+                             raw.get("cert_type"), raw.get("access_mode"), raw.get("strict_status", 421), raw.get("name"))
+        if "other_path" in raw:
+            parse_host_port(raw["other_path"])
+            target = dataclasses.replace(target, other_path=raw["other_path"])
+        targets.append(target)
     return targets
 
 

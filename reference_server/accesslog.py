@@ -1,7 +1,7 @@
 """Access log lines in API Gateway's style: `$context.*` variables, JSON lines by default.
 
 `$context.tlsVersion` and `$context.cipherSuite` are API Gateway's own (OpenSSL spelling here);
-`$context.sni`, `$context.host`, `$context.tlsGroup`, `$context.securityPolicy`,
+`$context.sni`, `$context.host`, `$context.tlsGroup`, `$context.securityPolicy`, `$context.arrivalType`,
 `$context.endpointAccessMode` and `$context.endpointType` are this server's additions.
 """
 
@@ -18,7 +18,7 @@ from .config import DEFAULT_LOG_FORMAT
 _VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.]+)")
 VARIABLES = ("requestId", "requestTime", "domainName", "identity.sourceIp", "identity.userAgent", "httpMethod",
              "path", "protocol", "status", "responseLength", "tlsVersion", "cipherSuite", "tlsGroup", "sni",
-             "host", "securityPolicy", "endpointAccessMode", "endpointType", "error.message")
+             "host", "securityPolicy", "endpointAccessMode", "endpointType", "arrivalType", "error.message")
 
 
 def format_line(fmt: str, values: dict[str, Any]) -> str:

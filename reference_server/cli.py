@@ -12,7 +12,9 @@ from typing import Any
 
 from pytest_apigw_tls.errors import ConfigError
 
+from .admin import AdminServer
 from .config import ServerConfig, default_config, load_config
+from .control import ControlPlane
 from .server import ReferenceServer
 
 
@@ -24,6 +26,11 @@ def register(commands: Any) -> None:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default 0: any free port)")
     serve.add_argument("--access-log", metavar="FILE", help="append access-log lines to FILE (default stdout)")
+    serve.add_argument("--admin-port", type=int, metavar="PORT",
+                       help="also serve the admin endpoint (update-rest-api / update-domain-name) on this loopback "
+                            "port (0: any free port)")
+    serve.add_argument("--propagation-delay", type=float, default=0.0, metavar="SECONDS",
+                       help="delay before an accepted change is enforced (AWS: up to 900); default 0")
     serve.set_defaults(run=run_serve)
 
 
@@ -42,6 +49,8 @@ def endpoint_table(server: ReferenceServer) -> str:
 
 def run_serve(args: argparse.Namespace) -> int:
     config = _with_overrides(load_config(args.config) if args.config else default_config(), args)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # before the address is printed: callers may stop us then
     with contextlib.ExitStack() as stack:
         log_stream = sys.stdout
         if args.access_log:
@@ -53,14 +62,19 @@ def run_serve(args: argparse.Namespace) -> int:
             server = stack.enter_context(ReferenceServer(config, access_log=log_stream))
         except OSError as error:
             raise ConfigError(str(error.strerror or error)) from None
+        admin_line = ""
+        if args.admin_port is not None:
+            control = ControlPlane(server, args.propagation_delay)
+            stack.callback(control.cancel)
+            admin = stack.enter_context(AdminServer(control, "127.0.0.1", args.admin_port))
+            admin_line = f"admin endpoint: {admin.url}\n"
         host, port = server.address
         shown = f"[{host}]" if ":" in host else host
         example = server.endpoints[0].hostname
+        paths = "".join(f"arrival path {kind}: {h}:{p}\n" for kind, (h, p) in server.arrival_paths.items())
         print(f"apigw-tls reference server on {shown}:{port}\nCA file: {server.ca_file}\n{endpoint_table(server)}\n"
-              f"Try: curl --cacert {server.ca_file} --resolve {example}:{port}:{host} https://{example}:{port}/",
+              f"{paths}{admin_line}Try: curl --cacert {server.ca_file} --resolve {example}:{port}:{host} https://{example}:{port}/",
               flush=True)
-        stopped = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         try:
             stopped.wait()
         except KeyboardInterrupt:

@@ -76,6 +76,8 @@ class ServerSettings:
         strict_status: HTTP status of a STRICT rejection (CloudFront answers 421 on EDGE).
         idle_timeout: seconds a connection may stay silent, handshake included.
         access_log_format: "json" for JSON lines of every variable, or a $context.* format string.
+        arrival_paths: endpoint type -> port of an extra listener standing for that arrival path
+            (regional, edge front, private VPC endpoint); the main port stands for every path.
     """
 
     host: str = "127.0.0.1"
@@ -85,8 +87,14 @@ class ServerSettings:
     strict_status: int = 421
     idle_timeout: float = 30.0
     access_log_format: str = DEFAULT_LOG_FORMAT
+    arrival_paths: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def validate(self, endpoints: tuple[Endpoint, ...]) -> "ServerSettings":
+        for arrival_type, port in self.arrival_paths.items():
+            if arrival_type not in ENDPOINT_TYPES:
+                raise ConfigError(f"arrival_paths: unknown endpoint type {arrival_type!r}")
+            if not isinstance(port, int) or not 0 <= port <= 65535:
+                raise ConfigError(f"arrival_paths: port {port!r} of {arrival_type} is out of range")
         if self.unknown_sni not in UNKNOWN_SNI_ACTIONS:
             raise ConfigError(f"unknown_sni must be one of {', '.join(UNKNOWN_SNI_ACTIONS)}")
         if self.unknown_sni == "default" and self.default_hostname not in {e.hostname for e in endpoints}:
@@ -182,4 +190,6 @@ def default_endpoints() -> tuple[Endpoint, ...]:
 
 
 def default_config(**settings: Any) -> ServerConfig:
+    """The built-in endpoints, with an arrival path (its own listener) for every endpoint type."""
+    settings.setdefault("arrival_paths", {endpoint_type: 0 for endpoint_type in ENDPOINT_TYPES})
     return ServerConfig(default_endpoints(), ServerSettings(**settings)).validate()

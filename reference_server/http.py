@@ -11,7 +11,7 @@ import h11
 
 from .config import Endpoint, ServerSettings
 from .connection import TlsStream
-from .strict import host_matches_sni, normalize_host
+from .strict import normalize_host, strict_refusal
 
 SERVER_HEADER = b"apigw-tls-reference"
 
@@ -76,9 +76,10 @@ def _answer(connection: h11.Connection, stream: TlsStream, request: h11.Request,
         "endpointAccessMode": endpoint.access_mode,
         "endpointType": endpoint.endpoint_type,
     }
-    if endpoint.strict and not host_matches_sni(host, sni):
+    refusal = strict_refusal(endpoint, sni, host, values.get("arrivalType"))
+    if refusal:
         status = settings.strict_status
-        message = "Misdirected Request: the Host header does not match the TLS server name (STRICT access mode)"
+        message = f"Misdirected Request: {refusal} (STRICT access mode)"
         values["error.message"] = message
         body: dict[str, Any] = {"message": message}
         extra = [(b"x-amzn-errortype", b"MisdirectedRequestException"), (b"x-amzn-requestid", request_id.encode())]

@@ -60,12 +60,19 @@ class _StrictIgnored(ReferenceServer):
         return dataclasses.replace(endpoint, access_mode="BASIC" if endpoint.access_mode else None)
 
 
+class _OriginIgnored(ReferenceServer):
+    """STRICT checks the Host but not the arrival path: any listener counts as the endpoint's own."""
+
+    def arrival_type(self, listener_type: str | None) -> str | None:
+        return None
+
+
 class _PolicyByHost(ReferenceServer):
     """Ignores the SNI: every handshake uses one endpoint's policy (TLS_1_2, RSA), as a server that
     picks the policy later from the Host header would have to."""
 
     def select_endpoint(self, hello: ClientHello) -> Endpoint | None:
-        return self.config.endpoint("tls-1-2.rsa.apigw.test")
+        return self.endpoint("tls-1-2.rsa.apigw.test")
 
 
 def _extra_suite(server: ReferenceServer) -> ReferenceServer:
@@ -112,8 +119,10 @@ MUTANTS = {m.name: m for m in (
            lambda **kw: _extra_group(ReferenceServer(**kw)),
            ("test_group[SecurityPolicy_TLS13_1_2_2021_06-rsa-TLSv1.3-secp521r1-rejected]",
             "test_group[SecurityPolicy_TLS13_1_2_2021_06-ecdsa-TLSv1.3-secp521r1-rejected]")),
-    Mutant("strict-ignored", "STRICT endpoints let a mismatched or missing Host through", _StrictIgnored,
-           ("-STRICT-host-different-refused]", "-STRICT-host-absent-refused]")),
+    Mutant("strict-ignored", "STRICT endpoints behave as BASIC", _StrictIgnored,
+           ("-STRICT-host-different-refused]", "-STRICT-host-absent-refused]", "-STRICT-origin-other-type-refused]")),
+    Mutant("origin-ignored", "STRICT endpoints accept requests arriving through another endpoint type",
+           _OriginIgnored, ("-STRICT-origin-other-type-refused]",)),
     Mutant("policy-by-host", "the handshake ignores the SNI (one policy for every hostname)", _PolicyByHost,
            ("test_policy_follows_sni[",)),
 )}

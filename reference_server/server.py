@@ -10,6 +10,7 @@ import pathlib
 import socket
 import tempfile
 import threading
+import time
 from typing import Any, TextIO
 
 from OpenSSL import SSL
@@ -44,11 +45,14 @@ class ReferenceServer:
         self.authority = CertificateAuthority(self.workdir, ca)
         self.ca_file = self.authority.ca_file
         self.access_log = AccessLog(access_log, self.config.settings.access_log_format)
-        self.contexts: dict[str, SSL.Context] = {
-            endpoint.hostname: endpoint_context(endpoint, self.authority) for endpoint in self.config.endpoints}
+        # hostname -> the endpoint served now; endpoint -> its compiled context. A connection looks both
+        # up once, so a live change reaches new connections while established ones keep theirs.
+        self._endpoints = {endpoint.hostname: endpoint for endpoint in self.config.endpoints}
+        self._contexts: dict[Endpoint, SSL.Context] = {
+            endpoint: endpoint_context(endpoint, self.authority) for endpoint in self.config.endpoints}
         self.errors: list[BaseException] = []
-        self._listener: socket.socket | None = None
-        self._accept_thread: threading.Thread | None = None
+        self._listeners: dict[str | None, socket.socket] = {}
+        self._accept_threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
@@ -56,31 +60,32 @@ class ReferenceServer:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> "ReferenceServer":
+        """Listen on the main port (any arrival path) and on one port per configured arrival path."""
         settings = self.config.settings
-        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        wanted: dict[str | None, int] = {None: settings.port, **settings.arrival_paths}
         try:
-            listener.bind((settings.host, settings.port))
-        except OSError as error:
-            listener.close()
-            raise OSError(error.errno, f"cannot listen on {settings.host}:{settings.port}: {error.strerror}") from None
-        listener.listen(512)
-        self._listener = listener
-        self._accept_thread = threading.Thread(target=self._accept_loop, name="apigw-tls-accept", daemon=True)
-        self._accept_thread.start()
+            for arrival_type, port in wanted.items():
+                self._listeners[arrival_type] = _listen(settings.host, port)
+        except OSError:
+            self.stop()
+            raise
+        for arrival_type, listener in self._listeners.items():
+            thread = threading.Thread(target=self._accept_loop, args=(listener, arrival_type),
+                                      name=f"apigw-tls-accept-{arrival_type or 'main'}", daemon=True)
+            thread.start()
+            self._accept_threads.append(thread)
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._listener is not None:
+        for listener in self._listeners.values():
             try:
-                self._listener.shutdown(socket.SHUT_RDWR)
+                listener.shutdown(socket.SHUT_RDWR)  # wakes accept() in its thread
             except OSError:
                 pass
-            self._listener.close()
-        if self._accept_thread is not None:
-            self._accept_thread.join(timeout=5)
+            listener.close()
+        for thread in self._accept_threads:
+            thread.join(timeout=5)
         with self._lock:
             for sock in list(self._connections):
                 try:
@@ -107,14 +112,23 @@ class ReferenceServer:
 
     @property
     def address(self) -> tuple[str, int]:
-        if self._listener is None:
+        """The main listener, which serves every endpoint whatever its type."""
+        if None not in self._listeners:
             raise RuntimeError("server not started")
-        host, port = self._listener.getsockname()[:2]
+        host, port = self._listeners[None].getsockname()[:2]
         return host, port
 
     @property
+    def arrival_paths(self) -> dict[str, tuple[str, int]]:
+        """Listeners tagged with an endpoint type: STRICT refuses requests arriving through another type."""
+        return {t: tuple(s.getsockname()[:2]) for t, s in self._listeners.items() if t is not None}  # type: ignore[misc]
+
+    @property
     def endpoints(self) -> tuple[Endpoint, ...]:
-        return self.config.endpoints
+        return tuple(self._endpoints.values())
+
+    def endpoint(self, hostname: str) -> Endpoint | None:
+        return self._endpoints.get(hostname.lower().rstrip("."))
 
     @property
     def active_connections(self) -> int:
@@ -122,25 +136,25 @@ class ReferenceServer:
             return len(self._connections)
 
     # -- connections -----------------------------------------------------------------------------
-    def _accept_loop(self) -> None:
-        assert self._listener is not None
+    def _accept_loop(self, listener: socket.socket, arrival_type: str | None) -> None:
         while not self._stopping.is_set():
             try:
-                sock, peer = self._listener.accept()
+                sock, peer = listener.accept()
             except OSError:
                 if self._stopping.is_set():
                     return
-                continue  # e.g. EMFILE under load: keep serving the others
-            thread = threading.Thread(target=self._serve_connection, args=(sock, peer), daemon=True)
+                time.sleep(0.01)  # e.g. EMFILE under load: back off, keep serving the others
+                continue
+            thread = threading.Thread(target=self._serve_connection, args=(sock, peer, arrival_type), daemon=True)
             with self._lock:
                 self._connections.add(sock)
                 self._threads.add(thread)
             thread.start()
 
-    def _serve_connection(self, sock: socket.socket, peer: tuple[Any, ...]) -> None:
+    def _serve_connection(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None) -> None:
         try:
             sock.settimeout(self.config.settings.idle_timeout)
-            self._handle(sock, peer)
+            self._handle(sock, peer, arrival_type)
         except (OSError, PeerClosed, DecodeError, SSL.Error):
             pass  # the client's fault (reset, idle, garbage, refused handshake): close and go on
         except Exception as error:  # noqa: BLE001 - kept and raised again by check() in the test thread
@@ -151,30 +165,41 @@ class ReferenceServer:
                 self._connections.discard(sock)
                 self._threads.discard(threading.current_thread())
 
+    def update_endpoint(self, endpoint: Endpoint) -> None:
+        """Serve `endpoint` (same hostname, new settings) from the next connection on."""
+        endpoint.validate()
+        if endpoint.hostname not in self._endpoints:
+            raise KeyError(endpoint.hostname)
+        self._contexts[endpoint] = endpoint_context(endpoint, self.authority)
+        self._endpoints[endpoint.hostname] = endpoint
+
     def set_policy(self, hostname: str, policy: Policy) -> None:
-        """Serve `hostname` under `policy` from the next connection on; established ones keep theirs."""
-        endpoint = self.config.endpoint(hostname)
-        if endpoint is None:
-            raise KeyError(hostname)
-        self.contexts[endpoint.hostname] = endpoint_context(endpoint, self.authority, policy)
+        """Enforce `policy` (any Policy object, even one outside the catalog) for `hostname` from the
+        next connection on, while the endpoint still claims its own: how self-test mutants lie."""
+        endpoint = self._endpoints[hostname]
+        self._contexts[endpoint] = endpoint_context(endpoint, self.authority, policy)
 
     # Each step below is a method so that self-test mutants (mutants.py) can get exactly one wrong.
     def select_endpoint(self, hello: ClientHello) -> Endpoint | None:
         """The endpoint named by the ClientHello's SNI, or the configured fallback."""
         sni = hello.server_name
-        endpoint = self.config.endpoint(sni) if sni else None
+        endpoint = self.endpoint(sni) if sni else None
         if endpoint is None and self.config.settings.unknown_sni == "default":
-            endpoint = self.config.endpoint(self.config.settings.default_hostname or "")
+            endpoint = self.endpoint(self.config.settings.default_hostname or "")
         return endpoint
 
     def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
-        return self.contexts[endpoint.hostname]
+        return self._contexts[endpoint]
+
+    def arrival_type(self, listener_type: str | None) -> str | None:
+        """The endpoint type a request is known to have arrived through (its listener's tag)."""
+        return listener_type
 
     def access_endpoint(self, endpoint: Endpoint) -> Endpoint:
         """The endpoint whose access mode applies to HTTP requests on this connection."""
         return endpoint
 
-    def _handle(self, sock: socket.socket, peer: tuple[Any, ...]) -> None:
+    def _handle(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None) -> None:
         received, hello = read_client_hello(sock)
         endpoint = self.select_endpoint(hello)
         if endpoint is None:
@@ -183,6 +208,20 @@ class ReferenceServer:
         stream = TlsStream(self.context_for(endpoint, hello), sock, received)
         stream.handshake()
         connection_values = {"identity.sourceIp": peer[0], **stream.negotiated}
+        connection_values["arrivalType"] = self.arrival_type(arrival_type)
         serve_http(stream, self.access_endpoint(endpoint), hello.server_name, self.config.settings,
                    connection_values, self.access_log.write)
         stream.close_notify()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise OSError(error.errno, f"cannot listen on {host}:{port}: {error.strerror}") from None
+    listener.listen(512)
+    return listener

@@ -1,0 +1,167 @@
+"""The control plane: API Gateway's resources, their configuration rules and live updates.
+
+REST APIs (their default endpoints) and custom domain names carry a security policy, an endpoint
+access mode and an endpoint type. Changes arrive as the patch operations of update-rest-api and
+update-domain-name; refused ones raise BadRequest with API Gateway's message where it is known
+(policy-facts.md, "Configuration rules"). An accepted change reaches the running server after the
+propagation delay; meanwhile the resource reads UPDATING (REST API) or PENDING (domain name).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any, Iterable
+
+from pytest_apigw_tls.catalog import ENDPOINT_TYPES, load_catalog
+from pytest_apigw_tls.errors import ApigwTlsError, UnknownPolicyError
+
+from .config import ACCESS_MODES
+from .server import ReferenceServer
+
+REST_API, DOMAIN_NAME = "restapis", "domainnames"
+
+
+class BadRequest(ApigwTlsError):
+    """A refused change: API Gateway answers 400 BadRequestException with this message."""
+
+
+class NotFound(ApigwTlsError):
+    """No such REST API or domain name: 404 NotFoundException."""
+
+
+def default_policy(kind: str, endpoint_type: str) -> str:
+    """REGIONAL and EDGE APIs default to TLS_1_0, PRIVATE APIs and custom domains to TLS_1_2."""
+    return "TLS_1_2" if kind == DOMAIN_NAME or endpoint_type == "PRIVATE" else "TLS_1_0"
+
+
+@dataclasses.dataclass(frozen=True)
+class Resource:
+    """A REST API (its default endpoint) or a custom domain name, as the control plane sees it."""
+
+    kind: str
+    id: str
+    hostname: str
+    endpoint_type: str
+    security_policy: str
+    access_mode: str | None
+    mutual_tls: bool = False
+    updating: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        common = {"endpointConfiguration": {"types": [self.endpoint_type]}, "securityPolicy": self.security_policy,
+                  "endpointAccessMode": self.access_mode}
+        if self.kind == REST_API:
+            return {"id": self.id, "name": self.hostname, **common,
+                    "status": "UPDATING" if self.updating else "AVAILABLE"}
+        return {"domainName": self.id, **common, "domainNameStatus": "PENDING" if self.updating else "AVAILABLE",
+                "mutualTlsAuthentication": {"enabled": self.mutual_tls}}
+
+
+def validate_change(old: Resource, new: Resource) -> None:
+    """API Gateway's rules for a change from `old` to `new`; BadRequest names the broken one."""
+    catalog = load_catalog()
+    if new.endpoint_type not in ENDPOINT_TYPES:
+        raise BadRequest(f"Invalid endpoint type: {new.endpoint_type}")
+    if old.access_mode == "STRICT" and new.endpoint_type != old.endpoint_type:
+        raise BadRequest("Cannot change the endpoint type while the endpoint access mode is STRICT; "
+                         "set the endpoint access mode to BASIC first")
+    try:
+        policy = catalog.policy(new.security_policy, new.endpoint_type)
+    except UnknownPolicyError as error:
+        raise BadRequest(f"Invalid security policy: {error}") from None
+    if policy.is_enhanced and not new.access_mode:
+        raise BadRequest("Endpoint access mode is required for the specified security policy")
+    if not policy.is_enhanced and new.access_mode:
+        raise BadRequest("Endpoint access mode is not supported for this security policy")
+    if new.access_mode and new.access_mode not in ACCESS_MODES:
+        raise BadRequest(f"Invalid endpoint access mode: {new.access_mode} (BASIC or STRICT)")
+    if old.kind == REST_API and old.security_policy == "TLS_1_0" and new.security_policy == "TLS_1_2":
+        raise BadRequest("Cannot update the security policy from TLS_1_0 to TLS_1_2 directly; "
+                         "move to an enhanced security policy first")
+    if new.mutual_tls and policy.is_enhanced:
+        raise BadRequest("Mutual TLS authentication is not supported with an enhanced security policy")
+
+
+def apply_patch(resource: Resource, operations: Iterable[dict[str, Any]]) -> Resource:
+    """The resource after `operations` ({"op": "replace", "path": ..., "value": ...}), validated."""
+    changed = resource
+    for operation in operations:
+        if not isinstance(operation, dict) or operation.get("op") != "replace" or "path" not in operation:
+            raise BadRequest(f"Invalid patch operation: {operation!r} (only op=replace is supported)")
+        path, value = operation["path"], operation.get("value")
+        if path == "/securityPolicy":
+            changed = dataclasses.replace(changed, security_policy=str(value))
+        elif path == "/endpointAccessMode":
+            changed = dataclasses.replace(changed, access_mode=str(value).upper() if value else None)
+        elif path.startswith("/endpointConfiguration/types/"):
+            if path.rsplit("/", 1)[1] != changed.endpoint_type:
+                raise BadRequest(f"Invalid patch path {path}: the endpoint type is {changed.endpoint_type}")
+            changed = dataclasses.replace(changed, endpoint_type=str(value).upper())
+        else:
+            raise BadRequest(f"Invalid patch path {path}")
+    validate_change(resource, changed)
+    return changed
+
+
+class ControlPlane:
+    """The resources of a running reference server, and their live updates."""
+
+    def __init__(self, server: ReferenceServer, propagation_delay: float = 0.0) -> None:
+        self.server = server
+        self.propagation_delay = propagation_delay
+        self._lock = threading.Lock()
+        self._timers: list[threading.Timer] = []
+        self._resources: dict[tuple[str, str], Resource] = {}
+        for endpoint in server.endpoints:
+            kind = REST_API if endpoint.kind == "default" else DOMAIN_NAME
+            resource_id = endpoint.hostname.split(".")[0] if kind == REST_API else endpoint.hostname
+            self._resources[(kind, resource_id)] = Resource(kind, resource_id, endpoint.hostname,
+                                                            endpoint.endpoint_type, endpoint.security_policy,
+                                                            endpoint.access_mode)
+
+    def get(self, kind: str, resource_id: str) -> Resource:
+        with self._lock:
+            try:
+                return self._resources[(kind, resource_id)]
+            except KeyError:
+                raise NotFound(f"Invalid {'REST API identifier' if kind == REST_API else 'domain name'} "
+                               f"specified: {resource_id}") from None
+
+    def list(self, kind: str) -> list[Resource]:
+        with self._lock:
+            return [r for (k, _), r in self._resources.items() if k == kind]
+
+    def update(self, kind: str, resource_id: str, operations: Iterable[dict[str, Any]]) -> Resource:
+        """Validate and accept a change; the server enforces it after the propagation delay."""
+        with self._lock:
+            current = self._resources.get((kind, resource_id))
+            if current is None:
+                raise NotFound(f"Invalid identifier specified: {resource_id}")
+            if current.updating:
+                raise BadRequest("The resource is being updated; try again when its status is AVAILABLE")
+            changed = dataclasses.replace(apply_patch(current, operations), updating=True)
+            self._resources[(kind, resource_id)] = changed
+        timer = threading.Timer(self.propagation_delay, self._propagate, args=(changed,))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+        return changed
+
+    def _propagate(self, resource: Resource) -> None:
+        old = self.server.endpoint(resource.hostname)
+        assert old is not None
+        self.server.update_endpoint(dataclasses.replace(
+            old, security_policy=resource.security_policy, access_mode=resource.access_mode,
+            endpoint_type=resource.endpoint_type))
+        with self._lock:
+            self._resources[(resource.kind, resource.id)] = dataclasses.replace(resource, updating=False)
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until every accepted change has reached the server (tests and rehearsals)."""
+        for timer in list(self._timers):
+            timer.join(timeout)
+
+    def cancel(self) -> None:
+        for timer in self._timers:
+            timer.cancel()

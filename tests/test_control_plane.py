@@ -1,0 +1,197 @@
+"""The control plane: API Gateway's configuration rules, live updates, the admin endpoint, arrival paths."""
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from OpenSSL import SSL
+
+from pytest_apigw_tls.access import http_probe
+from pytest_apigw_tls.codepoints import TlsVersion
+from pytest_apigw_tls.handshake import client_context, drive, handshake_probe
+from pytest_apigw_tls.probes import Outcome, Target
+from reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
+from reference_server.admin import AdminServer
+from reference_server.control import DOMAIN_NAME, REST_API, BadRequest, ControlPlane, Resource, apply_patch
+
+API = "abcdef1234.execute-api.us-east-1.amazonaws.com"
+DOMAIN = "api.example.com"
+TIMEOUT = 5.0
+
+
+def replace(path, value):
+    return {"op": "replace", "path": path, "value": value}
+
+
+def api(policy="TLS_1_0", mode=None, endpoint_type="REGIONAL"):
+    return Resource(REST_API, "abcdef1234", API, endpoint_type, policy, mode)
+
+
+@pytest.mark.parametrize("resource,operations,message", [
+    (api(), [replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09")],
+     "Endpoint access mode is required for the specified security policy"),
+    (api("SecurityPolicy_TLS13_1_3_2025_09", "BASIC"), [replace("/securityPolicy", "TLS_1_2")],
+     "Endpoint access mode is not supported for this security policy"),
+    (api("SecurityPolicy_TLS13_1_3_2025_09", "STRICT"), [replace("/endpointConfiguration/types/REGIONAL", "PRIVATE")],
+     "Cannot change the endpoint type while the endpoint access mode is STRICT"),
+    (api(), [replace("/securityPolicy", "SecurityPolicy_TLS13_2025_EDGE"), replace("/endpointAccessMode", "BASIC")],
+     "not valid for endpoint type REGIONAL"),
+    (api("TLS_1_0", None, "EDGE"), [replace("/securityPolicy", "SecurityPolicy_TLS13_1_2_2021_06"),
+                                    replace("/endpointAccessMode", "BASIC")], "not valid for endpoint type EDGE"),
+    (api(), [replace("/securityPolicy", "TLS_1_2")], "from TLS_1_0 to TLS_1_2 directly"),
+    (Resource(DOMAIN_NAME, DOMAIN, DOMAIN, "REGIONAL", "TLS_1_2", None, mutual_tls=True),
+     [replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09"), replace("/endpointAccessMode", "BASIC")],
+     "Mutual TLS authentication is not supported with an enhanced security policy"),
+    (api(), [{"op": "add", "path": "/securityPolicy", "value": "TLS_1_2"}], "only op=replace"),
+    (api(), [replace("/description", "x")], "Invalid patch path /description"),
+])
+def test_refused_changes_carry_api_gateways_message(resource, operations, message):
+    with pytest.raises(BadRequest, match=message):
+        apply_patch(resource, operations)
+
+
+@pytest.mark.parametrize("resource,operations,expected", [
+    (api(), [replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09"), replace("/endpointAccessMode", "BASIC")],
+     ("SecurityPolicy_TLS13_1_3_2025_09", "BASIC", "REGIONAL")),
+    (api("SecurityPolicy_TLS13_1_3_2025_09", "BASIC"), [replace("/endpointAccessMode", "STRICT")],
+     ("SecurityPolicy_TLS13_1_3_2025_09", "STRICT", "REGIONAL")),
+    (api("SecurityPolicy_TLS13_1_3_2025_09", "STRICT"),
+     [replace("/securityPolicy", "TLS_1_2"), replace("/endpointAccessMode", "")], ("TLS_1_2", None, "REGIONAL")),
+    (api("SecurityPolicy_TLS13_1_3_2025_09", "BASIC"), [replace("/endpointConfiguration/types/REGIONAL", "PRIVATE")],
+     ("SecurityPolicy_TLS13_1_3_2025_09", "BASIC", "PRIVATE")),
+    (Resource(DOMAIN_NAME, DOMAIN, DOMAIN, "EDGE", "TLS_1_2", None),
+     [replace("/securityPolicy", "SecurityPolicy_TLS12_PFS_2025_EDGE"), replace("/endpointAccessMode", "STRICT")],
+     ("SecurityPolicy_TLS12_PFS_2025_EDGE", "STRICT", "EDGE")),
+])
+def test_allowed_changes_are_applied(resource, operations, expected):
+    changed = apply_patch(resource, operations)
+    assert (changed.security_policy, changed.access_mode, changed.endpoint_type) == expected
+
+
+def config(**settings):
+    return ServerConfig((Endpoint(API, "TLS_1_0", "REGIONAL", None, "default"),
+                         Endpoint(DOMAIN, "TLS_1_2", "REGIONAL", None, "custom", "ecdsa")), ServerSettings(**settings))
+
+
+def test_defaults_per_endpoint_type():
+    from reference_server.control import default_policy
+
+    assert [default_policy(REST_API, t) for t in ("REGIONAL", "EDGE", "PRIVATE")] == ["TLS_1_0", "TLS_1_0", "TLS_1_2"]
+    assert default_policy(DOMAIN_NAME, "REGIONAL") == "TLS_1_2"
+
+
+def open_tls(server, hostname, version=None):
+    """An established TLS connection, kept open across a policy change."""
+    sock = socket.create_connection(server.address, timeout=TIMEOUT)
+    tls = SSL.Connection(client_context(version, None, None), sock)
+    tls.set_tlsext_host_name(hostname.encode())
+    tls.set_connect_state()
+    drive(tls.do_handshake, sock, time.monotonic() + TIMEOUT)
+    return sock, tls
+
+
+def request_on(sock, tls, host):
+    deadline = time.monotonic() + TIMEOUT
+    drive(lambda: tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()), sock, deadline)
+    data = b""
+    while b"}" not in data:
+        data += drive(lambda: tls.recv(65536), sock, deadline)
+    return json.loads(data.split(b"\r\n\r\n", 1)[1])
+
+
+def test_live_change_reaches_new_connections_and_not_established_ones():
+    with ReferenceServer(config()) as server:
+        control = ControlPlane(server)
+        sock, tls = open_tls(server, API, TlsVersion.TLSv1_2)
+        control.update(REST_API, "abcdef1234", [replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09"),
+                                                replace("/endpointAccessMode", "BASIC")])
+        control.wait_idle()
+        assert control.get(REST_API, "abcdef1234").to_dict()["status"] == "AVAILABLE"
+        established = request_on(sock, tls, API)
+        assert (established["tlsVersion"], established["securityPolicy"]) == ("TLSv1.2", "TLS_1_0")
+        sock.close()
+        target = Target(*server.address, API)
+        assert handshake_probe(target, TIMEOUT, TlsVersion.TLSv1_2).outcome is Outcome.REJECTED
+        assert json.loads(http_probe(target, API, TIMEOUT).body)["securityPolicy"] == "SecurityPolicy_TLS13_1_3_2025_09"
+
+
+def test_propagation_delay_is_honoured_with_updating_then_available():
+    with ReferenceServer(config()) as server:
+        control = ControlPlane(server, propagation_delay=1.0)
+        target = Target(*server.address, DOMAIN)
+        changed = control.update(DOMAIN_NAME, DOMAIN, [replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09"),
+                                                       replace("/endpointAccessMode", "STRICT")])
+        assert changed.to_dict()["domainNameStatus"] == "PENDING"
+        assert handshake_probe(target, TIMEOUT, TlsVersion.TLSv1_2).outcome is Outcome.ACCEPTED  # not yet
+        with pytest.raises(BadRequest, match="being updated"):
+            control.update(DOMAIN_NAME, DOMAIN, [replace("/endpointAccessMode", "BASIC")])
+        control.wait_idle()
+        assert control.get(DOMAIN_NAME, DOMAIN).to_dict()["domainNameStatus"] == "AVAILABLE"
+        assert handshake_probe(target, TIMEOUT, TlsVersion.TLSv1_2).outcome is Outcome.REJECTED
+
+
+def admin_call(url, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_blog_migration_basic_then_strict_then_back_rehearsed_end_to_end():
+    """Apply the enhanced policy in BASIC, validate clients, enable STRICT, roll back to BASIC."""
+    with ReferenceServer(config()) as server, AdminServer(ControlPlane(server)) as admin:
+        target = Target(*server.address, API)
+        misdirected = lambda: http_probe(target, "other.example.com", TIMEOUT).status  # noqa: E731
+        assert misdirected() == 200
+
+        status, body = admin_call(admin.url, "PATCH", "/restapis/abcdef1234", {"patchOperations": [
+            replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09")]})
+        assert (status, body["__type"]) == (400, "BadRequestException")
+        assert body["message"] == "Endpoint access mode is required for the specified security policy"
+
+        status, body = admin_call(admin.url, "PATCH", "/restapis/abcdef1234", {"patchOperations": [
+            replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09"), replace("/endpointAccessMode", "BASIC")]})
+        assert status == 200
+        admin_control = admin.httpd.RequestHandlerClass.control
+        admin_control.wait_idle()
+        assert handshake_probe(target, TIMEOUT, TlsVersion.TLSv1_2).outcome is Outcome.REJECTED
+        assert misdirected() == 200  # BASIC: the mismatched client still gets through
+        log = [json.loads(line) for line in server.access_log.lines]
+        assert {(entry["tlsVersion"], entry["host"]) for entry in log} >= {("TLSv1.3", "other.example.com")}
+
+        assert admin_call(admin.url, "PATCH", "/restapis/abcdef1234",
+                          {"patchOperations": [replace("/endpointAccessMode", "STRICT")]})[0] == 200
+        admin_control.wait_idle()
+        assert misdirected() == 421
+        assert http_probe(target, API, TIMEOUT).status == 200
+        status, body = admin_call(admin.url, "PATCH", "/restapis/abcdef1234",
+                                  {"patchOperations": [replace("/endpointConfiguration/types/REGIONAL", "PRIVATE")]})
+        assert status == 400 and "STRICT" in body["message"]
+
+        assert admin_call(admin.url, "PATCH", "/restapis/abcdef1234",
+                          {"patchOperations": [replace("/endpointAccessMode", "BASIC")]})[0] == 200
+        admin_control.wait_idle()
+        assert misdirected() == 200
+        assert admin_call(admin.url, "GET", "/restapis/abcdef1234")[1]["endpointAccessMode"] == "BASIC"
+        assert admin_call(admin.url, "GET", "/restapis/nope")[0] == 404
+
+
+def test_strict_refuses_requests_arriving_through_another_endpoint_type():
+    endpoints = (Endpoint("strict.example.com", "SecurityPolicy_TLS13_1_3_2025_09", "REGIONAL", "STRICT"),
+                 Endpoint("basic.example.com", "SecurityPolicy_TLS13_1_3_2025_09", "REGIONAL", "BASIC"))
+    settings = ServerSettings(arrival_paths={"REGIONAL": 0, "EDGE": 0, "PRIVATE": 0})
+    with ReferenceServer(ServerConfig(endpoints, settings)) as server:
+        paths = server.arrival_paths
+        for hostname, via, status in [("strict.example.com", "REGIONAL", 200), ("strict.example.com", "EDGE", 421),
+                                      ("strict.example.com", "PRIVATE", 421), ("basic.example.com", "EDGE", 200)]:
+            observation = http_probe(Target(*paths[via], hostname), hostname, TIMEOUT)
+            assert observation.status == status, (hostname, via, observation.evidence)
+            if status == 421:
+                assert "arrived through a " + via in json.loads(observation.body)["message"]
+        assert json.loads(server.access_log.lines[-1])["arrivalType"] == "EDGE"
