@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean fuzz bench nginx-example
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,20 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+# A longer hostile-input run against the reference server (prints inputs, errors, leaked fds).
+fuzz: $(STAMP)
+	$(VENV)/bin/python benchmarks/fuzz_reference_server.py --examples 2000
+
+# Benchmarks print ratios measured in one run (sslyze goes into a throwaway venv, never a dependency).
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/scan_speed.py
+	$(VENV)/bin/python benchmarks/load.py
+
+# The vendor example: Debian's nginx set up for a policy and judged by the suite (installs nginx).
+nginx-example: $(STAMP)
+	command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx)
+	$(VENV)/bin/python examples/nginx/nginx_policy.py --policy SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -75,6 +75,8 @@ class ServerSettings:
         default_hostname: the endpoint used by unknown_sni = "default".
         strict_status: HTTP status of a STRICT rejection (CloudFront answers 421 on EDGE).
         idle_timeout: seconds a connection may stay silent, handshake included.
+        handshake_timeout: seconds from accept to a finished handshake (slow drips are cut off).
+        max_connections: connections served at once; more are closed at accept.
         access_log_format: "json" for JSON lines of every variable, or a $context.* format string.
         arrival_paths: endpoint type -> port of an extra listener standing for that arrival path
             (regional, edge front, private VPC endpoint); the main port stands for every path.
@@ -86,6 +88,8 @@ class ServerSettings:
     default_hostname: str | None = None
     strict_status: int = 421
     idle_timeout: float = 30.0
+    handshake_timeout: float = 10.0
+    max_connections: int = 1024
     access_log_format: str = DEFAULT_LOG_FORMAT
     arrival_paths: dict[str, int] = dataclasses.field(default_factory=dict)
 
@@ -103,8 +107,10 @@ class ServerSettings:
             raise ConfigError(f"strict_status {self.strict_status} is not an HTTP error status")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port {self.port} is out of range")
-        if self.idle_timeout <= 0:
-            raise ConfigError("idle_timeout must be positive")
+        if self.idle_timeout <= 0 or self.handshake_timeout <= 0:
+            raise ConfigError("idle_timeout and handshake_timeout must be positive")
+        if self.max_connections < 1:
+            raise ConfigError("max_connections must be at least 1")
         return self
 
 

@@ -10,6 +10,7 @@ The policy comes from the SNI in the handshake, exactly like the real front door
 from __future__ import annotations
 
 import socket
+import time
 
 from OpenSSL import SSL
 
@@ -23,18 +24,27 @@ class PeerClosed(ConnectionError):
     """The client went away before we were done."""
 
 
-def read_client_hello(sock: socket.socket) -> tuple[bytes, ClientHello]:
+def recv_before(sock: socket.socket, size: int, deadline: float | None, idle_timeout: float) -> bytes:
+    """recv() that gives up at the idle timeout or at `deadline`, whichever comes first (slow drips too)."""
+    timeout = idle_timeout if deadline is None else min(idle_timeout, deadline - time.monotonic())
+    if timeout <= 0:
+        raise TimeoutError("handshake took too long")
+    sock.settimeout(timeout)
+    return sock.recv(size)
+
+
+def read_client_hello(sock: socket.socket, deadline: float, idle_timeout: float) -> tuple[bytes, ClientHello]:
     """Read records until a whole ClientHello: (every byte read, the parsed hello).
 
     Raises:
         DecodeError: not TLS, not a ClientHello, or larger than MAX_CLIENT_HELLO.
-        PeerClosed, OSError: the client closed, reset or went idle past the socket timeout.
+        PeerClosed, OSError: the client closed, reset, went idle, or dripped past the deadline.
     """
     received = b""
     unparsed = b""
     messages = HandshakeBuffer()
     while True:
-        chunk = sock.recv(16384)
+        chunk = recv_before(sock, 16384, deadline, idle_timeout)
         if not chunk:
             raise PeerClosed("client closed before sending a whole ClientHello")
         received += chunk
@@ -55,8 +65,10 @@ def read_client_hello(sock: socket.socket) -> tuple[bytes, ClientHello]:
 class TlsStream:
     """A server-side pyOpenSSL connection over memory BIOs, pumped through a blocking socket."""
 
-    def __init__(self, context: SSL.Context, sock: socket.socket, already_received: bytes) -> None:
+    def __init__(self, context: SSL.Context, sock: socket.socket, already_received: bytes, idle_timeout: float) -> None:
         self.sock = sock
+        self.idle_timeout = idle_timeout
+        self.deadline: float | None = None  # set for the handshake only
         self.tls = SSL.Connection(context, None)
         self.tls.set_accept_state()
         self.tls.bio_write(already_received)
@@ -70,19 +82,21 @@ class TlsStream:
             self.sock.sendall(data)
 
     def _pump_in(self) -> bool:
-        data = self.sock.recv(65536)
+        data = recv_before(self.sock, 65536, self.deadline, self.idle_timeout)
         if not data:
             self.tls.bio_shutdown()
             return False
         self.tls.bio_write(data)
         return True
 
-    def handshake(self) -> None:
-        """Complete the handshake; an SSL.Error still sends OpenSSL's alert before it propagates."""
+    def handshake(self, deadline: float) -> None:
+        """Complete the handshake by `deadline`; an SSL.Error still sends OpenSSL's alert before it propagates."""
+        self.deadline = deadline
         while True:
             try:
                 self.tls.do_handshake()
                 self._flush()
+                self.deadline = None
                 return
             except SSL.WantReadError:
                 self._flush()

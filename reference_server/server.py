@@ -51,6 +51,7 @@ class ReferenceServer:
         self._contexts: dict[Endpoint, SSL.Context] = {
             endpoint: endpoint_context(endpoint, self.authority) for endpoint in self.config.endpoints}
         self.errors: list[BaseException] = []
+        self.refused_connections = 0
         self._listeners: dict[str | None, socket.socket] = {}
         self._accept_threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
@@ -145,6 +146,11 @@ class ReferenceServer:
                     return
                 time.sleep(0.01)  # e.g. EMFILE under load: back off, keep serving the others
                 continue
+            with self._lock:
+                if len(self._connections) >= self.config.settings.max_connections:
+                    self.refused_connections += 1
+                    sock.close()  # over capacity: refuse this one, keep serving the others
+                    continue
             thread = threading.Thread(target=self._serve_connection, args=(sock, peer, arrival_type), daemon=True)
             with self._lock:
                 self._connections.add(sock)
@@ -153,7 +159,6 @@ class ReferenceServer:
 
     def _serve_connection(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None) -> None:
         try:
-            sock.settimeout(self.config.settings.idle_timeout)
             self._handle(sock, peer, arrival_type)
         except (OSError, PeerClosed, DecodeError, SSL.Error):
             pass  # the client's fault (reset, idle, garbage, refused handshake): close and go on
@@ -200,13 +205,15 @@ class ReferenceServer:
         return endpoint
 
     def _handle(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None) -> None:
-        received, hello = read_client_hello(sock)
+        settings = self.config.settings
+        deadline = time.monotonic() + settings.handshake_timeout
+        received, hello = read_client_hello(sock, deadline, settings.idle_timeout)
         endpoint = self.select_endpoint(hello)
         if endpoint is None:
             sock.sendall(HANDSHAKE_FAILURE_ALERT)
             return
-        stream = TlsStream(self.context_for(endpoint, hello), sock, received)
-        stream.handshake()
+        stream = TlsStream(self.context_for(endpoint, hello), sock, received, settings.idle_timeout)
+        stream.handshake(deadline)
         connection_values = {"identity.sourceIp": peer[0], **stream.negotiated}
         connection_values["arrivalType"] = self.arrival_type(arrival_type)
         serve_http(stream, self.access_endpoint(endpoint), hello.server_name, self.config.settings,
