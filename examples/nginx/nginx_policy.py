@@ -91,14 +91,14 @@ def running_nginx(policy: Policy, cert_type: str = "rsa") -> Iterator[tuple[str,
         leaf.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
         port = _free_port()
         (prefix / "nginx.conf").write_text(render_config(policy, prefix, port, cert_file))
-        process = subprocess.Popen([binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-                                   stderr=subprocess.PIPE, text=True)
-        try:
-            _wait_listening(port, process)
-            yield "127.0.0.1", port
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+        command = [binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"]
+        with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
+            try:
+                _wait_listening(port, process)
+                yield "127.0.0.1", port
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
 
 
 def _wait_listening(port: int, process: subprocess.Popen[str]) -> None:
