@@ -1,0 +1,88 @@
+"""How long a conformance scan takes, ours next to sslyze's, measured in one run on this machine.
+
+    .venv/bin/python benchmarks/scan_speed.py [--policy TLS_1_0] [--no-sslyze]
+
+Scans the reference server: one policy (RSA certificate), then the whole catalog (every policy,
+both certificate types). sslyze is installed into a throwaway virtual environment (never a
+dependency of the project) and scans versions and suites of the same endpoint. Prints both times,
+their ratio and our probe counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+from pytest_apigw_tls.catalog import load_catalog
+from pytest_apigw_tls.probes import ProbeSettings, Target
+from pytest_apigw_tls.scan import scan
+from reference_server import ReferenceServer
+from reference_server.config import policy_slug
+
+SSLYZE_COMMANDS = ["--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3", "--elliptic_curves"]
+
+
+def sslyze_scan(venv: pathlib.Path, hostname: str, host: str, port: int) -> tuple[float, int]:
+    """(seconds, suites tried) for sslyze's version, suite and curve scans of one endpoint."""
+    report = venv / "sslyze.json"
+    started = time.monotonic()
+    subprocess.run([str(venv / "bin" / "python"), "-m", "sslyze", *SSLYZE_COMMANDS, "--quiet",
+                    "--json_out", str(report), f"{hostname}:{port}{{{host}}}"], check=True, timeout=900,
+                   capture_output=True)
+    elapsed = time.monotonic() - started
+    server = json.loads(report.read_text())["server_scan_results"][0]
+    if server.get("scan_status") != "COMPLETED":
+        raise RuntimeError(f"sslyze could not scan {hostname}: {server.get('connectivity_error_trace')}")
+    results = server["scan_result"]
+    tried = 0
+    for name, attempt in results.items():
+        outcome = (attempt or {}).get("result") or {}
+        tried += len(outcome.get("accepted_cipher_suites", [])) + len(outcome.get("rejected_cipher_suites", []))
+    return elapsed, tried
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", default="TLS_1_0", help="the single policy to time (default: the largest)")
+    parser.add_argument("--no-sslyze", action="store_true", help="skip the sslyze comparison")
+    args = parser.parse_args()
+    catalog = load_catalog()
+    settings = ProbeSettings(timeout=5, concurrency=8)
+    with ReferenceServer() as server:
+        host, port = server.address
+        policy = catalog.policy(args.policy)
+        hostname = f"{policy_slug(policy)}.rsa.apigw.test"
+        one = scan(Target(host, port, hostname), policy, "rsa", settings)
+        started = time.monotonic()
+        results = [scan(Target(host, port, f"{policy_slug(p)}.{cert}.apigw.test"), p, cert, settings)
+                   for p in catalog.policies for cert in ("rsa", "ecdsa")]
+        catalog_time = time.monotonic() - started
+        print(f"apigw-tls, one policy ({policy.id}, rsa): {one.elapsed:.2f}s, {one.probes} probes, "
+              f"{len(one.verdicts)} verdicts")
+        print(f"apigw-tls, whole catalog ({len(results)} scans): {catalog_time:.2f}s, "
+              f"{sum(r.probes for r in results)} probes, {sum(len(r.verdicts) for r in results)} verdicts")
+        if args.no_sslyze:
+            return 0
+        with tempfile.TemporaryDirectory(prefix="sslyze-venv-") as directory:
+            venv = pathlib.Path(directory)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "sslyze"], check=True)
+            sslyze_time, tried = sslyze_scan(venv, hostname, host, port)
+        started = time.monotonic()  # our CLI as a process too, so both sides pay interpreter start-up
+        subprocess.run([str(pathlib.Path(sys.executable).with_name("apigw-tls")), "scan", f"{host}:{port}", "--sni",
+                        hostname, "--policy", policy.id, "--cert-type", "rsa"], capture_output=True, timeout=300)
+        cli_time = time.monotonic() - started
+        print(f"apigw-tls scan as a process, same endpoint: {cli_time:.2f}s")
+        print(f"sslyze, same endpoint (versions, suites, curves): {sslyze_time:.2f}s, {tried} suites tried")
+        print(f"ratio sslyze / apigw-tls for one policy: {sslyze_time / one.elapsed:.1f}x in-process, "
+              f"{sslyze_time / cli_time:.1f}x process to process")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
