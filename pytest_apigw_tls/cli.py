@@ -72,9 +72,10 @@ def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction], None
     from reference_server.admin_cli import register as register_admin
     from reference_server.cli import register as register_serve
 
+    from .logs_cli import register as register_logs
     from .scan_cli import register as register_scan
 
-    return [register_serve, register_scan, register_admin]
+    return [register_serve, register_scan, register_logs, register_admin]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
