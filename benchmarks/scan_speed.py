@@ -40,7 +40,7 @@ def sslyze_scan(venv: pathlib.Path, hostname: str, host: str, port: int) -> tupl
         raise RuntimeError(f"sslyze could not scan {hostname}: {server.get('connectivity_error_trace')}")
     results = server["scan_result"]
     tried = 0
-    for name, attempt in results.items():
+    for attempt in results.values():
         outcome = (attempt or {}).get("result") or {}
         tried += len(outcome.get("accepted_cipher_suites", [])) + len(outcome.get("rejected_cipher_suites", []))
     return elapsed, tried

@@ -52,7 +52,8 @@ def _print(readiness: Readiness, strict: bool) -> None:
     print(f"{readiness.requests} requests read; target policy {readiness.policy.id}")
     if readiness.unparsable:
         shown = ", ".join(map(str, readiness.unparsable[:5]))
-        print(f"  {len(readiness.unparsable)} lines could not be parsed (lines {shown}{'...' if len(readiness.unparsable) > 5 else ''})")
+        more = "..." if len(readiness.unparsable) > 5 else ""
+        print(f"  {len(readiness.unparsable)} lines could not be parsed (lines {shown}{more})")
     print("  versions: " + ", ".join(f"{v} {n}{' REFUSED' if v in readiness.refused_versions else ''}"
                                      for v, n in readiness.per_version.most_common()))
     print("  suites:   " + ", ".join(f"{s} {n}{' REFUSED' if s in readiness.refused_suites else ''}"

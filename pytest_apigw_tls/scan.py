@@ -200,10 +200,11 @@ def detect_cert_type(target: Target, settings: ProbeSettings) -> str:
     return observation.cert_type
 
 
-def scan(target: Target, policy: Policy, cert_type: str | None = None, settings: ProbeSettings = ProbeSettings(),
+def scan(target: Target, policy: Policy, cert_type: str | None = None, settings: ProbeSettings | None = None,
          catalog: Catalog | None = None, progress: Callable[[int, int], None] | None = None) -> ScanResult:
     """Give a verdict for every TLS expectation of `policy` on `target`."""
     catalog = catalog or load_catalog()
+    settings = settings or ProbeSettings()
     started = time.monotonic()
     check_reachable(target, settings.timeout)
     cert_type = cert_type or detect_cert_type(target, settings)

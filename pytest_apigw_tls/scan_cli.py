@@ -52,13 +52,13 @@ def _print_table(result: ScanResult, access: tuple[AccessVerdict, ...], verbose:
     for verdict in access:
         if verbose or verdict.verdict != PASS:
             print(f"  {verdict.verdict.upper():<12} access   {verdict.expectation.test_id:<58} {verdict.evidence}")
-    dimensions = sorted({v.expectation.dimension for v in result.verdicts})
-    for dimension in dimensions:
-        rows = [v for v in result.verdicts if v.expectation.dimension == dimension]
-        print(f"  {dimension:<8} " + "  ".join(f"{k} {sum(v.verdict == k for v in rows)}"
-                                               for k in (PASS, FAIL, INCONCLUSIVE)))
+    groups: dict[str, list[str]] = {}
+    for verdict in result.verdicts:
+        groups.setdefault(verdict.expectation.dimension, []).append(verdict.verdict)
     if access:
-        print("  access   " + "  ".join(f"{k} {sum(v.verdict == k for v in access)}" for k in (PASS, FAIL, INCONCLUSIVE)))
+        groups["access"] = [v.verdict for v in access]
+    for dimension, verdicts in sorted(groups.items()):
+        print(f"  {dimension:<8} " + "  ".join(f"{k} {verdicts.count(k)}" for k in (PASS, FAIL, INCONCLUSIVE)))
 
 
 def run_scan(args: argparse.Namespace) -> int:

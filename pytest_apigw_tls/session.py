@@ -128,7 +128,8 @@ class ScanCache:
         if any(v.verdict == INCONCLUSIVE for v in pair):
             return CaseVerdict(INCONCLUSIVE, "; ".join(v.evidence for v in pair))
         ok = all(v.verdict == PASS for v in pair)
-        item = f"{pair[0].expectation.item}" + ("" if key[0] == "version" else f" at {pair[0].expectation.version.label}")
+        ours_expected = pair[0].expectation
+        item = ours_expected.item + ("" if key[0] == "version" else f" at {ours_expected.version.label}")
         message = (f"{item}: SNI {case.target.sni} expected {pair[0].expectation.expected}, observed "
                    f"{pair[0].observed}; SNI {case.partner.sni} expected {pair[1].expectation.expected}, observed "
                    f"{pair[1].observed} (the policy must follow the SNI)")

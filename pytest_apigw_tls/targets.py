@@ -123,7 +123,8 @@ def load_targets_file(path: str) -> list[TargetSpec]:
         if "address" not in raw or "policy" not in raw:
             raise ConfigError(f"{where}: needs address and policy")
         target = make_target(raw["address"], raw["policy"], raw.get("sni"), raw.get("endpoint_type"),
-                             raw.get("cert_type"), raw.get("access_mode"), raw.get("strict_status", 421), raw.get("name"))
+                             raw.get("cert_type"), raw.get("access_mode"), raw.get("strict_status", 421),
+                             raw.get("name"))
         if "other_path" in raw:
             parse_host_port(raw["other_path"])
             target = dataclasses.replace(target, other_path=raw["other_path"])

@@ -24,7 +24,8 @@ def host_matches_sni(host_header: str | None, sni: str | None) -> bool:
     return host is not None and sni is not None and host == sni.lower().rstrip(".")
 
 
-def strict_refusal(endpoint: Endpoint, sni: str | None, host_header: str | None, arrival_type: str | None) -> str | None:
+def strict_refusal(endpoint: Endpoint, sni: str | None, host_header: str | None,
+                   arrival_type: str | None) -> str | None:
     """Why STRICT refuses this request, or None when it passes (BASIC and legacy endpoints never refuse).
 
     `arrival_type` is the endpoint type of the listener the request came through; None (the main

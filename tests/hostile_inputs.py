@@ -48,7 +48,8 @@ def hostile_streams(draw: st.DrawFn) -> tuple[str, list[bytes]]:
         # an unknown extension of `size` bytes appended to the extensions block, lengths patched
         body = message[4:] + (0xFAFA).to_bytes(2, "big") + (size - 4).to_bytes(2, "big") + b"\x00" * (size - 4)
         extensions_at = len(body) - size - _extensions_length(message)
-        patched = body[:extensions_at - 2] + (_extensions_length(message) + size).to_bytes(2, "big") + body[extensions_at:]
+        new_length = (_extensions_length(message) + size).to_bytes(2, "big")
+        patched = body[:extensions_at - 2] + new_length + body[extensions_at:]
         whole = b"\x01" + len(patched).to_bytes(3, "big") + patched
         data = b"".join(Record(22, 0x0301, whole[i:i + 2**14]).to_bytes() for i in range(0, len(whole), 2**14))
     elif kind == "oversized-record":
@@ -59,7 +60,7 @@ def hostile_streams(draw: st.DrawFn) -> tuple[str, list[bytes]]:
         data = hello
         cut = draw(st.lists(st.integers(1, len(hello) - 1), max_size=8, unique=True))
         points = [0, *sorted(cut), len(data)]
-        return kind, [data[a:b] for a, b in zip(points, points[1:]) if b > a]
+        return kind, [data[a:b] for a, b in zip(points, points[1:], strict=False) if b > a]
     else:  # idle: connect, say nothing
         return kind, []
     return kind, [data]

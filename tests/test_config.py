@@ -38,7 +38,8 @@ def test_a_good_config_loads_with_its_settings():
 @pytest.mark.parametrize("endpoint,message", [
     (Endpoint("a.test", "SecurityPolicy_TLS13_1_3_2025_09"),
      "Endpoint access mode is required for the specified security policy"),
-    (Endpoint("a.test", "TLS_1_2", access_mode="BASIC"), "Endpoint access mode is not supported for this security policy"),
+    (Endpoint("a.test", "TLS_1_2", access_mode="BASIC"),
+     "Endpoint access mode is not supported for this security policy"),
     (Endpoint("a.test", "SecurityPolicy_TLS13_2025_EDGE", "REGIONAL", "BASIC"), "not valid for endpoint type REGIONAL"),
     (Endpoint("a.test", "SecurityPolicy_TLS13_1_3_2025_09", "EDGE", "BASIC"), "not valid for endpoint type EDGE"),
     (Endpoint("a.test", "TLS_1_2", kind="default", cert_type="ecdsa"), "default endpoints serve RSA certificates"),

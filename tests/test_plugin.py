@@ -74,8 +74,9 @@ def test_ini_keys_configure_the_target(suite, served):
 def test_an_unresponsive_target_gives_errors_not_passes(suite):
     with HostileServer(never_answer) as server:
         host, port = server.address
-        result = suite.runpytest("--apigw-target", f"{host}:{port}", "--apigw-policy", "SecurityPolicy_TLS13_1_3_2025_09",
-                                 "--apigw-cert-type", "rsa", "--apigw-timeout", "0.2", "-k", "test_version")
+        result = suite.runpytest("--apigw-target", f"{host}:{port}", "--apigw-policy",
+                                 "SecurityPolicy_TLS13_1_3_2025_09", "--apigw-cert-type", "rsa",
+                                 "--apigw-timeout", "0.2", "-k", "test_version")
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) == 0 and outcomes["errors"] == 5
     result.stdout.fnmatch_lines(["*Inconclusive: inconclusive: * timed out*"])

@@ -97,8 +97,8 @@ def test_client_hello_round_trips(suites, groups, versions, sni):
     assert ClientHello.from_bytes(hello.to_bytes()).server_name == sni
 
 
-@given(st.binary(max_size=32), st.integers(0, 0xFFFF), st.lists(st.tuples(st.integers(0, 0xFFFF), st.binary(max_size=40)),
-                                                                  max_size=6))
+@given(st.binary(max_size=32), st.integers(0, 0xFFFF),
+       st.lists(st.tuples(st.integers(0, 0xFFFF), st.binary(max_size=40)), max_size=6))
 def test_server_hello_round_trips(session_id, suite, extensions):
     hello = ServerHello(0x0303, b"\x07" * 32, session_id, suite, 0, tuple(Extension(t, d) for t, d in extensions))
     assert ServerHello.from_body(hello.body()) == hello
