@@ -77,13 +77,25 @@ def run_cli(*args, timeout=20):
                           timeout=timeout)
 
 
+@pytest.fixture
+def malformed_config(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[[endpoint]\nhostname = 'a.test'\n")
+    return str(path)
+
+
 @pytest.mark.parametrize("args,message", [
     (["serve", "--config", "/nonexistent/endpoints.toml"], "cannot read /nonexistent/endpoints.toml"),
+    (["serve", "--config", "MALFORMED"], "malformed TOML"),
+    (["admin", "get-rest-api", "--url", "http://127.0.0.1:1", "--rest-api-id", "x"], "cannot reach the admin endpoint"),
+    (["admin", "update-rest-api", "--url", "http://127.0.0.1:1", "--rest-api-id", "x", "--patch-operations", "[oops"],
+     "--patch-operations is not JSON"),
+    (["admin", "update-domain-name", "--url", "http://127.0.0.1:1"], "update-domain-name needs --domain-name"),
     (["serve", "--port", "70000"], "port 70000 is out of range"),
     (["serve", "--access-log", "/nonexistent/dir/log"], "cannot open access log"),
 ])
-def test_serve_bad_input_is_one_line_and_status_2(args, message):
-    result = run_cli(*args)
+def test_bad_input_is_one_line_and_status_2(args, message, malformed_config):
+    result = run_cli(*[malformed_config if arg == "MALFORMED" else arg for arg in args])
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
