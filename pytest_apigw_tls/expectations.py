@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .catalog import Catalog, Policy
+from .catalog import Catalog, Policy, Suite
 from .codepoints import TlsVersion
 
 ACCEPT = "accepted"
@@ -68,24 +68,38 @@ def suite_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list
     return out
 
 
-def group_expectations(policy: Policy, catalog: Catalog) -> list[Expectation]:
-    """Key-exchange groups, asked at TLS 1.3 (the only version where every group can be offered)."""
-    version = TlsVersion.TLSv1_3
-    if not policy.allows_version(version):
-        return []
-    return [
-        Expectation("group", version, group.name,
-                    ACCEPT if policy.accepts_group(group, version) else REJECT,
-                    policy.groups.provenance,
-                    "in the policy" if group in policy.groups.value else "not in the policy")
-        for group in catalog.groups
-    ]
+def ecdhe_suites(policy: Policy, version: TlsVersion, cert_type: str) -> tuple[Suite, ...]:
+    """The suites through which a TLS 1.2-and-below group can be asked about: accepted, ECDHE."""
+    return tuple(s for s in policy.accepted_suites(version, cert_type) if s.kx == "ECDHE")
+
+
+def group_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list[Expectation]:
+    """Key-exchange groups: every group at TLS 1.3; the elliptic curves at each lower version the
+    policy allows, asked through its ECDHE suites (post-quantum hybrids exist only in TLS 1.3).
+
+    Below TLS 1.3 only with an RSA certificate: there supported_groups also has to name an ECDSA
+    certificate's curve (RFC 8422 5.1), so a single group cannot be offered alone.
+    """
+    out = []
+    for version in (v for v in VERSIONS_PROBED if policy.allows_version(v)):
+        if version is TlsVersion.TLSv1_3:
+            groups = catalog.groups
+        elif cert_type == "rsa" and ecdhe_suites(policy, version, cert_type):
+            groups = tuple(g for g in catalog.groups if g.kind == "ecdhe" and g.min_version <= version)
+        else:
+            continue
+        out += [Expectation("group", version, group.name,
+                            ACCEPT if policy.accepts_group(group, version) else REJECT,
+                            policy.groups.provenance,
+                            "in the policy" if group in policy.groups.value else "not in the policy")
+                for group in groups]
+    return out
 
 
 def expectations_for(policy: Policy, cert_type: str, catalog: Catalog) -> list[Expectation]:
     """All TLS-level expectations of `policy` on an endpoint with a `cert_type` certificate."""
     return (version_expectations(policy) + suite_expectations(policy, cert_type, catalog)
-            + group_expectations(policy, catalog))
+            + group_expectations(policy, cert_type, catalog))
 
 
 

@@ -88,7 +88,7 @@ def _targets(config: pytest.Config) -> list[TargetSpec]:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in ("inferred: checks resting on an inferred catalog fact (not stated for API Gateway)",
                    "strict: endpoint access mode (Host/SNI) checks",
-                   "pq: post-quantum hybrid key-exchange checks",
+                   "pq: checks of post-quantum key-exchange groups (accepted or refused)",
                    "edge: checks of EDGE endpoint policies",
                    "apigw_dimension(name): conformance case generated from the catalog for this dimension"):
         config.addinivalue_line("markers", marker)
@@ -152,7 +152,7 @@ def _marks(case: Case) -> list[pytest.MarkDecorator]:
         marks.append(pytest.mark.inferred)
     if case.dimension == "access":
         marks.append(pytest.mark.strict)
-    if case.dimension == "group" and case.target.policy.is_post_quantum:
+    if case.dimension == "group" and load_catalog().group(case.expectation.item).is_post_quantum:
         marks.append(pytest.mark.pq)
     if case.target.endpoint_type == "EDGE":
         marks.append(pytest.mark.edge)

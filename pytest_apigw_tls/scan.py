@@ -19,7 +19,7 @@ from .capabilities import detect
 from .catalog import Catalog, Policy, load_catalog
 from .codepoints import TlsVersion
 from .errors import TargetError
-from .expectations import ACCEPT, REJECT, Expectation, expectations_for
+from .expectations import ACCEPT, REJECT, Expectation, ecdhe_suites, expectations_for
 from .handshake import handshake_probe
 from .probes import Observation, Outcome, Pacer, ProbeOffer, ProbeSettings, Target, raw_probe, with_retries
 
@@ -111,7 +111,10 @@ class _Prober:
         if first.outcome is not Outcome.ACCEPTED:
             return first
         second = self.handshake(version, suite, groups)
-        if second.outcome is Outcome.ACCEPTED and second.version == version:
+        wanted_group = self.catalog.group(groups[0]).code if groups and len(groups) == 1 else None
+        if (second.outcome is Outcome.ACCEPTED and second.version == version
+                and (suite is None or second.suite == self.catalog.suite(suite).code)
+                and (wanted_group is None or second.group == wanted_group)):
             return dataclasses.replace(second, evidence=f"{first.evidence}; {second.evidence}")
         return Observation(Outcome.INCONCLUSIVE, f"{first.evidence}, but the full handshake did not agree: "
                                                  f"{second.evidence}")
@@ -155,26 +158,32 @@ def _refused_suites_job(prober: _Prober, version: TlsVersion, refused: list[Expe
     return job
 
 
-def _group_job(prober: _Prober, expectation: Expectation) -> Job:
-    group = prober.catalog.group(expectation.item)
-    suites = tuple(s.code for s in prober.catalog.suites_at(TlsVersion.TLSv1_3))
+def _group_job(prober: _Prober, expectation: Expectation, policy: Policy, cert_type: str) -> Job:
+    """TLS 1.3: an empty key_share, answered by a HelloRetryRequest naming the group. Below: only the
+    policy's ECDHE suites with only this group, so a ServerHello can have chosen nothing else."""
+    group, version = prober.catalog.group(expectation.item), expectation.version
+    if version is TlsVersion.TLSv1_3:
+        suites, suite_name = tuple(s.code for s in prober.catalog.suites_at(version)), None
+    else:
+        ecdhe = ecdhe_suites(policy, version, cert_type)
+        suites, suite_name = tuple(s.code for s in ecdhe), ecdhe[0].openssl
 
     def job() -> list[tuple[Expectation, Observation]]:
-        offer = ProbeOffer((int(TlsVersion.TLSv1_3),), suites, (group.code,), ())
+        offer = ProbeOffer((int(version),), suites, (group.code,), ())
         if group.name in detect().groups:
-            return [(expectation, prober.confirmed(offer, TlsVersion.TLSv1_3, groups=[group.name]))]
+            return [(expectation, prober.confirmed(offer, version, suite_name, [group.name]))]
         return [(expectation, prober.raw(offer))]
     return job
 
 
-def plan(prober: _Prober, expectations: list[Expectation]) -> list[Job]:
+def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_type: str) -> list[Job]:
     jobs: list[Job] = []
     refused_by_version: dict[TlsVersion, list[Expectation]] = {}
     for expectation in expectations:
         if expectation.dimension == "version":
             jobs.append(_version_job(prober, expectation))
         elif expectation.dimension == "group":
-            jobs.append(_group_job(prober, expectation))
+            jobs.append(_group_job(prober, expectation, policy, cert_type))
         elif expectation.expected == ACCEPT:
             jobs.append(_accepted_suite_job(prober, expectation))
         else:
@@ -210,7 +219,7 @@ def scan(target: Target, policy: Policy, cert_type: str | None = None, settings:
     cert_type = cert_type or detect_cert_type(target, settings)
     expectations = expectations_for(policy, cert_type, catalog)
     prober = _Prober(target, settings, catalog)
-    jobs = plan(prober, expectations)
+    jobs = plan(prober, expectations, policy, cert_type)
     observed: dict[tuple[str, int, str], Verdict] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
         futures = [pool.submit(job) for job in jobs]

@@ -61,6 +61,12 @@ def _print_table(result: ScanResult, access: tuple[AccessVerdict, ...], verbose:
         print(f"  {dimension:<8} " + "  ".join(f"{k} {verdicts.count(k)}" for k in (PASS, FAIL, INCONCLUSIVE)))
 
 
+def _progress(done: int, total: int) -> None:
+    """A one-line counter on a terminal: real endpoints with --delay take minutes."""
+    sys.stderr.write(f"\r  probing: {done}/{total} probe groups done" + ("\n" if done == total else ""))
+    sys.stderr.flush()
+
+
 def run_scan(args: argparse.Namespace) -> int:
     host, port = parse_host_port(args.target)
     sni = args.sni or (None if is_ip_address(host) else host)
@@ -69,7 +75,7 @@ def run_scan(args: argparse.Namespace) -> int:
         raise ConfigError("--timeout must be > 0, --concurrency >= 1, --retries and --delay >= 0")
     settings = ProbeSettings(args.timeout, args.retries, args.concurrency, args.delay)
     target = Target(host, port, sni)
-    result = scan(target, policy, args.cert_type, settings)
+    result = scan(target, policy, args.cert_type, settings, progress=_progress if sys.stderr.isatty() else None)
     access = access_scan(target, args.access_mode, args.timeout, args.strict_status) if args.access_mode else ()
     _print_table(result, access, args.verbose)
     if args.json:

@@ -118,6 +118,7 @@ MUTANTS = {m.name: m for m in (
     Mutant("extra-group", "SecurityPolicy_TLS13_1_2_2021_06 also accepts secp521r1",
            lambda **kw: _extra_group(ReferenceServer(**kw)),
            ("test_group[SecurityPolicy_TLS13_1_2_2021_06-rsa-TLSv1.3-secp521r1-rejected]",
+            "test_group[SecurityPolicy_TLS13_1_2_2021_06-rsa-TLSv1.2-secp521r1-rejected]",
             "test_group[SecurityPolicy_TLS13_1_2_2021_06-ecdsa-TLSv1.3-secp521r1-rejected]")),
     Mutant("strict-ignored", "STRICT endpoints behave as BASIC", _StrictIgnored,
            ("-STRICT-host-different-refused]", "-STRICT-host-absent-refused]", "-STRICT-origin-other-type-refused]")),

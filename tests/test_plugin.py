@@ -58,10 +58,11 @@ def test_a_violation_fails_its_case_with_expected_and_observed(suite, served):
 
 def test_markers_select_and_deselect(suite, served):
     args = target_args(served, "tls13-1-2-pq-2025-09.rsa.apigw.test", "SecurityPolicy_TLS13_1_2_PQ_2025_09")
-    # 69 cases: 5 versions, 52 suites, 11 groups, 1 certificate (+2 empty: no SNI pair, no access mode)
-    suite.runpytest(*args, "-m", "pq").assert_outcomes(passed=11, deselected=60)
+    # 74 cases: 5 versions, 52 suites, 16 groups (11 at TLS 1.3, 5 curves at TLS 1.2), 1 certificate,
+    # and 2 empty tests (no SNI pair, no access mode); pq: 3 hybrids and pure ML-KEM
+    suite.runpytest(*args, "-m", "pq").assert_outcomes(passed=4, deselected=72)
     inferred = suite.runpytest(*args, "-m", "not inferred")
-    inferred.assert_outcomes(passed=58, deselected=11, skipped=2)  # only the groups are inferred here
+    inferred.assert_outcomes(passed=58, deselected=16, skipped=2)  # only the groups are inferred here
 
 
 def test_ini_keys_configure_the_target(suite, served):
