@@ -7,7 +7,7 @@ verdicts, report.py renders the summary and the JSON report.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -203,8 +203,23 @@ def apigw_scans(request: pytest.FixtureRequest) -> ScanCache:
     """The session's scan cache: one scan per target, shared by every case."""
     state: PluginState = request.config.stash[STATE_KEY]
     if state.cache is None:
-        state.cache = ScanCache(state.settings, lambda: request.getfixturevalue("apigw_reference_server"))
+        state.cache = ScanCache(state.settings, lambda: request.getfixturevalue("apigw_reference_server"),
+                                _announcer(request.config))
     return state.cache
+
+
+def _announcer(config: pytest.Config) -> Callable[[str], None] | None:
+    """With -v, say when a scan starts and ends: against a rate-limited endpoint a scan takes minutes."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None or config.get_verbosity() < 1:
+        return None
+
+    def announce(line: str) -> None:
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(line)
+    return announce
 
 
 @pytest.fixture(scope="session")

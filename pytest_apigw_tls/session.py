@@ -47,9 +47,11 @@ class CaseVerdict:
 class ScanCache:
     """Runs each target's TLS scan and access checks once, on first use, and keeps errors too."""
 
-    def __init__(self, settings: ProbeSettings, reference: Callable[[], Any] | None) -> None:
+    def __init__(self, settings: ProbeSettings, reference: Callable[[], Any] | None,
+                 announce: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.reference = reference  # returns the running reference server, started on first use
+        self.announce = announce  # told when a scan starts and ends (progress on long runs)
         self._lock = threading.Lock()
         self._results: dict[tuple[str, str], Any] = {}
 
@@ -57,10 +59,14 @@ class ScanCache:
         key = (kind, spec.name)
         with self._lock:
             if key not in self._results:
+                if self.announce:
+                    self.announce(f"apigw-tls: {kind} scan of {spec.name} ...")
                 try:
                     self._results[key] = compute()
                 except ApigwTlsError as error:
                     self._results[key] = error
+                if self.announce:
+                    self.announce(f"apigw-tls: {kind} scan of {spec.name} done")
             result = self._results[key]
         if isinstance(result, ApigwTlsError):
             raise Inconclusive(f"{spec.name}: {result}")
