@@ -83,6 +83,12 @@ def test_stdlib_ssl_client_sees_the_same_versions(server, endpoint):
         assert endpoint.policy.allows_version(version)
         assert negotiated[0] == version.openssl_name
         assert negotiated[1] in {s.openssl for s in endpoint.policy.accepted_suites(version, "rsa")}
+        if version < TlsVersion.TLSv1_3:  # the stdlib can limit TLS 1.2-and-below suites one by one
+            for suite in endpoint.policy.accepted_suites(version, "rsa"):
+                context.set_ciphers(f"{suite.openssl}:@SECLEVEL=0")
+                with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
+                    with context.wrap_socket(raw, server_hostname=endpoint.hostname) as tls:
+                        assert tls.cipher()[0] == suite.openssl
 
 
 def test_two_hostnames_on_one_port_get_two_policies(server):
