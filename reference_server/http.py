@@ -33,8 +33,12 @@ def _next_event(connection: h11.Connection, stream: TlsStream) -> Any:
     return event
 
 
+Refusal = Callable[[Endpoint, str | None, str | None, str | None], str | None]
+
+
 def serve_http(stream: TlsStream, endpoint: Endpoint, sni: str | None, settings: ServerSettings,
-               connection_values: dict[str, Any], log: Callable[[dict[str, Any]], None]) -> None:
+               connection_values: dict[str, Any], log: Callable[[dict[str, Any]], None],
+               refuse: Refusal = strict_refusal) -> None:
     """Answer requests on one connection until the client closes or h11 says we must."""
     connection = h11.Connection(h11.SERVER)
     while True:
@@ -44,7 +48,7 @@ def serve_http(stream: TlsStream, endpoint: Endpoint, sni: str | None, settings:
                 return  # ConnectionClosed, or PAUSED after a protocol switch we never agree to
             while not isinstance(_next_event(connection, stream), h11.EndOfMessage):
                 pass  # a body is read and ignored: the answer describes the connection
-            _answer(connection, stream, request, endpoint, sni, settings, connection_values, log)
+            _answer(connection, stream, request, endpoint, sni, settings, connection_values, log, refuse)
         except h11.RemoteProtocolError as error:
             if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 _response(connection, stream, 400, {"message": f"Bad Request: {error}"})
@@ -56,7 +60,7 @@ def serve_http(stream: TlsStream, endpoint: Endpoint, sni: str | None, settings:
 
 def _answer(connection: h11.Connection, stream: TlsStream, request: h11.Request, endpoint: Endpoint,
             sni: str | None, settings: ServerSettings, connection_values: dict[str, Any],
-            log: Callable[[dict[str, Any]], None]) -> None:
+            log: Callable[[dict[str, Any]], None], refuse: Refusal) -> None:
     headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in request.headers}
     host = headers.get("host")
     request_id = str(uuid.uuid4())
@@ -76,7 +80,7 @@ def _answer(connection: h11.Connection, stream: TlsStream, request: h11.Request,
         "endpointAccessMode": endpoint.access_mode,
         "endpointType": endpoint.endpoint_type,
     }
-    refusal = strict_refusal(endpoint, sni, host, values.get("arrivalType"))
+    refusal = refuse(endpoint, sni, host, values.get("arrivalType"))
     if refusal:
         status = settings.strict_status
         message = f"Misdirected Request: {refusal} (STRICT access mode)"

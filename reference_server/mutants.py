@@ -53,6 +53,34 @@ def _highest_offered(hello: ClientHello) -> int:
     return hello.legacy_version
 
 
+class _Tls11Missing(ReferenceServer):
+    """TLS_1_0 endpoints refuse a client whose highest version is TLS 1.1."""
+
+    def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
+        if endpoint.policy.id != "TLS_1_0" or _highest_offered(hello) != TlsVersion.TLSv1_1:
+            return super().context_for(endpoint, hello)
+        return endpoint_context(endpoint, self.authority, _with(endpoint.policy, versions=(TlsVersion.TLSv1_0,)))
+
+
+class _StrictTooStrict(ReferenceServer):
+    """STRICT compares the Host header byte for byte with the SNI (no port, case or dot handling)."""
+
+    def strict_refusal(self, endpoint: Endpoint, sni: str | None, host: str | None,
+                       arrival_type: str | None) -> str | None:
+        if endpoint.strict and host != sni:
+            return "the Host header is not exactly the TLS server name"
+        return super().strict_refusal(endpoint, sni, host, arrival_type)
+
+
+class _WrongCertificate(ReferenceServer):
+    """The ECDSA endpoint of SecurityPolicy_TLS13_1_3_2025_09 is served with an RSA certificate."""
+
+    def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
+        if endpoint.hostname != "tls13-1-3-2025-09.ecdsa.apigw.test":
+            return super().context_for(endpoint, hello)
+        return endpoint_context(dataclasses.replace(endpoint, cert_type="rsa"), self.authority)
+
+
 class _StrictIgnored(ReferenceServer):
     """STRICT endpoints behave as BASIC: the Host header is never compared with the SNI."""
 
@@ -89,6 +117,12 @@ def _missing_suite(server: ReferenceServer) -> ReferenceServer:
     return server
 
 
+def _missing_group(server: ReferenceServer) -> ReferenceServer:
+    _retarget(server, "SecurityPolicy_TLS13_1_2_PQ_2025_09",
+              lambda p: _with(p, groups=tuple(g for g in p.groups.value if g.name != "SecP384r1MLKEM1024")))
+    return server
+
+
 def _extra_group(server: ReferenceServer) -> ReferenceServer:
     secp521r1 = load_catalog().group("secp521r1")
     _retarget(server, "SecurityPolicy_TLS13_1_2_2021_06", lambda p: _with(p, groups=p.groups.value + (secp521r1,)))
@@ -97,35 +131,49 @@ def _extra_group(server: ReferenceServer) -> ReferenceServer:
 
 @dataclasses.dataclass(frozen=True)
 class Mutant:
-    """A wrong server and the pytest node-id fragments of the cases that must fail against it."""
+    """A wrong server and the cases that must fail against it: `failing` are regular expressions
+    over pytest test ids; every failure must match one, and every one must match a failure."""
 
     name: str
     description: str
     build: Callable[..., ReferenceServer]
     failing: tuple[str, ...]
+    count: int  # how many cases must fail against the built-in endpoints
 
 
+_STRICT_TARGET = r"SecurityPolicy_\w+-(rsa|ecdsa)"
 MUTANTS = {m.name: m for m in (
     Mutant("extra-suite", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09 also accepts ECDHE-RSA-CHACHA20-POLY1305",
            lambda **kw: _extra_suite(ReferenceServer(**kw)),
-           ("test_suite[SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09-rsa-TLSv1.2-ECDHE-RSA-CHACHA20-POLY1305-rejected]",)),
+           (r"test_suite\[SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09-rsa-TLSv1\.2-ECDHE-RSA-CHACHA20-POLY1305-"
+            r"rejected\]",), 1),
     Mutant("missing-suite", "SecurityPolicy_TLS13_1_3_2025_09 lacks TLS_AES_256_GCM_SHA384",
            lambda **kw: _missing_suite(ReferenceServer(**kw)),
-           ("test_suite[SecurityPolicy_TLS13_1_3_2025_09-rsa-TLSv1.3-TLS_AES_256_GCM_SHA384-accepted]",
-            "test_suite[SecurityPolicy_TLS13_1_3_2025_09-ecdsa-TLSv1.3-TLS_AES_256_GCM_SHA384-accepted]")),
+           (r"test_suite\[SecurityPolicy_TLS13_1_3_2025_09-(rsa|ecdsa)-TLSv1\.3-TLS_AES_256_GCM_SHA384-"
+            r"accepted\]",), 2),
     Mutant("tls11-enabled", "TLS_1_2 endpoints also negotiate TLS 1.1", _Tls11Enabled,
-           ("test_version[TLS_1_2-rsa-TLSv1.1-rejected]", "test_version[TLS_1_2-ecdsa-TLSv1.1-rejected]")),
+           (r"test_version\[TLS_1_2-(rsa|ecdsa)-TLSv1\.1-rejected\]",), 2),
+    Mutant("tls11-missing", "TLS_1_0 endpoints refuse TLS 1.1 (everything asked at TLS 1.1 is refused)",
+           _Tls11Missing, (r"test_\w+\[TLS_1_0-(rsa|ecdsa)-TLSv1\.1-(.+-)?accepted\]",), 11),
     Mutant("extra-group", "SecurityPolicy_TLS13_1_2_2021_06 also accepts secp521r1",
            lambda **kw: _extra_group(ReferenceServer(**kw)),
-           ("test_group[SecurityPolicy_TLS13_1_2_2021_06-rsa-TLSv1.3-secp521r1-rejected]",
-            "test_group[SecurityPolicy_TLS13_1_2_2021_06-rsa-TLSv1.2-secp521r1-rejected]",
-            "test_group[SecurityPolicy_TLS13_1_2_2021_06-ecdsa-TLSv1.3-secp521r1-rejected]")),
+           (r"test_group\[SecurityPolicy_TLS13_1_2_2021_06-(rsa|ecdsa)-TLSv1\.3-secp521r1-rejected\]",
+            r"test_group\[SecurityPolicy_TLS13_1_2_2021_06-rsa-TLSv1\.2-secp521r1-rejected\]"), 3),
+    Mutant("missing-group", "SecurityPolicy_TLS13_1_2_PQ_2025_09 lacks SecP384r1MLKEM1024",
+           lambda **kw: _missing_group(ReferenceServer(**kw)),
+           (r"test_group\[SecurityPolicy_TLS13_1_2_PQ_2025_09-(rsa|ecdsa)-TLSv1\.3-SecP384r1MLKEM1024-accepted\]",), 2),
     Mutant("strict-ignored", "STRICT endpoints behave as BASIC", _StrictIgnored,
-           ("-STRICT-host-different-refused]", "-STRICT-host-absent-refused]", "-STRICT-origin-other-type-refused]")),
+           (rf"test_access_mode\[{_STRICT_TARGET}-STRICT-(host-different|host-absent|origin-other-type)-"
+            r"refused\]",), 60),
     Mutant("origin-ignored", "STRICT endpoints accept requests arriving through another endpoint type",
-           _OriginIgnored, ("-STRICT-origin-other-type-refused]",)),
+           _OriginIgnored, (rf"test_access_mode\[{_STRICT_TARGET}-STRICT-origin-other-type-refused\]",), 20),
+    Mutant("strict-too-strict", "STRICT compares the raw Host header: a port, capitals or a trailing dot refuse",
+           _StrictTooStrict,
+           (rf"test_access_mode\[{_STRICT_TARGET}-STRICT-host-(with-port|other-case|trailing-dot)-allowed\]",), 60),
+    Mutant("wrong-certificate", "SecurityPolicy_TLS13_1_3_2025_09's ECDSA endpoint serves an RSA certificate",
+           _WrongCertificate, (r"test_certificate_type\[SecurityPolicy_TLS13_1_3_2025_09-ecdsa-ecdsa\]",), 1),
     Mutant("policy-by-host", "the handshake ignores the SNI (one policy for every hostname)", _PolicyByHost,
-           ("test_policy_follows_sni[",)),
+           (r"test_policy_follows_sni\[.+\]",), 28),
 )}
 
 

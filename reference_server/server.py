@@ -23,6 +23,7 @@ from .accesslog import AccessLog
 from .config import Endpoint, ServerConfig, default_config
 from .connection import HANDSHAKE_FAILURE_ALERT, PeerClosed, TlsStream, read_client_hello
 from .http import serve_http
+from .strict import strict_refusal
 from .tls import CertificateAuthority, endpoint_context
 
 
@@ -200,6 +201,11 @@ class ReferenceServer:
         """The endpoint type a request is known to have arrived through (its listener's tag)."""
         return listener_type
 
+    def strict_refusal(self, endpoint: Endpoint, sni: str | None, host: str | None,
+                       arrival_type: str | None) -> str | None:
+        """Why STRICT refuses a request (None: it passes); see strict.py for the rules."""
+        return strict_refusal(endpoint, sni, host, arrival_type)
+
     def access_endpoint(self, endpoint: Endpoint) -> Endpoint:
         """The endpoint whose access mode applies to HTTP requests on this connection."""
         return endpoint
@@ -217,7 +223,7 @@ class ReferenceServer:
         connection_values = {"identity.sourceIp": peer[0], **stream.negotiated}
         connection_values["arrivalType"] = self.arrival_type(arrival_type)
         serve_http(stream, self.access_endpoint(endpoint), hello.server_name, self.config.settings,
-                   connection_values, self.access_log.write)
+                   connection_values, self.access_log.write, self.strict_refusal)
         stream.close_notify()
 
 
