@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from .catalog import Catalog, Policy, Suite
 from .codepoints import TlsVersion
 from .errors import CatalogError, ConfigError
+from .hostnames import normalize_host
 
 _VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.]+)")
 _QUOTED_VALUE, _BARE_VALUE = r'[^"]*', r"\S+"
@@ -103,15 +104,6 @@ def to_entry(values: dict[str, Any]) -> LogEntry:
     return LogEntry(*(field(name) for name in ("ip", "user_agent", "version", "suite", "host", "domain", "sni")))
 
 
-def _bare_host(value: str | None) -> str | None:
-    if value is None:
-        return None
-    host = value.strip().lower()
-    if not host.startswith("[") and host.count(":") == 1:
-        host = host.split(":")[0]
-    return host.rstrip(".")
-
-
 @dataclasses.dataclass
 class Readiness:
     """What the logs say about moving to `policy` (and STRICT)."""
@@ -188,7 +180,7 @@ def assess(lines: Iterable[tuple[int, str]], fmt: LogFormat, policy: Policy, cat
             key = (entry.ip or "-", entry.user_agent or "-")
             readiness.at_risk.setdefault(key, collections.Counter())[reason] += 1
         name = entry.sni or server_name
-        host = _bare_host(entry.host or entry.domain)
-        if strict and name and host and host != _bare_host(name):
+        host = normalize_host(entry.host or entry.domain)
+        if strict and name and host and host != normalize_host(name):
             readiness.strict_mismatches[(entry.ip or "-", name, host)] += 1
     return readiness

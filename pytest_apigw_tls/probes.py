@@ -18,8 +18,8 @@ import time
 from typing import Callable
 
 from .codepoints import AlertDescription, TlsVersion
-from .wire import Alert, ContentType, DecodeError, HandshakeBuffer, HandshakeType, Record, ServerHello
-from .wire import build_client_hello
+from .wire import (Alert, ContentType, DecodeError, HandshakeBuffer, HandshakeType, RecordBuffer, ServerHello,
+                   build_client_hello)
 
 
 class Outcome(str, enum.Enum):
@@ -128,7 +128,7 @@ def read_first_flight(sock: socket.socket, deadline: float) -> ServerHello | Ale
         DecodeError: the bytes are not TLS.
         TimeoutError / OSError: from the socket (the deadline bounds the whole read).
     """
-    buffered = b""
+    records = RecordBuffer()
     handshake = HandshakeBuffer()
     while True:
         remaining = deadline - time.monotonic()
@@ -137,13 +137,10 @@ def read_first_flight(sock: socket.socket, deadline: float) -> ServerHello | Ale
         sock.settimeout(remaining)
         chunk = sock.recv(65536)
         if not chunk:
-            if buffered or handshake.pending:
+            if records.pending or handshake.pending:
                 raise DecodeError("connection closed in the middle of a record")
             return None
-        buffered += chunk
-        while (parsed := Record.parse_prefix(buffered)) is not None:
-            record, used = parsed
-            buffered = buffered[used:]
+        for record in records.feed(chunk):
             if record.content_type == ContentType.alert:
                 alert = Alert.from_bytes(record.fragment)
                 if alert.level == 2 or alert.description == AlertDescription.close_notify:

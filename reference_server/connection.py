@@ -14,7 +14,8 @@ import time
 
 from OpenSSL import SSL
 
-from pytest_apigw_tls.wire import ClientHello, ContentType, DecodeError, HandshakeBuffer, HandshakeType, Record
+from pytest_apigw_tls.wire import (ClientHello, ContentType, DecodeError, HandshakeBuffer, HandshakeType, Record,
+                                   RecordBuffer)
 
 MAX_CLIENT_HELLO = 64 * 1024
 HANDSHAKE_FAILURE_ALERT = Record(ContentType.alert, 0x0303, bytes([2, 40])).to_bytes()
@@ -41,19 +42,16 @@ def read_client_hello(sock: socket.socket, deadline: float, idle_timeout: float)
         PeerClosed, OSError: the client closed, reset, went idle, or dripped past the deadline.
     """
     received = b""
-    unparsed = b""
+    records = RecordBuffer()
     messages = HandshakeBuffer()
     while True:
         chunk = recv_before(sock, 16384, deadline, idle_timeout)
         if not chunk:
             raise PeerClosed("client closed before sending a whole ClientHello")
         received += chunk
-        unparsed += chunk
         if len(received) > MAX_CLIENT_HELLO:
             raise DecodeError(f"ClientHello larger than {MAX_CLIENT_HELLO} bytes")
-        while (parsed := Record.parse_prefix(unparsed)) is not None:
-            record, used = parsed
-            unparsed = unparsed[used:]
+        for record in records.feed(chunk):
             if record.content_type != ContentType.handshake:
                 raise DecodeError(f"expected a handshake record, got content type {record.content_type}")
             for msg_type, body in messages.feed(record.fragment):

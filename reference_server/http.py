@@ -11,7 +11,9 @@ import h11
 
 from .config import Endpoint, ServerSettings
 from .connection import TlsStream
-from .strict import normalize_host, strict_refusal
+from pytest_apigw_tls.hostnames import normalize_host
+
+from .strict import strict_refusal
 
 SERVER_HEADER = b"apigw-tls-reference"
 

@@ -3,19 +3,9 @@
 
 from __future__ import annotations
 
+from pytest_apigw_tls.hostnames import normalize_host
+
 from .config import Endpoint
-
-
-def normalize_host(value: str | None) -> str | None:
-    """Host header -> bare hostname: lowercased, port stripped (IPv6 brackets kept), trailing dot dropped."""
-    if value is None:
-        return None
-    host = value.strip().lower()
-    if host.startswith("["):
-        host = host[: host.find("]") + 1] if "]" in host else host
-    elif host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    return host.rstrip(".") or None
 
 
 def host_matches_sni(host_header: str | None, sni: str | None) -> bool:

@@ -7,7 +7,7 @@ import struct
 import threading
 from typing import Callable
 
-from pytest_apigw_tls.wire import ClientHello, HandshakeBuffer, Record, ServerHello
+from pytest_apigw_tls.wire import ClientHello, HandshakeBuffer, Record, RecordBuffer, ServerHello
 from pytest_apigw_tls.wire.messages import Extension, HRR_RANDOM
 
 
@@ -54,12 +54,9 @@ class HostileServer:
 
 
 def read_hello(sock: socket.socket) -> ClientHello:
-    buffered, messages = b"", HandshakeBuffer()
+    records, messages = RecordBuffer(), HandshakeBuffer()
     while True:
-        buffered += sock.recv(65536)
-        while (parsed := Record.parse_prefix(buffered)) is not None:
-            record, used = parsed
-            buffered = buffered[used:]
+        for record in records.feed(sock.recv(65536)):
             for _msg_type, body in messages.feed(record.fragment):
                 return ClientHello.from_body(body)
 

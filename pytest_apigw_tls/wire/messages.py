@@ -243,6 +243,23 @@ class Alert:
         return cls(data[0], data[1])
 
 
+class RecordBuffer:
+    """Collects bytes as they arrive and hands out whole records (one may take several reads)."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def feed(self, data: bytes) -> list[Record]:
+        """The records completed by `data`; DecodeError when the bytes are not TLS records."""
+        self.pending += data
+        records = []
+        while (parsed := Record.parse_prefix(self.pending)) is not None:
+            record, used = parsed
+            self.pending = self.pending[used:]
+            records.append(record)
+        return records
+
+
 class HandshakeBuffer:
     """Collects records and yields whole handshake messages (they may span or share records)."""
 
