@@ -13,11 +13,11 @@ import time
 import h11
 from OpenSSL import SSL
 
+from .codepoints import TlsVersion
 from .errors import TargetError
 from .expectations import ALLOWED, ORIGIN_CASE, REFUSED, AccessExpectation, access_expectations
-from .handshake import classify_handshake_error, client_context, drive
-from .codepoints import TlsVersion
-from .probes import Target
+from .handshake import classify_handshake_error, client_connection, client_context, drive
+from .probes import Target, connect, connect_failure, describe_os_error
 from .scan import FAIL, INCONCLUSIVE, PASS
 
 
@@ -42,14 +42,11 @@ def http_probe(target: Target, host_header: str | None, timeout: float, path: st
     """Handshake with `target` (its SNI, and optionally one version, suite or group list), send GET
     `path` with `host_header`, and read the response."""
     try:
-        sock = socket.create_connection((target.host, target.port), timeout=timeout)
+        sock = connect(target, timeout)
     except OSError as error:
-        return HttpObservation(None, f"connect to {target.host}:{target.port} failed: {error.strerror or error}")
+        return HttpObservation(None, connect_failure(target, error))
     with sock:
-        tls = SSL.Connection(client_context(version, suite, groups), sock)
-        if target.sni:
-            tls.set_tlsext_host_name(target.sni.encode("idna"))
-        tls.set_connect_state()
+        tls = client_connection(target, client_context(version, suite, groups), sock)
         parser = h11.Connection(h11.CLIENT)
         deadline = time.monotonic() + timeout
         status, body = None, b""
@@ -79,7 +76,7 @@ def http_probe(target: Target, host_header: str | None, timeout: float, path: st
         except h11.RemoteProtocolError as error:
             return HttpObservation(None, f"unparsable HTTP response: {error}")
         except OSError as error:
-            return HttpObservation(None, f"socket error: {error.strerror or error}")
+            return HttpObservation(None, f"{describe_os_error(error)} waiting for the HTTP response")
 
 
 @dataclasses.dataclass(frozen=True)

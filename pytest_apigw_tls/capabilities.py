@@ -46,8 +46,10 @@ class Capabilities:
 
 @functools.cache
 def detect() -> Capabilities:
-    from OpenSSL import SSL
-    from OpenSSL import _util  # private on purpose: pyOpenSSL has no public group API
+    from OpenSSL import (
+        SSL,
+        _util,  # private on purpose: pyOpenSSL has no public group API
+    )
 
     lib = _util.lib
     version = SSL.SSLeay_version(SSL.SSLEAY_VERSION).decode()

@@ -20,7 +20,7 @@ from . import capabilities
 from .catalog import Group, Suite, load_catalog
 from .codepoints import TlsVersion
 from .errors import CatalogError
-from .probes import Observation, Outcome, Target, inconclusive
+from .probes import Observation, Outcome, Target, connect, connect_failure, describe_os_error, inconclusive
 
 # OpenSSL names a received alert "tls alert handshake failure", "tlsv1 alert protocol version", "sslv3 alert ...".
 _RECEIVED_ALERT = re.compile(r"^(?:ssl|tls)v?[0-9]*(?:/tls)? alert (?P<name>[a-z ]+)$")
@@ -90,6 +90,15 @@ def drive(operation: Callable[[], T], sock: socket.socket, deadline: float) -> T
                 raise TimeoutError("timed out") from None
 
 
+def client_connection(target: Target, context: SSL.Context, sock: socket.socket) -> SSL.Connection:
+    """A client TLS connection over `sock` that sends the target's SNI (handshake not yet done)."""
+    connection = SSL.Connection(context, sock)
+    if target.sni:
+        connection.set_tlsext_host_name(target.sni.encode("idna"))
+    connection.set_connect_state()
+    return connection
+
+
 def handshake_probe(target: Target, timeout: float, version: TlsVersion | None = None, suite: str | None = None,
                     groups: list[str] | None = None) -> Observation:
     """Complete a handshake limited to `version`, `suite` and `groups`, and report what was negotiated."""
@@ -99,14 +108,11 @@ def handshake_probe(target: Target, timeout: float, version: TlsVersion | None =
         return inconclusive(f"the local OpenSSL cannot offer {suite or groups}: {error}")
     deadline = time.monotonic() + timeout
     try:
-        sock = socket.create_connection((target.host, target.port), timeout=timeout)
+        sock = connect(target, timeout)
     except OSError as error:
-        return inconclusive(f"connect to {target.host}:{target.port} failed: {error.strerror or error}")
+        return inconclusive(connect_failure(target, error))
     with sock:
-        connection = SSL.Connection(context, sock)
-        if target.sni:
-            connection.set_tlsext_host_name(target.sni.encode("idna"))
-        connection.set_connect_state()
+        connection = client_connection(target, context, sock)
         try:
             drive(connection.do_handshake, sock, deadline)
         except (socket.timeout, TimeoutError):
@@ -115,7 +121,7 @@ def handshake_probe(target: Target, timeout: float, version: TlsVersion | None =
             outcome, evidence = classify_handshake_error(error)
             return Observation(outcome, evidence)
         except OSError as error:
-            return inconclusive(f"socket error during the handshake: {error.strerror or error}")
+            return inconclusive(f"{describe_os_error(error)} during the handshake")
         negotiated = TlsVersion(connection.get_protocol_version())
         suite_name = connection.get_cipher_name()
         group = _group_name(connection)

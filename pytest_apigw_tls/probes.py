@@ -18,8 +18,16 @@ import time
 from typing import Callable
 
 from .codepoints import AlertDescription, TlsVersion
-from .wire import (Alert, ContentType, DecodeError, HandshakeBuffer, HandshakeType, RecordBuffer, ServerHello,
-                   build_client_hello)
+from .wire import (
+    Alert,
+    ContentType,
+    DecodeError,
+    HandshakeBuffer,
+    HandshakeType,
+    RecordBuffer,
+    ServerHello,
+    build_client_hello,
+)
 
 
 class Outcome(str, enum.Enum):
@@ -109,11 +117,16 @@ def inconclusive(evidence: str) -> Observation:
     return Observation(Outcome.INCONCLUSIVE, evidence)
 
 
-def _connect(target: Target, timeout: float) -> socket.socket:
+def connect(target: Target, timeout: float) -> socket.socket:
+    """A TCP connection to the target, or OSError described by `connect_failure`."""
     return socket.create_connection((target.host, target.port), timeout=timeout)
 
 
-def _describe_os_error(error: OSError) -> str:
+def connect_failure(target: Target, error: OSError) -> str:
+    return f"connect to {target.host}:{target.port} failed: {describe_os_error(error)}"
+
+
+def describe_os_error(error: OSError) -> str:
     if isinstance(error, (socket.timeout, TimeoutError)):
         return "timed out"
     if error.errno == errno.ECONNRESET:
@@ -190,9 +203,9 @@ def raw_probe(target: Target, offer: ProbeOffer, timeout: float) -> Observation:
         return inconclusive(f"SNI {target.sni!r} is not ASCII")
     deadline = time.monotonic() + timeout
     try:
-        sock = _connect(target, timeout)
+        sock = connect(target, timeout)
     except OSError as error:
-        return inconclusive(f"connect to {target.host}:{target.port} failed: {_describe_os_error(error)}")
+        return inconclusive(connect_failure(target, error))
     with sock:
         try:
             sock.sendall(hello.to_records())
@@ -200,7 +213,7 @@ def raw_probe(target: Target, offer: ProbeOffer, timeout: float) -> Observation:
         except DecodeError as error:
             return inconclusive(f"unparsable answer: {error}")
         except OSError as error:
-            return inconclusive(f"{_describe_os_error(error)} waiting for the ServerHello")
+            return inconclusive(f"{describe_os_error(error)} waiting for the ServerHello")
     if answer is None:
         return Observation(Outcome.REJECTED, "connection closed without an alert")
     if isinstance(answer, Alert):

@@ -14,8 +14,15 @@ import time
 
 from OpenSSL import SSL
 
-from pytest_apigw_tls.wire import (ClientHello, ContentType, DecodeError, HandshakeBuffer, HandshakeType, Record,
-                                   RecordBuffer)
+from pytest_apigw_tls.wire import (
+    ClientHello,
+    ContentType,
+    DecodeError,
+    HandshakeBuffer,
+    HandshakeType,
+    Record,
+    RecordBuffer,
+)
 
 MAX_CLIENT_HELLO = 64 * 1024
 HANDSHAKE_FAILURE_ALERT = Record(ContentType.alert, 0x0303, bytes([2, 40])).to_bytes()

@@ -9,10 +9,10 @@ from typing import Any, Callable
 
 import h11
 
-from .config import Endpoint, ServerSettings
-from .connection import TlsStream
 from pytest_apigw_tls.hostnames import normalize_host
 
+from .config import Endpoint, ServerSettings
+from .connection import TlsStream
 from .strict import strict_refusal
 
 SERVER_HEADER = b"apigw-tls-reference"

@@ -8,7 +8,7 @@ import threading
 from typing import Callable
 
 from pytest_apigw_tls.wire import ClientHello, HandshakeBuffer, Record, RecordBuffer, ServerHello
-from pytest_apigw_tls.wire.messages import Extension, HRR_RANDOM
+from pytest_apigw_tls.wire.messages import HRR_RANDOM, Extension
 
 
 class HostileServer:

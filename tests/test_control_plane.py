@@ -1,18 +1,16 @@
 """The control plane: API Gateway's configuration rules, live updates, the admin endpoint, arrival paths."""
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
 
 import pytest
-from OpenSSL import SSL
 
 from pytest_apigw_tls.access import http_probe
 from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.handshake import client_context, drive, handshake_probe
-from pytest_apigw_tls.probes import Outcome, Target
+from pytest_apigw_tls.handshake import client_connection, client_context, drive, handshake_probe
+from pytest_apigw_tls.probes import Outcome, Target, connect
 from reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
 from reference_server.admin import AdminServer
 from reference_server.control import DOMAIN_NAME, REST_API, BadRequest, ControlPlane, Resource, apply_patch
@@ -85,10 +83,9 @@ def test_defaults_per_endpoint_type():
 
 def open_tls(server, hostname, version=None):
     """An established TLS connection, kept open across a policy change."""
-    sock = socket.create_connection(server.address, timeout=TIMEOUT)
-    tls = SSL.Connection(client_context(version, None, None), sock)
-    tls.set_tlsext_host_name(hostname.encode())
-    tls.set_connect_state()
+    target = Target(*server.address, hostname)
+    sock = connect(target, TIMEOUT)
+    tls = client_connection(target, client_context(version, None, None), sock)
     drive(tls.do_handshake, sock, time.monotonic() + TIMEOUT)
     return sock, tls
 

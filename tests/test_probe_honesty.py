@@ -5,12 +5,11 @@ import time
 
 import pytest
 
+from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.probes import Outcome, ProbeOffer, ProbeSettings, Target, raw_probe
 from pytest_apigw_tls.scan import PASS, scan
-from pytest_apigw_tls.catalog import load_catalog
 
-from .hostile import (HostileServer, answer_with, close_silently, endless_stream, never_answer, reset,
-                      server_hello)
+from .hostile import HostileServer, answer_with, close_silently, endless_stream, never_answer, reset, server_hello
 
 TLS13 = ProbeOffer((0x0304,), (0x1301, 0x1302), (0x001D, 0x0017), (0x001D,))
 TLS12 = ProbeOffer((0x0303,), (0xC02F,), (0x001D,), ())
