@@ -33,6 +33,7 @@ _OPTIONS = (
     ("json", "FILE", "write a JSON report of every scan and verdict"),
     ("timeout", "SECONDS", "timeout of one probe (default 5)"),
     ("concurrency", "N", "probes in flight per target (default 8)"),
+    ("delay", "SECONDS", "pause between probe starts, for endpoints that rate-limit (default 0)"),
 )
 CASES_KEY = pytest.StashKey[dict[str, Case]]()
 STATE_KEY = pytest.StashKey["PluginState"]()
@@ -63,11 +64,12 @@ def _settings(config: pytest.Config) -> ProbeSettings:
     try:
         timeout = float(_option(config, "timeout") or 5.0)
         concurrency = int(_option(config, "concurrency") or 8)
+        delay = float(_option(config, "delay") or 0.0)
     except ValueError as error:
-        raise pytest.UsageError(f"apigw-tls: --apigw-timeout / --apigw-concurrency: {error}") from None
-    if timeout <= 0 or concurrency < 1:
-        raise pytest.UsageError("apigw-tls: --apigw-timeout must be > 0 and --apigw-concurrency >= 1")
-    return ProbeSettings(timeout=timeout, concurrency=concurrency)
+        raise pytest.UsageError(f"apigw-tls: --apigw-timeout / --apigw-concurrency / --apigw-delay: {error}") from None
+    if timeout <= 0 or concurrency < 1 or delay < 0:
+        raise pytest.UsageError("apigw-tls: --apigw-timeout must be > 0, --apigw-concurrency >= 1, --apigw-delay >= 0")
+    return ProbeSettings(timeout=timeout, concurrency=concurrency, delay=delay)
 
 
 def _targets(config: pytest.Config) -> list[TargetSpec]:

@@ -91,6 +91,7 @@ def test_an_unresponsive_target_gives_errors_not_passes(suite):
     (("--apigw-target", "127.0.0.1:443", "--apigw-policy", "TLS_1_2", "--apigw-endpoint-type", "LAN"),
      "*unknown endpoint type 'LAN'*"),
     (("--apigw-timeout", "soon",), "*--apigw-timeout*"),
+    (("--apigw-delay", "-1",), "*--apigw-delay >= 0*"),
 ])
 def test_bad_options_are_one_line_usage_errors(suite, args, message):
     result = suite.runpytest(*args)
