@@ -49,9 +49,10 @@ def _print_table(result: ScanResult, access: tuple[AccessVerdict, ...], verbose:
             mark = " [inferred]" if e.provenance == "inferred" else ""
             print(f"  {verdict.verdict.upper():<12} {e.dimension:<8} {e.test_id:<58} observed {verdict.observed}: "
                   f"{verdict.evidence}{mark}")
-    for verdict in access:
-        if verbose or verdict.verdict != PASS:
-            print(f"  {verdict.verdict.upper():<12} access   {verdict.expectation.test_id:<58} {verdict.evidence}")
+    for access_verdict in access:
+        if verbose or access_verdict.verdict != PASS:
+            print(f"  {access_verdict.verdict.upper():<12} access   {access_verdict.expectation.test_id:<58} "
+                  f"{access_verdict.evidence}")
     groups: dict[str, list[str]] = {}
     for verdict in result.verdicts:
         groups.setdefault(verdict.expectation.dimension, []).append(verdict.verdict)

@@ -84,7 +84,7 @@ class AdminServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def __enter__(self) -> "AdminServer":
         self.thread.start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import h11
 
@@ -19,7 +19,7 @@ SERVER_HEADER = b"apigw-tls-reference"
 
 
 def _response(connection: h11.Connection, stream: TlsStream, status: int, body: dict[str, Any],
-              extra_headers: list[tuple[bytes, bytes]] = ()) -> int:
+              extra_headers: Sequence[tuple[bytes, bytes]] = ()) -> int:
     payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
                (b"server", SERVER_HEADER), *extra_headers]

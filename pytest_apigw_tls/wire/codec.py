@@ -18,7 +18,7 @@ class Reader:
     def remaining(self) -> int:
         return len(self.data) - self.pos
 
-    def bytes(self, length: int) -> bytes:
+    def take(self, length: int) -> bytes:
         if length > self.remaining:
             raise DecodeError(f"need {length} bytes at offset {self.pos}, have {self.remaining}")
         chunk = self.data[self.pos:self.pos + length]
@@ -26,10 +26,10 @@ class Reader:
         return chunk
 
     def uint(self, size: int) -> int:
-        return int.from_bytes(self.bytes(size), "big")
+        return int.from_bytes(self.take(size), "big")
 
     def vector(self, length_size: int) -> bytes:
-        return self.bytes(self.uint(length_size))
+        return self.take(self.uint(length_size))
 
     def sub(self, length_size: int) -> "Reader":
         return Reader(self.vector(length_size))

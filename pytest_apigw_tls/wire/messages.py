@@ -150,7 +150,7 @@ class ClientHello:
     @classmethod
     def from_body(cls, data: bytes) -> "ClientHello":
         body = Reader(data)
-        hello = cls(legacy_version=body.uint(2), random=body.bytes(32), session_id=body.vector(1),
+        hello = cls(legacy_version=body.uint(2), random=body.take(32), session_id=body.vector(1),
                     cipher_suites=body.uints(2, 2), compression_methods=body.vector(1),
                     extensions=_parse_extensions(body))
         body.expect_end("ClientHello extensions")
@@ -219,7 +219,7 @@ class ServerHello:
     @classmethod
     def from_body(cls, body: bytes) -> "ServerHello":
         reader = Reader(body)
-        hello = cls(legacy_version=reader.uint(2), random=reader.bytes(32), session_id=reader.vector(1),
+        hello = cls(legacy_version=reader.uint(2), random=reader.take(32), session_id=reader.vector(1),
                     cipher_suite=reader.uint(2), compression_method=reader.uint(1),
                     extensions=_parse_extensions(reader))
         reader.expect_end("ServerHello")
