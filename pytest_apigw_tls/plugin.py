@@ -17,7 +17,7 @@ from .errors import ApigwTlsError
 from .expectations import access_expectations, expectations_for
 from .probes import ProbeSettings
 from .report import CaseLog, summary_lines, write_json_report
-from .scan import FAIL, INCONCLUSIVE, check_reachable
+from .scan import FAIL, INCONCLUSIVE, check_reachable, detect_cert_type
 from .session import Case, CaseVerdict, Inconclusive, ScanCache, sni_partners
 from .targets import TargetSpec, load_targets_file, make_target, reference_targets
 
@@ -118,14 +118,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def _check_user_targets(state: PluginState) -> None:
     """Fail fast and in one line when a named target is unreachable; detect missing certificate types
     (expectations depend on them, and cases are generated from expectations)."""
-    cache = ScanCache(state.settings, None)
     resolved = []
     for target in state.targets:
-        if target.on_reference:
-            resolved.append(target)
-            continue
-        check_reachable(target.resolve(None), state.settings.timeout)
-        resolved.append(target if target.cert_type else dataclasses.replace(target, cert_type=cache.cert_type(target)))
+        if not target.on_reference:
+            address = target.resolve(None)
+            check_reachable(address, state.settings.timeout)
+            if not target.cert_type:
+                target = dataclasses.replace(target, cert_type=detect_cert_type(address, state.settings))
+        resolved.append(target)
     state.targets = resolved
 
 

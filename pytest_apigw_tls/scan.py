@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import socket
 import threading
 import time
 from typing import Callable, Iterable
@@ -21,7 +20,18 @@ from .codepoints import TlsVersion
 from .errors import TargetError
 from .expectations import ACCEPT, REJECT, Expectation, ecdhe_suites, expectations_for
 from .handshake import handshake_probe
-from .probes import Observation, Outcome, Pacer, ProbeOffer, ProbeSettings, Target, raw_probe, with_retries
+from .probes import (
+    Observation,
+    Outcome,
+    Pacer,
+    ProbeOffer,
+    ProbeSettings,
+    Target,
+    connect,
+    describe_os_error,
+    raw_probe,
+    with_retries,
+)
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 Job = Callable[[], list[tuple[Expectation, Observation]]]
@@ -195,10 +205,9 @@ def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_
 def check_reachable(target: Target, timeout: float) -> None:
     """Fail fast, in one line, when nothing listens: every probe would only be inconclusive."""
     try:
-        socket.create_connection((target.host, target.port), timeout=timeout).close()
+        connect(target, timeout).close()
     except OSError as error:
-        reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
-        raise TargetError(f"cannot connect to {target.host}:{target.port}: {reason}") from None
+        raise TargetError(f"cannot connect to {target.host}:{target.port}: {describe_os_error(error)}") from None
 
 
 def detect_cert_type(target: Target, settings: ProbeSettings) -> str:

@@ -131,10 +131,6 @@ class ServerConfig:
         self.settings.validate(self.endpoints)
         return self
 
-    def endpoint(self, hostname: str) -> Endpoint | None:
-        wanted = hostname.lower().rstrip(".")
-        return next((e for e in self.endpoints if e.hostname == wanted), None)
-
 
 def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
     fields = {f.name for f in dataclasses.fields(cls)}

@@ -32,7 +32,7 @@ cert_type = "ecdsa"
 def test_a_good_config_loads_with_its_settings():
     config = parse_config(GOOD)
     assert config.settings.strict_status == 403
-    assert config.endpoint("API.example.com.").policy.id == "TLS_1_2@EDGE"
+    assert {e.hostname: e for e in config.endpoints}["api.example.com"].policy.id == "TLS_1_2@EDGE"
 
 
 @pytest.mark.parametrize("endpoint,message", [

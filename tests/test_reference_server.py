@@ -91,6 +91,11 @@ def test_stdlib_ssl_client_sees_the_same_versions(server, endpoint):
                         assert tls.cipher()[0] == suite.openssl
 
 
+def test_endpoint_lookup_ignores_case_and_a_trailing_dot(server):
+    assert server.endpoint("TLS-1-2.RSA.apigw.test.").hostname == "tls-1-2.rsa.apigw.test"
+    assert server.endpoint("nobody.apigw.test") is None
+
+
 def test_two_hostnames_on_one_port_get_two_policies(server):
     tls13_only, legacy = "tls13-1-3-2025-09.rsa.apigw.test", "tls-1-2.rsa.apigw.test"
     v12 = TlsVersion.TLSv1_2
