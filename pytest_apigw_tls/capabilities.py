@@ -87,3 +87,14 @@ def set_groups(context: object, names: list[str]) -> None:
         raise CapabilityError(f"cannot set key-exchange groups: {UPGRADE_HINT}")
     if _util.lib.SSL_CTX_set1_curves_list(context._context, ":".join(names).encode()) != 1:  # type: ignore[attr-defined]
         raise CapabilityError(f"OpenSSL {detect().openssl_version} refused the group list {':'.join(names)}")
+
+
+def set_sigalgs(context: object, sigalgs: str) -> None:
+    """Limit the signature algorithms a pyOpenSSL Context offers ("ECDSA+SHA256:RSA-PSS+SHA256" syntax)."""
+    from OpenSSL import _util
+
+    setter = getattr(_util.lib, "SSL_CTX_set1_sigalgs_list", None)
+    if setter is None:
+        raise CapabilityError(f"pyOpenSSL exposes no SSL_CTX_set1_sigalgs_list binding: {UPGRADE_HINT}")
+    if setter(context._context, sigalgs.encode()) != 1:  # type: ignore[attr-defined]
+        raise CapabilityError(f"OpenSSL {detect().openssl_version} refused the signature algorithms {sigalgs}")

@@ -15,10 +15,19 @@ from typing import Any, Iterable
 
 from .codepoints import TlsVersion
 from .errors import CatalogError, UnknownPolicyError
+from .universe import Universe, load_universe
 
 ENDPOINT_TYPES = ("REGIONAL", "PRIVATE", "EDGE")
 CERT_TYPES = ("rsa", "ecdsa")
-PROVENANCES = ("documented", "inferred")
+RESOURCE_KINDS = ("restapis", "domainnames")
+# unknown: the policy exists (the service model names it) but no source states this fact; such a
+# fact is observed and reported, never judged.
+PROVENANCES = ("documented", "inferred", "unknown")
+
+
+def cert_types(cert_type: str) -> tuple[str, ...]:
+    """"rsa", "ecdsa" or "rsa,ecdsa" (a server holding both) -> the certificate types."""
+    return tuple(part.strip().lower() for part in cert_type.split(",") if part.strip())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +51,8 @@ class Suite:
         return self.min_version <= version <= self.max_version
 
     def works_with_cert(self, cert_type: str) -> bool:
-        """Whether a server holding a certificate of `cert_type` could ever choose this suite."""
-        return self.auth == "any" or self.auth.lower() == cert_type
+        """Whether a server holding certificates of `cert_type` ("rsa,ecdsa" for both) could choose this suite."""
+        return self.auth == "any" or self.auth.lower() in cert_types(cert_type)
 
     def to_dict(self) -> dict[str, Any]:
         return {"openssl": self.openssl, "iana": self.iana, "code": f"0x{self.code:04X}", "kx": self.kx,
@@ -82,6 +91,10 @@ class Fact:
     def inferred(self) -> bool:
         return self.provenance == "inferred"
 
+    @property
+    def unknown(self) -> bool:
+        return self.provenance == "unknown"
+
     def to_dict(self) -> dict[str, Any]:
         values = [v.label if isinstance(v, TlsVersion) else v.to_dict() for v in self.value]
         return {"value": values, "provenance": self.provenance, "source": self.source, "note": self.note}
@@ -99,10 +112,22 @@ class Policy:
     tls13_suites: Fact  # of Suite
     tls12_suites: Fact  # of Suite (everything negotiated at TLS 1.2 and below)
     groups: Fact  # of Group
+    resource_kinds: tuple[str, ...] = RESOURCE_KINDS  # REST APIs and/or custom domain names
 
     @property
     def is_enhanced(self) -> bool:
         return self.kind == "enhanced"
+
+    @property
+    def unknown_facts(self) -> tuple[str, ...]:
+        """Facts no source states (a policy known only by name): observed and reported, not judged."""
+        return tuple(name for name in ("versions", "tls13_suites", "tls12_suites", "groups")
+                     if getattr(self, name).unknown)
+
+    @property
+    def enforceable(self) -> bool:
+        """The reference server can serve it: every fact is known."""
+        return not self.unknown_facts
 
     @property
     def is_post_quantum(self) -> bool:
@@ -110,7 +135,7 @@ class Policy:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "kind": self.kind, "endpoint_types": list(self.endpoint_types),
-                "versions": self.versions.to_dict(), "tls13_suites": self.tls13_suites.to_dict(),
+                "resource_kinds": list(self.resource_kinds), "versions": self.versions.to_dict(), "tls13_suites": self.tls13_suites.to_dict(),
                 "tls12_suites": self.tls12_suites.to_dict(), "groups": self.groups.to_dict()}
 
     def valid_for(self, endpoint_type: str) -> bool:
@@ -142,13 +167,26 @@ class Policy:
 
 
 @dataclasses.dataclass(frozen=True)
+class Rule:
+    """A configuration rule the control plane applies, with its provenance."""
+
+    id: str
+    text: str
+    provenance: str
+    source: str
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class Catalog:
-    """All policies plus the universe of suites and groups we know how to offer."""
+    """All policies; the named suites and groups (each checked against the registry universe); rules."""
 
     suites: tuple[Suite, ...]
     groups: tuple[Group, ...]
     policies: tuple[Policy, ...]
     sources: dict[str, str]
+    universe: Universe = dataclasses.field(default_factory=load_universe)
+    rules: tuple[Rule, ...] = ()
 
     def policy(self, name: str, endpoint_type: str | None = None) -> Policy:
         """Find a policy by id or AWS name; a legacy name picks its family from `endpoint_type`.
@@ -165,7 +203,8 @@ class Catalog:
                 return candidate
         if any(p.name == name for p in self.policies):
             raise UnknownPolicyError(f"policy {name} is not valid for endpoint type {wanted_type}")
-        close = difflib.get_close_matches(name, sorted(by_id), n=1)
+        same_but_case = [known for known in sorted(by_id) if known.lower() == name.lower()]
+        close = same_but_case or difflib.get_close_matches(name, sorted(by_id), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise UnknownPolicyError(f"unknown policy {name!r}{hint}")
 
@@ -226,7 +265,11 @@ def parse_catalog(text: str) -> Catalog:
     groups = tuple(Group(g["name"], g["code"], g["kind"], TlsVersion.from_label(g["min"])) for g in data["group"])
     _reject_duplicates("suite code", [s.code for s in suites])
     _reject_duplicates("group code", [g.code for g in groups])
-    draft = Catalog(suites, groups, (), dict(data["sources"]))
+    universe = load_universe()
+    _check_against_registry(suites, groups, universe)
+    rules = tuple(Rule(r["id"], r["text"], r["provenance"], r["source"], r.get("note", ""))
+                  for r in data.get("rule", []))
+    draft = Catalog(suites, groups, (), dict(data["sources"]), universe, rules)
     sets = data["sets"]
     policies = []
     for raw in data["policy"]:
@@ -235,6 +278,7 @@ def parse_catalog(text: str) -> Catalog:
             raise CatalogError(f"policy {raw['id']}: unknown endpoint types {sorted(unknown_types)}")
         policies.append(Policy(
             id=raw["id"], name=raw["name"], kind=raw["kind"], endpoint_types=tuple(raw["endpoint_types"]),
+            resource_kinds=tuple(raw.get("resource_kinds", RESOURCE_KINDS)),
             versions=_fact(raw["versions"], TlsVersion.from_label, sets, draft.sources),
             tls13_suites=_fact(raw["tls13_suites"], draft.suite, sets, draft.sources),
             tls12_suites=_fact(raw["tls12_suites"], draft.suite, sets, draft.sources),
@@ -242,6 +286,20 @@ def parse_catalog(text: str) -> Catalog:
         ))
     _reject_duplicates("policy id", [p.id for p in policies])
     return dataclasses.replace(draft, policies=tuple(policies))
+
+
+def _check_against_registry(suites: tuple[Suite, ...], groups: tuple[Group, ...], universe: Universe) -> None:
+    """Every named suite and group must be the registry's value under the registry's name."""
+    for suite in suites:
+        registered = universe.suite(suite.code)
+        if registered is None or registered.iana != suite.iana:
+            raise CatalogError(f"suite {suite.openssl}: 0x{suite.code:04X} is {universe.describe_suite(suite.code)} "
+                               f"in the IANA registry, not {suite.iana}")
+    for group in groups:
+        known = universe.group(group.code)
+        if known is None or known.name.lower() != group.name.lower():
+            raise CatalogError(f"group {group.name}: 0x{group.code:04X} is {universe.describe_group(group.code)} "
+                               f"in the IANA registry")
 
 
 def _reject_duplicates(what: str, values: Iterable[Any]) -> None:

@@ -33,9 +33,14 @@ def _policy_row(policy: Policy) -> str:
     inferred = [name for name, fact in (("versions", policy.versions), ("tls1.3", policy.tls13_suites),
                                         ("tls1.2", policy.tls12_suites), ("groups", policy.groups))
                 if fact.inferred]
+    def count(fact: object) -> str:
+        return "?" if fact.unknown else str(len(fact.value))  # type: ignore[attr-defined]
+    groups = "unknown" if policy.groups.unknown else "PQ" if policy.is_post_quantum else "classic"
+    marks = ",".join(inferred) or "-"
+    if policy.unknown_facts:
+        marks += "; unknown: " + ",".join(policy.unknown_facts)
     return (f"{policy.id:<44} {'/'.join(policy.endpoint_types):<16} {versions:<16} "
-            f"{len(policy.tls13_suites.value):>3} {len(policy.tls12_suites.value):>4} "
-            f"{'PQ' if policy.is_post_quantum else 'classic':<8} {','.join(inferred) or '-'}")
+            f"{count(policy.tls13_suites):>3} {count(policy.tls12_suites):>4} {groups:<8} {marks}")
 
 
 def run_policies(args: argparse.Namespace) -> int:
@@ -47,7 +52,7 @@ def run_policies(args: argparse.Namespace) -> int:
     print(f"{'policy':<44} {'endpoint types':<16} {'versions':<16} {'1.3':>3} {'1.2-':>4} {'groups':<8} inferred")
     for policy in policies:
         print(_policy_row(policy))
-    print(f"{len(policies)} policies; suite columns count TLS 1.3 and TLS 1.2-and-below suites")
+    print(f"{len(policies)} policies; suite columns count TLS 1.3 and TLS 1.2-and-below suites (? undocumented)")
     return 0
 
 

@@ -9,29 +9,39 @@ from __future__ import annotations
 
 import dataclasses
 
-from .catalog import Catalog, Policy, Suite
+from .catalog import Catalog, Policy, Suite, cert_types
 from .codepoints import TlsVersion
 
 ACCEPT = "accepted"
 REJECT = "rejected"
+UNKNOWN = "unknown"  # a fact no source states: what the target does is reported, not judged
 
 VERSIONS_PROBED = tuple(TlsVersion)  # SSLv3 .. TLS 1.3
+# The catch-all items: every registered value the catalog does not name, offered in bulk.
+OTHER_SUITES = "other-registered-suites"
+OTHER_GROUPS = "other-registered-groups"
 
 
 @dataclasses.dataclass(frozen=True)
 class Expectation:
-    """One thing a target must do. `item` is a version label, suite (OpenSSL name) or group name."""
+    """One thing a target must do. `item` is a version label, suite (OpenSSL name), group name, or a
+    catch-all item whose `members` are the registry code points it stands for."""
 
     dimension: str  # "version" | "suite" | "group"
     version: TlsVersion
     item: str
-    expected: str  # ACCEPT | REJECT
+    expected: str  # ACCEPT | REJECT | UNKNOWN
     provenance: str
     reason: str
+    members: tuple[int, ...] = ()
 
     @property
     def key(self) -> tuple[str, int, str]:
         return (self.dimension, int(self.version), self.item)
+
+    @property
+    def judged(self) -> bool:
+        return self.expected != UNKNOWN
 
     @property
     def test_id(self) -> str:
@@ -51,12 +61,16 @@ def version_expectations(policy: Policy) -> list[Expectation]:
 
 
 def suite_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list[Expectation]:
-    """For every version the policy allows: every suite of the universe, accepted or refused."""
+    """For every version the policy allows: every named suite, accepted or refused, and one catch-all
+    case for the rest of the IANA registry, which must be refused."""
     out = []
+    named_codes = {s.code for s in catalog.suites}
     for version in (v for v in VERSIONS_PROBED if policy.allows_version(v)):
         fact = policy.suite_fact(version)
         for suite in catalog.suites_at(version):
-            if policy.accepts_suite(suite, version, cert_type):
+            if fact.unknown:
+                expected, reason = UNKNOWN, "the policy's suites are undocumented"
+            elif policy.accepts_suite(suite, version, cert_type):
                 expected, reason = ACCEPT, "in the policy"
             elif suite not in fact.value:
                 expected, reason = REJECT, "not in the policy"
@@ -65,42 +79,56 @@ def suite_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list
             else:
                 expected, reason = REJECT, f"needs an {suite.auth} certificate"
             out.append(Expectation("suite", version, suite.openssl, expected, fact.provenance, reason))
+        rest = tuple(s.code for s in catalog.universe.suites_offered_at(version) if s.code not in named_codes)
+        out.append(Expectation("suite", version, OTHER_SUITES, UNKNOWN if fact.unknown else REJECT,
+                               fact.provenance, f"{len(rest)} registered suites no policy names", rest))
     return out
 
 
 def ecdhe_suites(policy: Policy, version: TlsVersion, cert_type: str) -> tuple[Suite, ...]:
-    """The suites through which a TLS 1.2-and-below group can be asked about: accepted, ECDHE."""
-    return tuple(s for s in policy.accepted_suites(version, cert_type) if s.kx == "ECDHE")
+    """The suites through which a TLS 1.2-and-below group can be asked about: accepted, ECDHE_RSA."""
+    if "rsa" not in cert_types(cert_type):
+        return ()
+    return tuple(s for s in policy.accepted_suites(version, cert_type) if s.kx == "ECDHE" and s.auth == "RSA")
 
 
 def group_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list[Expectation]:
-    """Key-exchange groups: every group at TLS 1.3; the elliptic curves at each lower version the
-    policy allows, asked through its ECDHE suites (post-quantum hybrids exist only in TLS 1.3).
+    """Key-exchange groups: every named group at TLS 1.3; the named curves at each lower version the
+    policy allows, asked through its ECDHE_RSA suites (post-quantum hybrids exist only in TLS 1.3);
+    and a catch-all case per version for the rest of the registry.
 
-    Below TLS 1.3 only with an RSA certificate: there supported_groups also has to name an ECDSA
-    certificate's curve (RFC 8422 5.1), so a single group cannot be offered alone.
+    Below TLS 1.3 only with an RSA certificate: with an ECDSA one, supported_groups also has to name
+    the certificate's curve (RFC 8422 5.1), so a single group cannot be offered alone.
     """
     out = []
+    named_codes = {g.code for g in catalog.groups}
+    fact = policy.groups
     for version in (v for v in VERSIONS_PROBED if policy.allows_version(v)):
         if version is TlsVersion.TLSv1_3:
             groups = catalog.groups
-        elif cert_type == "rsa" and ecdhe_suites(policy, version, cert_type):
+        elif ecdhe_suites(policy, version, cert_type) or (fact.unknown and "rsa" in cert_types(cert_type)):
             groups = tuple(g for g in catalog.groups if g.kind == "ecdhe" and g.min_version <= version)
         else:
             continue
-        out += [Expectation("group", version, group.name,
-                            ACCEPT if policy.accepts_group(group, version) else REJECT,
-                            policy.groups.provenance,
-                            "in the policy" if group in policy.groups.value else "not in the policy")
-                for group in groups]
+        for group in groups:
+            if fact.unknown:
+                expected, reason = UNKNOWN, "the policy's groups are undocumented"
+            elif policy.accepts_group(group, version):
+                expected, reason = ACCEPT, "in the policy"
+            else:
+                expected, reason = REJECT, "not in the policy" if group not in fact.value else \
+                    f"not usable at {version.label}"
+            out.append(Expectation("group", version, group.name, expected, fact.provenance, reason))
+        rest = tuple(g.code for g in catalog.universe.groups_offered_at(version) if g.code not in named_codes)
+        out.append(Expectation("group", version, OTHER_GROUPS, UNKNOWN if fact.unknown else REJECT,
+                               fact.provenance, f"{len(rest)} registered groups no policy names", rest))
     return out
 
 
 def expectations_for(policy: Policy, cert_type: str, catalog: Catalog) -> list[Expectation]:
-    """All TLS-level expectations of `policy` on an endpoint with a `cert_type` certificate."""
+    """All TLS-level expectations of `policy` on an endpoint with `cert_type` certificates ("rsa,ecdsa": both)."""
     return (version_expectations(policy) + suite_expectations(policy, cert_type, catalog)
             + group_expectations(policy, cert_type, catalog))
-
 
 
 ALLOWED = "allowed"

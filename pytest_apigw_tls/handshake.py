@@ -56,8 +56,16 @@ def _cert_type(connection: SSL.Connection) -> str | None:
     return type(key).__name__
 
 
-def client_context(version: TlsVersion | None, suite: str | None, groups: list[str] | None) -> SSL.Context:
-    """A client context limited to one version, one suite (OpenSSL name) and the given groups."""
+# Signature algorithms by certificate key type: a handshake offering only one family can only be
+# completed with a certificate of that type (TLS 1.2 and 1.3; TLS 1.0/1.1 have no such extension).
+SIGALGS = {"rsa": "RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA1",
+           "ecdsa": "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA1"}
+
+
+def client_context(version: TlsVersion | None, suite: str | None, groups: list[str] | None,
+                   cert_type: str | None = None) -> SSL.Context:
+    """A client context limited to one version, one suite (OpenSSL name), the given groups, and the
+    signature algorithms of one certificate type."""
     context = SSL.Context(SSL.TLS_METHOD)
     context.set_min_proto_version(version or SSL.TLS1_VERSION)
     if version:
@@ -70,6 +78,8 @@ def client_context(version: TlsVersion | None, suite: str | None, groups: list[s
             context.set_cipher_list(f"{suite}:@SECLEVEL=0".encode())
     if groups:
         capabilities.set_groups(context, groups)
+    if cert_type:
+        capabilities.set_sigalgs(context, SIGALGS[cert_type])
     return context
 
 
@@ -100,10 +110,11 @@ def client_connection(target: Target, context: SSL.Context, sock: socket.socket)
 
 
 def handshake_probe(target: Target, timeout: float, version: TlsVersion | None = None, suite: str | None = None,
-                    groups: list[str] | None = None) -> Observation:
-    """Complete a handshake limited to `version`, `suite` and `groups`, and report what was negotiated."""
+                    groups: list[str] | None = None, cert_type: str | None = None) -> Observation:
+    """Complete a handshake limited to `version`, `suite`, `groups` and the signature algorithms of
+    `cert_type`, and report what was negotiated."""
     try:
-        context = client_context(version, suite, groups)
+        context = client_context(version, suite, groups, cert_type)
     except SSL.Error as error:
         return inconclusive(f"the local OpenSSL cannot offer {suite or groups}: {error}")
     deadline = time.monotonic() + timeout

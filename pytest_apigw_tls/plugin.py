@@ -14,10 +14,10 @@ import pytest
 from . import capabilities
 from .catalog import CERT_TYPES, ENDPOINT_TYPES, load_catalog
 from .errors import ApigwTlsError
-from .expectations import access_expectations, expectations_for
+from .expectations import Expectation, access_expectations, expectations_for
 from .probes import ProbeSettings
 from .report import CaseLog, summary_lines, write_json_report
-from .scan import FAIL, INCONCLUSIVE, check_reachable, detect_cert_type
+from .scan import FAIL, INCONCLUSIVE, REPORTED, check_reachable, detect_cert_type
 from .session import Case, CaseVerdict, Inconclusive, ScanCache, sni_partners
 from .targets import TargetSpec, load_targets_file, make_target, reference_targets
 
@@ -154,11 +154,19 @@ def _marks(case: Case) -> list[pytest.MarkDecorator]:
         marks.append(pytest.mark.inferred)
     if case.dimension == "access":
         marks.append(pytest.mark.strict)
-    if case.dimension == "group" and load_catalog().group(case.expectation.item).is_post_quantum:
+    if case.dimension == "group" and _post_quantum(case.expectation):  # type: ignore[arg-type]
         marks.append(pytest.mark.pq)
     if case.target.endpoint_type == "EDGE":
         marks.append(pytest.mark.edge)
     return marks
+
+
+def _post_quantum(expectation: Expectation) -> bool:
+    catalog = load_catalog()
+    if expectation.members:
+        return any((g := catalog.universe.group(code)) is not None and g.kind in ("mlkem", "hybrid")
+                   for code in expectation.members)
+    return catalog.group(expectation.item).is_post_quantum
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -246,6 +254,8 @@ def apigw_verdict(apigw_case: Case, apigw_scans: ScanCache, request: pytest.Fixt
     request.node.user_properties.extend(verdict.properties)
     if verdict.verdict == INCONCLUSIVE:
         raise Inconclusive(f"inconclusive: {verdict.message}")
+    if verdict.verdict == REPORTED:
+        pytest.skip(f"not judged (undocumented fact), reported: {verdict.message}")
     return verdict
 
 

@@ -18,6 +18,7 @@ import time
 from typing import Callable
 
 from .codepoints import AlertDescription, TlsVersion
+from .universe import load_universe
 from .wire import (
     Alert,
     ContentType,
@@ -134,8 +135,9 @@ def describe_os_error(error: OSError) -> str:
     return error.strerror or str(error)
 
 
-def read_first_flight(sock: socket.socket, deadline: float) -> ServerHello | Alert | None:
-    """Read records until a ServerHello or an Alert; None on a clean close before either.
+def read_first_flight(sock: socket.socket, deadline: float) -> tuple[ServerHello, int | None] | Alert | None:
+    """Read records until a ServerHello (with the curve of an ECDHE ServerKeyExchange below TLS 1.3)
+    or an Alert; None on a clean close before either.
 
     Raises:
         DecodeError: the bytes are not TLS.
@@ -143,6 +145,7 @@ def read_first_flight(sock: socket.socket, deadline: float) -> ServerHello | Ale
     """
     records = RecordBuffer()
     handshake = HandshakeBuffer()
+    hello: ServerHello | None = None
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -150,6 +153,8 @@ def read_first_flight(sock: socket.socket, deadline: float) -> ServerHello | Ale
         sock.settimeout(remaining)
         chunk = sock.recv(65536)
         if not chunk:
+            if hello is not None:
+                raise DecodeError("connection closed before the ServerKeyExchange")
             if records.pending or handshake.pending:
                 raise DecodeError("connection closed in the middle of a record")
             return None
@@ -160,18 +165,46 @@ def read_first_flight(sock: socket.socket, deadline: float) -> ServerHello | Ale
                     return alert  # a warning such as unrecognized_name is not yet a refusal
             elif record.content_type == ContentType.handshake:
                 for msg_type, body in handshake.feed(record.fragment):
-                    if msg_type != HandshakeType.server_hello:
-                        raise DecodeError(f"first handshake message is type {msg_type}, not ServerHello")
-                    return ServerHello.from_body(body)
-            else:
+                    if hello is None:
+                        if msg_type != HandshakeType.server_hello:
+                            raise DecodeError(f"first handshake message is type {msg_type}, not ServerHello")
+                        hello = ServerHello.from_body(body)
+                        if not _needs_key_exchange_message(hello):
+                            return hello, None
+                    elif msg_type == HandshakeType.server_key_exchange:
+                        return hello, ecdhe_curve(body)
+                    elif msg_type == HandshakeType.server_hello_done:
+                        raise DecodeError("ECDHE suite chosen but no ServerKeyExchange before ServerHelloDone")
+            elif hello is None:
                 raise DecodeError(f"{ContentType(record.content_type).name} record before the ServerHello")
 
 
-def _judge_server_hello(hello: ServerHello, offer: ProbeOffer) -> Observation:
-    """Accept only a choice we offered; anything else is a protocol violation, never a pass."""
+def _needs_key_exchange_message(hello: ServerHello) -> bool:
+    """Below TLS 1.3 an ECDHE suite names its curve in the ServerKeyExchange (RFC 8422 5.4)."""
+    if hello.is_hello_retry_request or hello.selected_version >= TlsVersion.TLSv1_3:
+        return False
+    registered = load_universe().suite(hello.cipher_suite)
+    return registered is not None and registered.kx.startswith("ECDHE")
+
+
+def ecdhe_curve(body: bytes) -> int:
+    """The named curve of an ECDHE ServerKeyExchange (ECCurveType named_curve = 3, RFC 8422 5.4)."""
+    if len(body) < 3 or body[0] != 3:
+        raise DecodeError("ServerKeyExchange does not name a curve (curve type is not named_curve)")
+    return int.from_bytes(body[1:3], "big")
+
+
+def _judge_server_hello(hello: ServerHello, offer: ProbeOffer, ske_group: int | None = None) -> Observation:
+    """Accept only a choice we offered. A version below every offered one is the server saying it
+    does not speak those (a client would abort): a refusal. Anything else not offered is a protocol
+    violation, inconclusive, never a pass."""
     version = hello.selected_version
-    group = hello.key_share_group
+    group = hello.key_share_group if ske_group is None else ske_group
     label = _version_label(version)
+    if version < min(offer.versions):
+        offered = ", ".join(_version_label(v) for v in sorted(offer.versions))
+        return Observation(Outcome.REJECTED, f"server answered with {label}, below the offered {offered}: "
+                                             f"it does not accept {offered}", version=version)
     if version not in offer.versions:
         return inconclusive(f"protocol violation: server selected {label}, which was not offered")
     if hello.cipher_suite not in offer.suites:
@@ -181,6 +214,8 @@ def _judge_server_hello(hello: ServerHello, offer: ProbeOffer) -> Observation:
         if group is None or group not in allowed_groups:
             shown = "none" if group is None else f"0x{group:04X}"
             return inconclusive(f"protocol violation: server key share group {shown} was not offered")
+    elif group is not None and group not in offer.groups:
+        return inconclusive(f"protocol violation: server chose curve 0x{group:04X}, which was not offered")
     kind = "HelloRetryRequest" if hello.is_hello_retry_request else "ServerHello"
     return Observation(Outcome.ACCEPTED, f"{kind}: {label} suite 0x{hello.cipher_suite:04X}"
                        + (f" group 0x{group:04X}" if group is not None else ""),
@@ -219,7 +254,7 @@ def raw_probe(target: Target, offer: ProbeOffer, timeout: float) -> Observation:
     if isinstance(answer, Alert):
         level = "fatal" if answer.level == 2 else "warning"
         return Observation(Outcome.REJECTED, f"{level} alert {AlertDescription.describe(answer.description)}")
-    return _judge_server_hello(answer, offer)
+    return _judge_server_hello(answer[0], offer, answer[1])
 
 
 def with_retries(probe: Callable[[], Observation], settings: ProbeSettings, pacer: Pacer) -> Observation:

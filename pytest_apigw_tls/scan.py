@@ -1,9 +1,11 @@
 """The scan planner: expectations -> the fewest probes -> one verdict per expectation.
 
-Per version: one probe offering every suite the target must refuse (and, when it accepts one,
-elimination: drop the suite it chose and offer the rest again, so the report names every culprit);
-one probe per suite it must accept, confirmed by a full handshake. Per group: an empty key_share,
-which a TLS 1.3 server answers with a HelloRetryRequest naming the group it takes.
+Per version: one bundle offering every suite the target must refuse, named ones and the rest of the
+IANA registry (bundles.py: elimination names every culprit, a control offer makes the refusal
+evidence); one probe per suite it must accept, confirmed by a full handshake. Groups the same way:
+at TLS 1.3 through an empty key_share (a HelloRetryRequest names the group taken), below it through
+the policy's ECDHE_RSA suites (the ServerKeyExchange names the curve). A confirmation handshake is
+limited to what the server chose in the raw probe, never to a suite picked in advance.
 """
 
 from __future__ import annotations
@@ -14,11 +16,21 @@ import threading
 import time
 from typing import Callable, Iterable
 
+from .bundles import run_bundle
 from .capabilities import detect
-from .catalog import Catalog, Policy, load_catalog
+from .catalog import CERT_TYPES, Catalog, Policy, load_catalog
 from .codepoints import TlsVersion
-from .errors import TargetError
-from .expectations import ACCEPT, REJECT, Expectation, ecdhe_suites, expectations_for
+from .errors import CatalogError, TargetError
+from .expectations import (
+    ACCEPT,
+    OTHER_GROUPS,
+    OTHER_SUITES,
+    REJECT,
+    UNKNOWN,
+    Expectation,
+    ecdhe_suites,
+    expectations_for,
+)
 from .handshake import handshake_probe
 from .probes import (
     Observation,
@@ -34,6 +46,7 @@ from .probes import (
 )
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+REPORTED = "reported"  # an undocumented fact: what the target does, neither pass nor fail
 Job = Callable[[], list[tuple[Expectation, Observation]]]
 
 
@@ -50,7 +63,8 @@ class Verdict:
         e = self.expectation
         return {"dimension": e.dimension, "version": e.version.label if e.version else None, "item": e.item,
                 "expected": e.expected, "observed": self.observed, "verdict": self.verdict,
-                "evidence": self.evidence, "provenance": e.provenance, "reason": e.reason}
+                "evidence": self.evidence, "provenance": e.provenance, "reason": e.reason,
+                **({"members": len(e.members)} if e.members else {})}
 
 
 def judge(expectation: Expectation, observation: Observation) -> Verdict:
@@ -58,6 +72,8 @@ def judge(expectation: Expectation, observation: Observation) -> Verdict:
     if observation.outcome is Outcome.INCONCLUSIVE:
         return Verdict(expectation, INCONCLUSIVE, INCONCLUSIVE, observation.evidence)
     observed = ACCEPT if observation.outcome is Outcome.ACCEPTED else REJECT
+    if expectation.expected == UNKNOWN:
+        return Verdict(expectation, observed, REPORTED, observation.evidence)
     return Verdict(expectation, observed, PASS if observed == expectation.expected else FAIL, observation.evidence)
 
 
@@ -81,13 +97,13 @@ class ScanResult:
 
     @property
     def conforms(self) -> bool:
-        return all(v.verdict == PASS for v in self.verdicts)
+        return all(v.verdict in (PASS, REPORTED) for v in self.verdicts)
 
     def to_dict(self) -> dict[str, object]:
         return {"target": {"host": self.target.host, "port": self.target.port, "sni": self.target.sni},
                 "policy": self.policy_id, "cert_type": self.cert_type, "probes": self.probes,
                 "elapsed_s": round(self.elapsed, 3), "conforms": self.conforms,
-                "counts": {k: self.count(k) for k in (PASS, FAIL, INCONCLUSIVE)},
+                "counts": {k: self.count(k) for k in (PASS, FAIL, INCONCLUSIVE, REPORTED)},
                 "verdicts": [v.to_dict() for v in self.verdicts]}
 
 
@@ -114,20 +130,27 @@ class _Prober:
                   groups: list[str] | None = None) -> Observation:
         return self._run(lambda: handshake_probe(self.target, self.settings.timeout, version, suite, groups))
 
-    def confirmed(self, offer: ProbeOffer, version: TlsVersion, suite: str | None = None,
-                  groups: list[str] | None = None) -> Observation:
-        """A raw acceptance counts only once a real handshake with the same limits completes."""
+    def confirmed(self, offer: ProbeOffer, version: TlsVersion, groups: list[str] | None = None) -> Observation:
+        """A raw acceptance counts only once a real handshake, limited to what the server chose in the
+        raw probe (its suite, and the given groups), completes with the same choice."""
         first = self.raw(offer)
         if first.outcome is not Outcome.ACCEPTED:
             return first
+        suite = self._openssl_name(first.suite)
         second = self.handshake(version, suite, groups)
         wanted_group = self.catalog.group(groups[0]).code if groups and len(groups) == 1 else None
         if (second.outcome is Outcome.ACCEPTED and second.version == version
-                and (suite is None or second.suite == self.catalog.suite(suite).code)
+                and (suite is None or second.suite == first.suite)
                 and (wanted_group is None or second.group == wanted_group)):
             return dataclasses.replace(second, evidence=f"{first.evidence}; {second.evidence}")
         return Observation(Outcome.INCONCLUSIVE, f"{first.evidence}, but the full handshake did not agree: "
                                                  f"{second.evidence}")
+
+    def _openssl_name(self, code: int | None) -> str | None:
+        try:
+            return self.catalog.suite(code).openssl if code is not None else None
+        except CatalogError:
+            return None  # a suite only the registry knows: the local OpenSSL cannot be limited to it
 
     def offer(self, version: TlsVersion, suites: Iterable[int]) -> ProbeOffer:
         groups = tuple(g.code for g in self.catalog.groups if g.min_version <= version)
@@ -135,9 +158,13 @@ class _Prober:
         return ProbeOffer((int(version),), tuple(suites), groups, shares)
 
 
-def _version_job(prober: _Prober, expectation: Expectation) -> Job:
+def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert_type: str) -> Job:
+    """An allowed version is offered with the policy's own suites for it; a refused one with every named
+    suite that can be negotiated there (small offers: a refusal must not come from the offer's size)."""
     version = expectation.version
-    suites = [s.code for s in prober.catalog.suites_at(version)]
+    allowed = policy.accepted_suites(version, cert_type) if expectation.expected == ACCEPT else ()
+    suites = [s.code for s in allowed or prober.catalog.suites_at(version) if s.negotiable_at(version)] or \
+        [s.code for s in prober.catalog.suites_at(version)]
 
     def job() -> list[tuple[Expectation, Observation]]:
         offer = prober.offer(version, suites)
@@ -150,55 +177,105 @@ def _version_job(prober: _Prober, expectation: Expectation) -> Job:
 def _accepted_suite_job(prober: _Prober, expectation: Expectation) -> Job:
     suite = prober.catalog.suite(expectation.item)
     return lambda: [(expectation, prober.confirmed(prober.offer(expectation.version, [suite.code]),
-                                                   expectation.version, suite.openssl))]
+                                                   expectation.version))]
 
 
-def _refused_suites_job(prober: _Prober, version: TlsVersion, refused: list[Expectation]) -> Job:
-    """Offer every suite that must be refused; eliminate what the target takes, one by one."""
+def _codes_of(expectation: Expectation, lookup: Callable[[str], int]) -> tuple[int, ...]:
+    return expectation.members if expectation.members else (lookup(expectation.item),)
+
+
+def _bundle_observations(expectations: list[Expectation], lookup: Callable[[str], int], result: object,
+                         describe: Callable[[int], str]) -> list[tuple[Expectation, Observation]]:
+    """One observation per expectation from a bundle's per-item results; a catch-all names every culprit."""
+    out = []
+    for expectation in expectations:
+        codes = _codes_of(expectation, lookup)
+        seen = [result.observation(code) for code in codes]  # type: ignore[attr-defined]
+        culprits = [code for code, obs in zip(codes, seen) if obs.outcome is Outcome.ACCEPTED]
+        if not expectation.members:
+            out.append((expectation, seen[0]))
+        elif culprits:
+            named = ", ".join(f"{describe(code)} (0x{code:04X})" for code in culprits)
+            out.append((expectation, Observation(Outcome.ACCEPTED, f"accepted {len(culprits)} of {len(codes)}: "
+                                                                    f"{named}")))
+        elif undecided := [obs for obs in seen if obs.outcome is Outcome.INCONCLUSIVE]:
+            out.append((expectation, Observation(Outcome.INCONCLUSIVE, f"{len(undecided)} of {len(codes)} "
+                                                                        f"undecided: {undecided[0].evidence}")))
+        else:
+            out.append((expectation, dataclasses.replace(
+                seen[0], evidence=f"all {len(codes)} refused: {seen[0].evidence}")))
+    return out
+
+
+def _refused_suites_job(prober: _Prober, version: TlsVersion, refused: list[Expectation], control: int | None) -> Job:
+    """Offer every suite that must be refused (registry-wide); name what the target takes."""
+    lookup = lambda name: prober.catalog.suite(name).code  # noqa: E731
+    items = [code for e in refused for code in _codes_of(e, lookup)]
+
     def job() -> list[tuple[Expectation, Observation]]:
-        results = []
-        remaining = {prober.catalog.suite(e.item).code: e for e in refused}
-        while remaining:
-            observation = prober.raw(prober.offer(version, remaining))
-            if observation.outcome is not Outcome.ACCEPTED or observation.suite not in remaining:
-                results += [(e, observation) for e in remaining.values()]
-                break
-            results.append((remaining.pop(observation.suite), observation))
-        return results
+        result = run_bundle(lambda codes: prober.raw(prober.offer(version, codes)), items,
+                            lambda observation: observation.suite, control)
+        return _bundle_observations(refused, lookup, result, prober.catalog.universe.describe_suite)
     return job
 
 
-def _group_job(prober: _Prober, expectation: Expectation, policy: Policy, cert_type: str) -> Job:
-    """TLS 1.3: an empty key_share, answered by a HelloRetryRequest naming the group. Below: only the
-    policy's ECDHE suites with only this group, so a ServerHello can have chosen nothing else."""
-    group, version = prober.catalog.group(expectation.item), expectation.version
+def _group_offer_suites(prober: _Prober, policy: Policy, version: TlsVersion, cert_type: str) -> tuple[int, ...]:
+    """The suites a group probe offers: the policy's (ECDHE_RSA below TLS 1.3), else every named one."""
     if version is TlsVersion.TLSv1_3:
-        suites, suite_name = tuple(s.code for s in prober.catalog.suites_at(version)), None
-    else:
-        ecdhe = ecdhe_suites(policy, version, cert_type)
-        suites, suite_name = tuple(s.code for s in ecdhe), ecdhe[0].openssl
+        accepted = policy.accepted_suites(version, cert_type)
+        return tuple(s.code for s in accepted or prober.catalog.suites_at(version))
+    ecdhe = ecdhe_suites(policy, version, cert_type) or tuple(
+        s for s in prober.catalog.suites_at(version) if s.kx == "ECDHE" and s.auth == "RSA" and s.negotiable_at(version))
+    return tuple(s.code for s in ecdhe)
+
+
+def _refused_groups_job(prober: _Prober, version: TlsVersion, refused: list[Expectation], suites: tuple[int, ...],
+                        control: int | None) -> Job:
+    lookup = lambda name: prober.catalog.group(name).code  # noqa: E731
+    items = [code for e in refused for code in _codes_of(e, lookup)]
+
+    def job() -> list[tuple[Expectation, Observation]]:
+        result = run_bundle(lambda codes: prober.raw(ProbeOffer((int(version),), suites, codes, ())), items,
+                            lambda observation: observation.group, control)
+        return _bundle_observations(refused, lookup, result, prober.catalog.universe.describe_group)
+    return job
+
+
+def _accepted_group_job(prober: _Prober, expectation: Expectation, suites: tuple[int, ...]) -> Job:
+    """TLS 1.3: an empty key_share, answered by a HelloRetryRequest naming the group. Below: the
+    policy's ECDHE_RSA suites with only this group; the ServerKeyExchange names the curve."""
+    group, version = prober.catalog.group(expectation.item), expectation.version
 
     def job() -> list[tuple[Expectation, Observation]]:
         offer = ProbeOffer((int(version),), suites, (group.code,), ())
         if group.name in detect().groups:
-            return [(expectation, prober.confirmed(offer, version, suite_name, [group.name]))]
+            return [(expectation, prober.confirmed(offer, version, [group.name]))]
         return [(expectation, prober.raw(offer))]
     return job
 
 
 def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_type: str) -> list[Job]:
     jobs: list[Job] = []
-    refused_by_version: dict[TlsVersion, list[Expectation]] = {}
+    bundles: dict[tuple[str, TlsVersion], list[Expectation]] = {}
     for expectation in expectations:
         if expectation.dimension == "version":
-            jobs.append(_version_job(prober, expectation))
-        elif expectation.dimension == "group":
-            jobs.append(_group_job(prober, expectation, policy, cert_type))
-        elif expectation.expected == ACCEPT:
+            jobs.append(_version_job(prober, expectation, policy, cert_type))
+        elif expectation.expected == ACCEPT and expectation.dimension == "suite":
             jobs.append(_accepted_suite_job(prober, expectation))
+        elif expectation.expected == ACCEPT:
+            suites = _group_offer_suites(prober, policy, expectation.version, cert_type)
+            jobs.append(_accepted_group_job(prober, expectation, suites))
         else:
-            refused_by_version.setdefault(expectation.version, []).append(expectation)
-    jobs += [_refused_suites_job(prober, v, refused) for v, refused in refused_by_version.items()]
+            bundles.setdefault((expectation.dimension, expectation.version), []).append(expectation)
+    for (dimension, version), refused in bundles.items():
+        if dimension == "suite":
+            allowed = policy.accepted_suites(version, cert_type)
+            jobs.append(_refused_suites_job(prober, version, refused, allowed[0].code if allowed else None))
+        else:
+            allowed_groups = policy.accepted_groups(version)
+            jobs.append(_refused_groups_job(prober, version, refused,
+                                            _group_offer_suites(prober, policy, version, cert_type),
+                                            allowed_groups[0].code if allowed_groups else None))
     return jobs
 
 
@@ -211,11 +288,22 @@ def check_reachable(target: Target, timeout: float) -> None:
 
 
 def detect_cert_type(target: Target, settings: ProbeSettings) -> str:
-    observation = handshake_probe(target, settings.timeout)
-    if observation.outcome is not Outcome.ACCEPTED or observation.cert_type not in ("rsa", "ecdsa"):
-        raise TargetError(f"cannot detect the certificate type of {target}: {observation.evidence} "
+    """Every certificate type the target serves for its SNI: "rsa", "ecdsa" or "rsa,ecdsa".
+
+    One handshake per type, each offering only that type's signature algorithms: a server with both
+    certificates (common on vendor gateways) completes both. A server that ignores the restriction
+    (TLS 1.0/1.1 have no signature_algorithms) shows the same certificate twice, one type.
+    """
+    seen, evidence = [], []
+    for cert_type in CERT_TYPES:
+        observation = handshake_probe(target, settings.timeout, cert_type=cert_type)
+        evidence.append(observation.evidence)
+        if observation.outcome is Outcome.ACCEPTED and observation.cert_type in CERT_TYPES:
+            seen.append(observation.cert_type)
+    if not seen:
+        raise TargetError(f"cannot detect the certificate type of {target}: {'; '.join(evidence)} "
                           f"(give it with --cert-type)")
-    return observation.cert_type
+    return ",".join(t for t in CERT_TYPES if t in seen)
 
 
 def scan(target: Target, policy: Policy, cert_type: str | None = None, settings: ProbeSettings | None = None,

@@ -56,6 +56,11 @@ class Endpoint:
         if self.kind == "default" and self.cert_type != "rsa":
             raise ConfigError(f"{where}: default endpoints serve RSA certificates")
         policy = load_catalog().policy(self.security_policy, self.endpoint_type)
+        if not policy.enforceable:
+            raise ConfigError(f"{where}: the reference server cannot enforce {policy.id}: its "
+                              f"{', '.join(policy.unknown_facts)} are undocumented")
+        if self.kind not in ("custom",) and "restapis" not in policy.resource_kinds:
+            raise ConfigError(f"{where}: {policy.name} on {self.endpoint_type} is for custom domain names only")
         if policy.is_enhanced and self.access_mode is None:
             raise ConfigError(f"{where}: Endpoint access mode is required for the specified security policy")
         if not policy.is_enhanced and self.access_mode is not None:
@@ -179,7 +184,7 @@ def default_endpoints() -> tuple[Endpoint, ...]:
     REGIONAL's default policy (TLS_1_0) with an RSA certificate, as AWS does.
     """
     endpoints = [Endpoint("abcdef1234.execute-api.us-east-1.amazonaws.com", "TLS_1_0", "REGIONAL", None, "default")]
-    for policy in load_catalog().policies:
+    for policy in (p for p in load_catalog().policies if p.enforceable):
         endpoint_type = policy.endpoint_types[0]
         mode = "STRICT" if policy.is_enhanced else None
         slug = policy_slug(policy)

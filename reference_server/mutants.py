@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from OpenSSL import SSL
 
-from pytest_apigw_tls.catalog import Policy, load_catalog
+from pytest_apigw_tls.catalog import Group, Policy, Suite, load_catalog
 from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.wire import ClientHello
 from pytest_apigw_tls.wire.messages import ExtensionType
@@ -129,6 +129,22 @@ def _extra_group(server: ReferenceServer) -> ReferenceServer:
     return server
 
 
+def _registry_suite(server: ReferenceServer) -> ReferenceServer:
+    """A suite only the IANA registry knows (never named in the catalog): TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384."""
+    camellia = Suite("ECDHE-RSA-CAMELLIA256-SHA384", "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384", 0xC077, "ECDHE",
+                     "RSA", "CBC", TlsVersion.TLSv1_2, TlsVersion.TLSv1_2)
+    _retarget(server, "SecurityPolicy_TLS13_1_2_2021_06",
+              lambda p: _with(p, tls12_suites=p.tls12_suites.value + (camellia,)))
+    return server
+
+
+def _registry_group(server: ReferenceServer) -> ReferenceServer:
+    """A group only the IANA registry knows (never named in the catalog): ffdhe4096."""
+    ffdhe4096 = Group("ffdhe4096", 0x0102, "ffdhe", TlsVersion.TLSv1_3)
+    _retarget(server, "SecurityPolicy_TLS13_1_3_2025_09", lambda p: _with(p, groups=p.groups.value + (ffdhe4096,)))
+    return server
+
+
 @dataclasses.dataclass(frozen=True)
 class Mutant:
     """A wrong server and the cases that must fail against it: `failing` are regular expressions
@@ -172,6 +188,12 @@ MUTANTS = {m.name: m for m in (
            (rf"test_access_mode\[{_STRICT_TARGET}-STRICT-host-(with-port|other-case|trailing-dot)-allowed\]",), 60),
     Mutant("wrong-certificate", "SecurityPolicy_TLS13_1_3_2025_09's ECDSA endpoint serves an RSA certificate",
            _WrongCertificate, (r"test_certificate_type\[SecurityPolicy_TLS13_1_3_2025_09-ecdsa-ecdsa\]",), 1),
+    Mutant("registry-suite", "SecurityPolicy_TLS13_1_2_2021_06 also accepts TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384, "
+           "a suite the catalog never names", lambda **kw: _registry_suite(ReferenceServer(**kw)),
+           (r"test_suite\[SecurityPolicy_TLS13_1_2_2021_06-rsa-TLSv1\.2-other-registered-suites-rejected\]",), 1),
+    Mutant("registry-group", "SecurityPolicy_TLS13_1_3_2025_09 also accepts ffdhe4096, a group the catalog never names",
+           lambda **kw: _registry_group(ReferenceServer(**kw)),
+           (r"test_group\[SecurityPolicy_TLS13_1_3_2025_09-(rsa|ecdsa)-TLSv1\.3-other-registered-groups-rejected\]",), 2),
     Mutant("policy-by-host", "the handshake ignores the SNI (one policy for every hostname)", _PolicyByHost,
            (r"test_policy_follows_sni\[.+\]",), 28),
 )}

@@ -61,6 +61,12 @@ def read_hello(sock: socket.socket) -> ClientHello:
                 return ClientHello.from_body(body)
 
 
+def server_key_exchange(curve: int) -> bytes:
+    """An ECDHE ServerKeyExchange naming `curve` (RFC 8422 5.4), with a dummy point and signature."""
+    body = bytes([3]) + curve.to_bytes(2, "big") + bytes([32]) + b"\x09" * 32 + b"\x04\x01\x00\x02\x00\x00"
+    return Record(22, 0x0303, bytes([12]) + len(body).to_bytes(3, "big") + body).to_bytes()
+
+
 def server_hello(version: int, suite: int, group: int | None = None, retry: bool = False) -> bytes:
     extensions = []
     if version == 0x0304:

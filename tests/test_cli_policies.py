@@ -7,10 +7,10 @@ import sys
 from pytest_apigw_tls.cli import main
 
 
-def test_json_lists_all_fourteen_entries_with_code_points_and_provenance(capsys):
+def test_json_lists_all_sixteen_entries_with_code_points_and_provenance(capsys):
     assert main(["policies", "--json"]) == 0
     policies = json.loads(capsys.readouterr().out)
-    assert len(policies) == 14
+    assert len(policies) == 16
     tls13 = next(p for p in policies if p["id"] == "SecurityPolicy_TLS13_1_3_2025_09")
     assert tls13["versions"]["value"] == ["TLSv1.3"]
     assert [s["code"] for s in tls13["tls13_suites"]["value"]] == ["0x1301", "0x1302", "0x1303"]
@@ -28,7 +28,9 @@ def test_endpoint_type_filter_is_case_insensitive(capsys):
 def test_text_table_names_every_policy(capsys):
     assert main(["policies"]) == 0
     out = capsys.readouterr().out
-    assert "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09" in out and "14 policies" in out
+    assert "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09" in out and "16 policies" in out
+    ext2 = next(line for line in out.splitlines() if line.startswith("SecurityPolicy_TLS13_1_2_Ext2_PQ_2025_09"))
+    assert "unknown" in ext2
 
 
 def test_unknown_endpoint_type_is_one_line_and_status_2():

@@ -9,7 +9,16 @@ from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.probes import Outcome, ProbeOffer, ProbeSettings, Target, raw_probe
 from pytest_apigw_tls.scan import PASS, scan
 
-from .hostile import HostileServer, answer_with, close_silently, endless_stream, never_answer, reset, server_hello
+from .hostile import (
+    HostileServer,
+    answer_with,
+    close_silently,
+    endless_stream,
+    never_answer,
+    reset,
+    server_hello,
+    server_key_exchange,
+)
 
 TLS13 = ProbeOffer((0x0304,), (0x1301, 0x1302), (0x001D, 0x0017), (0x001D,))
 TLS12 = ProbeOffer((0x0303,), (0xC02F,), (0x001D,), ())
@@ -35,12 +44,20 @@ def probe(behaviour, offer=TLS13):
     (answer_with(server_hello(0x0304, 0x1301, 0x0019)), "server key share group 0x0019 was not offered"),
     (answer_with(server_hello(0x0304, 0x1301, 0x0018)), "server key share group 0x0018 was not offered"),
     (answer_with(server_hello(0x0304, 0x1301, 0x0019, retry=True)), "group 0x0019 was not offered"),
-    (answer_with(server_hello(0x0301, 0x1301)), "server selected TLSv1.0, which was not offered"),
 ])
 def test_hostile_answers_are_inconclusive_with_their_reason(behaviour, evidence):
     observation = probe(behaviour)
     assert observation.outcome is Outcome.INCONCLUSIVE
     assert evidence in observation.evidence
+
+
+@pytest.mark.parametrize("behaviour,evidence", [
+    (answer_with(server_hello(0x0303, 0xC02F) + server_key_exchange(0x0019)), "curve 0x0019, which was not offered"),
+    (answer_with(server_hello(0x0303, 0xC02F)), "connection closed before the ServerKeyExchange"),
+])
+def test_an_ecdhe_answer_below_tls13_must_name_an_offered_curve(behaviour, evidence):
+    observation = probe(behaviour, TLS12)
+    assert observation.outcome is Outcome.INCONCLUSIVE and evidence in observation.evidence
 
 
 def test_a_clean_close_after_the_client_hello_is_a_refusal():
@@ -54,9 +71,21 @@ def test_an_alert_is_a_refusal_that_keeps_its_description():
 
 
 def test_a_server_hello_with_what_was_offered_is_accepted_with_the_values():
-    observation = probe(answer_with(server_hello(0x0303, 0xC02F)), TLS12)
+    observation = probe(answer_with(server_hello(0x0303, 0xC02F) + server_key_exchange(0x001D)), TLS12)
     assert observation.outcome is Outcome.ACCEPTED
-    assert (observation.version, observation.suite) == (0x0303, 0xC02F)
+    assert (observation.version, observation.suite, observation.group) == (0x0303, 0xC02F, 0x001D)
+
+
+def test_a_version_below_every_offered_one_is_a_refusal_of_those_versions():
+    """A TLS 1.2 answer to a TLS 1.3-only offer: the server does not speak TLS 1.3 (a client aborts)."""
+    observation = probe(answer_with(server_hello(0x0303, 0x1301)))
+    assert observation.outcome is Outcome.REJECTED
+    assert "answered with TLSv1.2, below the offered TLSv1.3" in observation.evidence
+
+
+def test_a_version_above_every_offered_one_is_inconclusive():
+    observation = probe(answer_with(server_hello(0x0304, 0xC02F, 0x001D)), TLS12)
+    assert observation.outcome is Outcome.INCONCLUSIVE and "TLSv1.3, which was not offered" in observation.evidence
 
 
 def test_connect_failure_is_inconclusive():

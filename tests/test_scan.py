@@ -31,7 +31,7 @@ def target_for(server, policy, cert_type):
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(policy=st.sampled_from(CATALOG.policies), cert_type=st.sampled_from(["rsa", "ecdsa"]))
+@given(policy=st.sampled_from([p for p in CATALOG.policies if p.enforceable]), cert_type=st.sampled_from(["rsa", "ecdsa"]))
 def test_scan_of_the_reference_yields_exactly_the_catalog(server, policy, cert_type):
     result = scan(target_for(server, policy, cert_type), policy, cert_type, SETTINGS)
     observed = {v.expectation.key: v.observed for v in result.verdicts}
@@ -63,6 +63,8 @@ def failures(result):
     ("tls11-enabled", "TLS_1_2", "rsa", ["TLSv1.1-rejected"]),
     ("extra-group", "SecurityPolicy_TLS13_1_2_2021_06", "rsa",
      ["TLSv1.2-secp521r1-rejected", "TLSv1.3-secp521r1-rejected"]),
+    ("registry-suite", "SecurityPolicy_TLS13_1_2_2021_06", "rsa", ["TLSv1.2-other-registered-suites-rejected"]),
+    ("registry-group", "SecurityPolicy_TLS13_1_3_2025_09", "ecdsa", ["TLSv1.3-other-registered-groups-rejected"]),
 ])
 def test_a_wrong_server_is_caught_and_the_culprit_named(mutant, policy_id, cert_type, culprits):
     policy = CATALOG.policy(policy_id)
@@ -105,3 +107,43 @@ def test_scan_cli_bad_input_is_one_line_and_status_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_catch_all_failure_names_each_registered_culprit():
+    policy = CATALOG.policy("SecurityPolicy_TLS13_1_2_2021_06")
+    with mutant_server("registry-suite") as wrong:
+        result = scan(target_for(wrong, policy, "rsa"), policy, "rsa", SETTINGS)
+    [verdict] = [v for v in result.verdicts if v.verdict == FAIL]
+    assert "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384 (0xC077)" in verdict.evidence
+
+
+class _DropsLargeOffers(ReferenceServer):
+    """Refuses every ClientHello with more than 20 suites, and wrongly accepts one registry suite:
+    a bundle refusal here proves nothing, so the planner must split the bundle and find the culprit."""
+
+    def select_endpoint(self, hello):
+        return None if len(hello.cipher_suites) > 20 else super().select_endpoint(hello)
+
+
+def test_a_refusal_of_a_large_offer_is_not_taken_as_evidence():
+    from reference_server.mutants import _registry_suite
+
+    policy = CATALOG.policy("SecurityPolicy_TLS13_1_2_2021_06")
+    with _registry_suite(_DropsLargeOffers()) as wrong:
+        result = scan(target_for(wrong, policy, "rsa"), policy, "rsa", SETTINGS)
+    assert failures(result) == ["TLSv1.2-other-registered-suites-rejected"]
+    assert all(v.verdict in (PASS, FAIL) for v in result.verdicts)
+    refused = next(v for v in result.verdicts if v.expectation.test_id == "TLSv1.3-other-registered-suites-rejected")
+    assert "accepted once an allowed item was added" in refused.evidence
+
+
+def test_a_server_that_refuses_its_own_allowed_suite_alongside_any_bundle_is_inconclusive():
+    class _RefusesEveryBundle(ReferenceServer):
+        def select_endpoint(self, hello):
+            return None if len(hello.cipher_suites) > 1 else super().select_endpoint(hello)
+
+    policy = CATALOG.policy("SecurityPolicy_TLS13_1_3_2025_09")
+    with _RefusesEveryBundle() as odd:
+        result = scan(target_for(odd, policy, "rsa"), policy, "rsa", SETTINGS)
+    catch_all = next(v for v in result.verdicts if v.expectation.test_id == "TLSv1.3-other-registered-suites-rejected")
+    assert catch_all.verdict == "inconclusive" and "no evidence" in catch_all.evidence
