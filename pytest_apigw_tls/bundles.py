@@ -6,8 +6,10 @@ culprit) and the rest is offered again, until the target refuses. A refusal alon
 server that drops every large or unusual ClientHello refuses every bundle. So the same bundle is
 offered once more with one allowed item added; only when the target then accepts (choosing the
 allowed item) does the refusal count for each item of the bundle. When that control fails, the
-bundle is split in halves and each half asked again; a single item whose control still fails, or a
-target that refuses the allowed item even alone, is INCONCLUSIVE with that reason.
+bundle is split in halves and each half asked again; a single item whose control still fails is
+INCONCLUSIVE with that reason. A target that refuses the allowed item even alone accepts nothing in
+that offer's frame (typically the version), so it accepts none of the bundle either: refused, and
+said so (the case expecting the allowed item fails on its own).
 """
 
 from __future__ import annotations
@@ -99,10 +101,16 @@ def _control(run: _Run, remaining: list[int], refusal: Observation) -> None:
         return
     if run.control_alone is None:
         run.control_alone = run.offer((control,))
-    if run.picked(run.control_alone) != control:
+    alone = run.control_alone
+    if alone.outcome is Outcome.REJECTED:  # it accepts nothing here (say, not this version): nor these
+        _all(run.result.refused, remaining, dataclasses.replace(
+            refusal, evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{control:04X} alone "
+                              f"({alone.evidence}), so it accepts none of these"))
+        return
+    if run.picked(alone) != control:
         _all(run.result.inconclusive, remaining, inconclusive(
-            f"the target refuses the allowed item 0x{control:04X} even alone ({run.control_alone.evidence}): "
-            "no refusal from it is evidence"))
+            f"the allowed item 0x{control:04X} alone was not taken either ({alone.evidence}): "
+            "no refusal from this target is evidence"))
         return
     if len(remaining) == 1:
         run.result.inconclusive[remaining[0]] = inconclusive(

@@ -51,8 +51,8 @@ class Endpoint:
                               f"(choose from {', '.join(ENDPOINT_TYPES)})")
         if self.kind not in KINDS:
             raise ConfigError(f"{where}: kind must be one of {', '.join(KINDS)}")
-        if self.cert_type not in ("rsa", "ecdsa"):
-            raise ConfigError(f"{where}: cert_type must be rsa or ecdsa")
+        if not isinstance(self.cert_type, str) or self.cert_type not in ("rsa", "ecdsa", "rsa,ecdsa"):
+            raise ConfigError(f"{where}: cert_type must be rsa, ecdsa or rsa,ecdsa")
         if self.kind == "default" and self.cert_type != "rsa":
             raise ConfigError(f"{where}: default endpoints serve RSA certificates")
         policy = load_catalog().policy(self.security_policy, self.endpoint_type)

@@ -70,13 +70,19 @@ def validate_change(old: Resource, new: Resource) -> None:
         policy = catalog.policy(new.security_policy, new.endpoint_type)
     except UnknownPolicyError as error:
         raise BadRequest(f"Invalid security policy: {error}") from None
+    if not policy.enforceable:
+        raise BadRequest(f"The reference server cannot enforce {policy.id}: its {', '.join(policy.unknown_facts)} "
+                         "are undocumented")
+    if new.kind not in policy.resource_kinds:
+        raise BadRequest(f"Security policy {policy.name} on {new.endpoint_type} is only valid for custom domain names")
     if policy.is_enhanced and not new.access_mode:
         raise BadRequest("Endpoint access mode is required for the specified security policy")
     if not policy.is_enhanced and new.access_mode:
         raise BadRequest("Endpoint access mode is not supported for this security policy")
     if new.access_mode and new.access_mode not in ACCESS_MODES:
         raise BadRequest(f"Invalid endpoint access mode: {new.access_mode} (BASIC or STRICT)")
-    if old.kind == REST_API and old.security_policy == "TLS_1_0" and new.security_policy == "TLS_1_2":
+    if old.kind == REST_API and old.security_policy.split("@")[0] == "TLS_1_0" \
+            and new.security_policy.split("@")[0] == "TLS_1_2":
         raise BadRequest("Cannot update the security policy from TLS_1_0 to TLS_1_2 directly; "
                          "move to an enhanced security policy first")
     if new.mutual_tls and policy.is_enhanced:
@@ -87,9 +93,12 @@ def apply_patch(resource: Resource, operations: Iterable[dict[str, Any]]) -> Res
     """The resource after `operations` ({"op": "replace", "path": ..., "value": ...}), validated."""
     changed = resource
     for operation in operations:
-        if not isinstance(operation, dict) or operation.get("op") != "replace" or "path" not in operation:
-            raise BadRequest(f"Invalid patch operation: {operation!r} (only op=replace is supported)")
+        if not isinstance(operation, dict) or operation.get("op") != "replace" \
+                or not isinstance(operation.get("path"), str):
+            raise BadRequest(f"Invalid patch operation: {operation!r} (only op=replace with a string path)")
         path, value = operation["path"], operation.get("value")
+        if value is not None and not isinstance(value, str):
+            raise BadRequest(f"Invalid patch value for {path}: {value!r} (a string)")
         if path == "/securityPolicy":
             changed = dataclasses.replace(changed, security_policy=str(value))
         elif path == "/endpointAccessMode":

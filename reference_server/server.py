@@ -49,8 +49,8 @@ class ReferenceServer:
         # hostname -> the endpoint served now; endpoint -> its compiled context. A connection looks both
         # up once, so a live change reaches new connections while established ones keep theirs.
         self._endpoints = {endpoint.hostname: endpoint for endpoint in self.config.endpoints}
-        self._contexts: dict[Endpoint, SSL.Context] = {
-            endpoint: endpoint_context(endpoint, self.authority) for endpoint in self.config.endpoints}
+        self._contexts: dict[Endpoint, SSL.Context] = {}  # compiled on first use: start-up stays instant
+        self._contexts_lock = threading.Lock()
         self.errors: list[BaseException] = []
         self.refused_connections = 0
         self._listeners: dict[str | None, socket.socket] = {}
@@ -176,14 +176,18 @@ class ReferenceServer:
         endpoint.validate()
         if endpoint.hostname not in self._endpoints:
             raise KeyError(endpoint.hostname)
-        self._contexts[endpoint] = endpoint_context(endpoint, self.authority)
+        context = endpoint_context(endpoint, self.authority)
+        with self._contexts_lock:
+            self._contexts[endpoint] = context
         self._endpoints[endpoint.hostname] = endpoint
 
     def set_policy(self, hostname: str, policy: Policy) -> None:
         """Enforce `policy` (any Policy object, even one outside the catalog) for `hostname` from the
         next connection on, while the endpoint still claims its own: how self-test mutants lie."""
         endpoint = self._endpoints[hostname]
-        self._contexts[endpoint] = endpoint_context(endpoint, self.authority, policy)
+        context = endpoint_context(endpoint, self.authority, policy)
+        with self._contexts_lock:
+            self._contexts[endpoint] = context
 
     # Each step below is a method so that self-test mutants (mutants.py) can get exactly one wrong.
     def select_endpoint(self, hello: ClientHello) -> Endpoint | None:
@@ -195,7 +199,13 @@ class ReferenceServer:
         return endpoint
 
     def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
-        return self._contexts[endpoint]
+        with self._contexts_lock:
+            context = self._contexts.get(endpoint)
+        if context is None:
+            context = endpoint_context(endpoint, self.authority)
+            with self._contexts_lock:
+                context = self._contexts.setdefault(endpoint, context)
+        return context
 
     def arrival_type(self, listener_type: str | None) -> str | None:
         """The endpoint type a request is known to have arrived through (its listener's tag)."""

@@ -8,12 +8,15 @@ the group list. TLS 1.0/1.1 need security level 0 (SHA-1 signatures), set for th
 from __future__ import annotations
 
 import pathlib
+import threading
 
 import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from OpenSSL import SSL
 
 from pytest_apigw_tls import capabilities
-from pytest_apigw_tls.catalog import Policy
+from pytest_apigw_tls.catalog import Policy, cert_types
 from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.errors import ConfigError
 
@@ -42,26 +45,41 @@ def policy_context(policy: Policy) -> SSL.Context:
 
 
 class CertificateAuthority:
-    """One trustme CA and a leaf per endpoint; the CA PEM is written where clients can find it."""
+    """Two trustme CAs, RSA and ECDSA, so that each leaf chains to a root of its own key type, as
+    real RSA and ECDSA certificates do (a TLS 1.3 client that accepts only RSA signatures must be able
+    to verify the whole chain). Both roots go into one PEM file where clients can find it. Leaves are
+    issued on first use: a server with thousands of endpoints starts at once.
+    """
 
     def __init__(self, directory: pathlib.Path, ca: trustme.CA | None = None) -> None:
-        self.ca = ca or trustme.CA()
+        given = {} if ca is None else {_key_type_of(ca): ca}
+        self.cas = {"rsa": given.get("rsa") or trustme.CA(key_type=trustme.KeyType.RSA),
+                    "ecdsa": given.get("ecdsa") or trustme.CA(key_type=trustme.KeyType.ECDSA)}
+        self.ca = self.cas["ecdsa"] if ca is None else ca
         self.directory = directory
         self.ca_file = directory / "apigw-tls-ca.pem"
-        self.ca.cert_pem.write_to_path(str(self.ca_file))
-
+        self.ca_file.write_bytes(b"".join(c.cert_pem.bytes() for c in self.cas.values()))
         self._leaves: dict[tuple[str, str], trustme.LeafCert] = {}
+        self._lock = threading.Lock()
 
-    def leaf(self, endpoint: Endpoint) -> trustme.LeafCert:
-        """The endpoint's certificate, issued once (RSA key generation is the slow part of start-up)."""
-        key = (endpoint.hostname, endpoint.cert_type)
-        if key not in self._leaves:
-            self._leaves[key] = self.ca.issue_cert(endpoint.hostname, key_type=_KEY_TYPES[endpoint.cert_type])
-        return self._leaves[key]
+    def leaf(self, hostname: str, cert_type: str) -> trustme.LeafCert:
+        """The certificate of `hostname` for one key type, issued once (RSA key generation is slow)."""
+        key = (hostname, cert_type)
+        with self._lock:
+            if key not in self._leaves:
+                self._leaves[key] = self.cas[cert_type].issue_cert(hostname, key_type=_KEY_TYPES[cert_type])
+            return self._leaves[key]
+
+
+def _key_type_of(ca: trustme.CA) -> str:
+    key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
+    return "rsa" if isinstance(key, rsa.RSAPrivateKey) else "ecdsa"
 
 
 def endpoint_context(endpoint: Endpoint, authority: CertificateAuthority, policy: Policy | None = None) -> SSL.Context:
-    """The endpoint's context under its own policy, or under `policy` when given (live changes, mutants)."""
+    """The endpoint's context under its own policy, or under `policy` when given (live changes, mutants),
+    with a certificate of each of its key types ("rsa,ecdsa": both, OpenSSL picks per handshake)."""
     context = policy_context(policy or endpoint.policy)
-    authority.leaf(endpoint).configure_cert(context)
+    for cert_type in cert_types(endpoint.cert_type):
+        authority.leaf(endpoint.hostname, cert_type).configure_cert(context)
     return context

@@ -45,6 +45,14 @@ def api(policy="TLS_1_0", mode=None, endpoint_type="REGIONAL"):
      "Mutual TLS authentication is not supported with an enhanced security policy"),
     (api(), [{"op": "add", "path": "/securityPolicy", "value": "TLS_1_2"}], "only op=replace"),
     (api(), [replace("/description", "x")], "Invalid patch path /description"),
+    (api(), [{"op": "replace", "path": 5, "value": "x"}], "Invalid patch operation"),
+    (api(), [replace("/securityPolicy", 5)], "Invalid patch value"),
+    (api("TLS_1_0", None, "EDGE"), [replace("/securityPolicy", "TLS_1_2")], "only valid for custom domain names"),
+    (api(), [replace("/securityPolicy", "TLS_1_2"), replace("/endpointConfiguration/types/REGIONAL", "EDGE")],
+     "only valid for custom domain names"),
+    (Resource(DOMAIN_NAME, DOMAIN, DOMAIN, "REGIONAL", "TLS_1_2", None),
+     [replace("/securityPolicy", "SecurityPolicy_TLS13_1_2_Ext2_PQ_2025_09"), replace("/endpointAccessMode", "BASIC")],
+     "cannot enforce SecurityPolicy_TLS13_1_2_Ext2_PQ_2025_09"),
 ])
 def test_refused_changes_carry_api_gateways_message(resource, operations, message):
     with pytest.raises(BadRequest, match=message):
@@ -63,6 +71,8 @@ def test_refused_changes_carry_api_gateways_message(resource, operations, messag
     (Resource(DOMAIN_NAME, DOMAIN, DOMAIN, "EDGE", "TLS_1_2", None),
      [replace("/securityPolicy", "SecurityPolicy_TLS12_PFS_2025_EDGE"), replace("/endpointAccessMode", "STRICT")],
      ("SecurityPolicy_TLS12_PFS_2025_EDGE", "STRICT", "EDGE")),
+    (Resource(DOMAIN_NAME, DOMAIN, DOMAIN, "EDGE", "SecurityPolicy_TLS12_PFS_2025_EDGE", "BASIC"),
+     [replace("/securityPolicy", "TLS_1_2"), replace("/endpointAccessMode", "")], ("TLS_1_2", None, "EDGE")),
 ])
 def test_allowed_changes_are_applied(resource, operations, expected):
     changed = apply_patch(resource, operations)

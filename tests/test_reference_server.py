@@ -185,3 +185,31 @@ def test_tls10_client_context_really_negotiates_tls10(server):
     observation = handshake_probe(target(server, "tls-1-0-edge.rsa.apigw.test"), TIMEOUT, TlsVersion.TLSv1_0)
     assert observation.outcome is Outcome.ACCEPTED and observation.version == TlsVersion.TLSv1_0
 
+
+
+def test_rsa_leaves_chain_to_an_rsa_root_and_ecdsa_leaves_to_an_ecdsa_root(server):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    roots = x509.load_pem_x509_certificates(server.ca_file.read_bytes())
+    by_subject = {root.subject: root for root in roots}
+    for cert_type, key_class in (("rsa", rsa.RSAPublicKey), ("ecdsa", ec.EllipticCurvePublicKey)):
+        leaf = x509.load_pem_x509_certificate(server.authority.leaf(f"tls-1-2.{cert_type}.apigw.test", cert_type)
+                                              .cert_chain_pems[0].bytes())
+        assert isinstance(by_subject[leaf.issuer].public_key(), key_class), cert_type
+        leaf.verify_directly_issued_by(by_subject[leaf.issuer])
+
+
+def test_an_endpoint_with_both_certificate_types_is_detected_and_judged_on_both():
+    from pytest_apigw_tls.probes import ProbeSettings
+    from pytest_apigw_tls.scan import detect_cert_type, scan
+
+    config = ServerConfig((Endpoint("both.example.test", "TLS_1_2", cert_type="rsa,ecdsa"),))
+    with ReferenceServer(config) as running:
+        both = Target(*running.address, "both.example.test")
+        assert detect_cert_type(both, ProbeSettings()) == "rsa,ecdsa"
+        result = scan(both, CATALOG.policy("TLS_1_2"), None, ProbeSettings())
+    assert result.cert_type == "rsa,ecdsa" and result.conforms
+    accepted = {v.expectation.item for v in result.verdicts if v.expectation.dimension == "suite"
+                and v.observed == "accepted"}
+    assert {"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"} <= accepted
