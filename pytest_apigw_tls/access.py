@@ -18,7 +18,7 @@ from .errors import TargetError
 from .expectations import ALLOWED, ORIGIN_CASE, REFUSED, AccessExpectation, access_expectations
 from .handshake import classify_handshake_error, client_connection, client_context, drive
 from .probes import Target, connect, connect_failure, describe_os_error
-from .scan import FAIL, INCONCLUSIVE, PASS
+from .verdicts import FAIL, INCONCLUSIVE, PASS
 
 
 @dataclasses.dataclass(frozen=True)

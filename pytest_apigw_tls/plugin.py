@@ -1,42 +1,50 @@
 """pytest plugin: options, ini keys, markers, fixtures, case generation and reporting (hooks only).
 
-The logic lives elsewhere: targets.py names targets, session.py scans them once and hands out
-verdicts, report.py renders the summary and the JSON report.
+Installed, this module loads in every pytest run, so it imports nothing heavy at import time and
+does no work until the suite's cases or fixtures are used (or an --apigw-* option is given). The
+logic lives elsewhere: targets.py names targets, cases.py turns them into parameters, session.py
+scans each target once and hands out verdicts, report.py and pages.py render the results.
+
+Under pytest-xdist the plugin schedules every case of a target on one worker (xdist_scheduling.py),
+so each target is scanned once; workers hand their scans to the controller through xdist's
+workeroutput, and the controller writes the same summary and reports as a plain run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Iterator
+import datetime
+import json
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
-from . import capabilities
-from .catalog import CERT_TYPES, ENDPOINT_TYPES, load_catalog
-from .errors import ApigwTlsError
-from .expectations import Expectation, access_expectations, expectations_for
-from .probes import ProbeSettings
-from .report import CaseLog, summary_lines, write_json_report
-from .scan import FAIL, INCONCLUSIVE, REPORTED, check_reachable, detect_cert_type
-from .session import Case, CaseVerdict, Inconclusive, ScanCache, sni_partners
-from .targets import TargetSpec, load_targets_file, make_target, reference_targets
+if TYPE_CHECKING:
+    from .probes import ProbeSettings
+    from .report import CaseLog
+    from .session import Case, CaseVerdict, ScanCache
+    from .targets import TargetSpec
 
-DIMENSIONS = ("version", "suite", "group", "sni", "access", "cert")
 _OPTIONS = (
     ("target", "HOST[:PORT]", "run the conformance suite against this target instead of the reference server"),
     ("sni", "NAME", "server name the target is reached by (default: HOST unless it is an IP address)"),
     ("policy", "NAME", "policy the target claims to enforce (required with --apigw-target)"),
     ("access-mode", "BASIC|STRICT", "access mode the target claims (adds the Host/SNI cases)"),
-    ("endpoint-type", "|".join(ENDPOINT_TYPES), "endpoint type of the target (picks a legacy policy's family)"),
-    ("cert-type", "|".join(CERT_TYPES), "certificate key type of the target (default: detected)"),
+    ("endpoint-type", "REGIONAL|PRIVATE|EDGE", "endpoint type of the target (picks a legacy policy's family)"),
+    ("cert-type", "rsa|ecdsa|rsa,ecdsa", "certificate key type(s) of the target (default: detected)"),
     ("targets", "FILE", "TOML file of [[target]] tables: several endpoints and what each should enforce"),
     ("json", "FILE", "write a JSON report of every scan and verdict"),
+    ("markdown", "FILE", "write a Markdown summary (target x dimension, then each failure with its evidence)"),
+    ("html", "FILE", "write a self-contained HTML page of the same matrix"),
     ("timeout", "SECONDS", "timeout of one probe (default 5)"),
     ("concurrency", "N", "probes in flight per target (default 8)"),
+    ("total-concurrency", "N", "probes in flight across all targets (default 32)"),
     ("delay", "SECONDS", "pause between probe starts, for endpoints that rate-limit (default 0)"),
 )
-CASES_KEY = pytest.StashKey[dict[str, Case]]()
+_TARGET_OPTIONS = ("target", "targets")
 STATE_KEY = pytest.StashKey["PluginState"]()
+WORKER_OUTPUT_KEY = "apigw_tls"
+WORKER_TARGETS_KEY = "apigw_tls_targets"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,23 +64,40 @@ def _option(config: pytest.Config, name: str) -> str | None:
 class PluginState:
     targets: list[TargetSpec]
     settings: ProbeSettings
-    log: CaseLog = dataclasses.field(default_factory=CaseLog)
+    total_concurrency: int
+    log: CaseLog
+    started: datetime.datetime
     cache: ScanCache | None = None
+    selected: list[TargetSpec] = dataclasses.field(default_factory=list)
+    worker_documents: dict[str, Any] = dataclasses.field(
+        default_factory=lambda: {"scans": {}, "access": {}, "scans_run": 0})
 
 
-def _settings(config: pytest.Config) -> ProbeSettings:
+def _number(config: pytest.Config, name: str, kind: type, default: float, low: float) -> Any:
+    text = _option(config, name)
     try:
-        timeout = float(_option(config, "timeout") or 5.0)
-        concurrency = int(_option(config, "concurrency") or 8)
-        delay = float(_option(config, "delay") or 0.0)
-    except ValueError as error:
-        raise pytest.UsageError(f"apigw-tls: --apigw-timeout / --apigw-concurrency / --apigw-delay: {error}") from None
-    if timeout <= 0 or concurrency < 1 or delay < 0:
-        raise pytest.UsageError("apigw-tls: --apigw-timeout must be > 0, --apigw-concurrency >= 1, --apigw-delay >= 0")
-    return ProbeSettings(timeout=timeout, concurrency=concurrency, delay=delay)
+        value = kind(text) if text is not None else kind(default)
+    except ValueError:
+        raise pytest.UsageError(f"apigw-tls: --apigw-{name}: not a number: {text!r}") from None
+    if not value >= low or value != value or value in (float("inf"),):  # also refuses nan and inf
+        raise pytest.UsageError(f"apigw-tls: --apigw-{name} >= {low:g} is required (a finite number), not {text}")
+    return value
+
+
+def _build_state(config: pytest.Config) -> PluginState:
+    from .probes import ProbeSettings
+    from .report import CaseLog
+
+    timeout = _number(config, "timeout", float, 5.0, 0.001)
+    settings = ProbeSettings(timeout=timeout, concurrency=_number(config, "concurrency", int, 8, 1),
+                             delay=_number(config, "delay", float, 0.0, 0.0))
+    total = _number(config, "total-concurrency", int, 32, 1)
+    return PluginState(_targets(config), settings, total, CaseLog(), datetime.datetime.now(datetime.timezone.utc))
 
 
 def _targets(config: pytest.Config) -> list[TargetSpec]:
+    from .targets import load_targets_file, make_target, reference_targets, unique_names
+
     address, targets_file = _option(config, "target"), _option(config, "targets")
     if address and targets_file:
         raise pytest.UsageError("apigw-tls: give --apigw-target or --apigw-targets, not both")
@@ -82,9 +107,22 @@ def _targets(config: pytest.Config) -> list[TargetSpec]:
         policy = _option(config, "policy")
         if not policy:
             raise pytest.UsageError("apigw-tls: --apigw-target needs --apigw-policy NAME")
-        return [make_target(address, policy, _option(config, "sni"), _option(config, "endpoint-type"),
-                            _option(config, "cert-type"), _option(config, "access-mode"))]
+        target = make_target(address, policy, _option(config, "sni"), _option(config, "endpoint-type"),
+                             _option(config, "cert-type"), _option(config, "access-mode"))
+        return unique_names([target], [False])
     return reference_targets()
+
+
+def state_of(config: pytest.Config) -> PluginState:
+    """The run's state, built on first use: unrelated test runs never pay for it."""
+    from .errors import ApigwTlsError
+
+    if STATE_KEY not in config.stash:
+        try:
+            config.stash[STATE_KEY] = _build_state(config)
+        except ApigwTlsError as error:
+            raise pytest.UsageError(f"apigw-tls: {error}") from None
+    return config.stash[STATE_KEY]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -94,105 +132,102 @@ def pytest_configure(config: pytest.Config) -> None:
                    "edge: checks of EDGE endpoint policies",
                    "apigw_dimension(name): conformance case generated from the catalog for this dimension"):
         config.addinivalue_line("markers", marker)
-    try:
-        state = PluginState(_targets(config), _settings(config))
-        if not config.option.help and not config.option.collectonly:
-            _check_user_targets(state)
-    except ApigwTlsError as error:
-        raise pytest.UsageError(f"apigw-tls: {error}") from None
-    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(_Recorder(config), "apigw-tls-recorder")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(), "apigw-tls-xdist")
+    if any(_option(config, name) for name, _metavar, _help in _OPTIONS):
+        state = state_of(config)  # bad options are usage errors now, not after collection
+        if any(_option(config, name) for name in _TARGET_OPTIONS) and not config.option.help \
+                and not config.option.collectonly:
+            _identify_targets(config, state)
+
+
+def _identify_targets(config: pytest.Config, state: PluginState) -> None:
+    """Certificate types decide the expectations, so cases need them before collection. A worker takes
+    the controller's findings; elsewhere undeclared types are detected, every target side by side. A
+    target that cannot be reached is kept, marked: its cases error with the reason, the rest are judged."""
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None and WORKER_TARGETS_KEY in worker_input:
+        found = json.loads(worker_input[WORKER_TARGETS_KEY])
+        state.targets = [dataclasses.replace(t, cert_type=found[t.name]["cert_type"],
+                                             unreachable=found[t.name]["unreachable"]) for t in state.targets]
+        return
+    from .fleet import Fleet, FleetSettings
+    from .scan import check_reachable, detect_cert_type
+
+    def identify(target: TargetSpec) -> TargetSpec:
+        from .errors import ApigwTlsError
+
+        if target.on_reference or target.cert_type:
+            return target
+        address = target.resolve(None)
+        try:
+            check_reachable(address, state.settings.timeout)
+            return dataclasses.replace(target, cert_type=detect_cert_type(address, state.settings))
+        except ApigwTlsError as error:
+            return dataclasses.replace(target, cert_type="rsa", unreachable=str(error))
+
+    with Fleet(FleetSettings(total_probes=state.total_concurrency)) as fleet:
+        futures = [fleet.submit(lambda _budget, t=target: identify(t)) for target in state.targets]
+        state.targets = [future.result() for future in futures]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if STATE_KEY not in config.stash:
+        return []  # the plugin is installed but not in use: unrelated runs stay unchanged
+    from . import capabilities
+
     caps = capabilities.detect()
     missing = "; missing: " + "; ".join(caps.missing) if caps.missing else ""
     state = config.stash[STATE_KEY]
     where = "reference server" if all(t.on_reference for t in state.targets) else \
-        ", ".join(sorted({f"{t.host}:{t.port}" for t in state.targets}))
+        f"{len({(t.host, t.port) for t in state.targets})} addresses"
+    dead = sum(1 for t in state.targets if t.unreachable)
     return [f"apigw-tls: {caps.openssl_version}{missing}",
-            f"apigw-tls: {len(state.targets)} targets on {where}; timeout {state.settings.timeout}s, "
-            f"concurrency {state.settings.concurrency}"]
+            f"apigw-tls: {len(state.targets)} targets on {where}" + (f" ({dead} unreachable)" if dead else "")
+            + f"; timeout {state.settings.timeout}s, concurrency {state.settings.concurrency} per target, "
+              f"{state.total_concurrency} in all"]
 
 
 # -- case generation ---------------------------------------------------------------------------------
-def _check_user_targets(state: PluginState) -> None:
-    """Fail fast and in one line when a named target is unreachable; detect missing certificate types
-    (expectations depend on them, and cases are generated from expectations)."""
-    resolved = []
-    for target in state.targets:
-        if not target.on_reference:
-            address = target.resolve(None)
-            check_reachable(address, state.settings.timeout)
-            if not target.cert_type:
-                target = dataclasses.replace(target, cert_type=detect_cert_type(address, state.settings))
-        resolved.append(target)
-    state.targets = resolved
-
-
-def _cases(dimension: str, targets: list[TargetSpec]) -> Iterator[Case]:
-    catalog = load_catalog()
-    tls_targets = [t for t in targets if not t.access_only]
-    if dimension == "sni":
-        yield from (Case(a, "sni", partner=b) for a, b in sni_partners(tls_targets))
-    elif dimension == "cert":
-        yield from (Case(t, "cert") for t in tls_targets)
-    elif dimension == "access":
-        for target in targets:
-            if target.sni and (target.access_mode or target.on_reference):
-                other_path = bool(target.other_path) or target.on_reference  # the reference has every path
-                yield from (Case(target, "access", e) for e in access_expectations(target.access_mode, other_path))
-    else:
-        for target in tls_targets:
-            for expectation in expectations_for(target.policy, target.cert_type or "rsa", catalog):
-                if expectation.dimension == dimension:
-                    yield Case(target, dimension, expectation)
-
-
-def _marks(case: Case) -> list[pytest.MarkDecorator]:
-    marks = []
-    if getattr(case.expectation, "provenance", None) == "inferred":
-        marks.append(pytest.mark.inferred)
-    if case.dimension == "access":
-        marks.append(pytest.mark.strict)
-    if case.dimension == "group" and _post_quantum(case.expectation):  # type: ignore[arg-type]
-        marks.append(pytest.mark.pq)
-    if case.target.endpoint_type == "EDGE":
-        marks.append(pytest.mark.edge)
-    return marks
-
-
-def _post_quantum(expectation: Expectation) -> bool:
-    catalog = load_catalog()
-    if expectation.members:
-        return any((g := catalog.universe.group(code)) is not None and g.kind in ("mlkem", "hybrid")
-                   for code in expectation.members)
-    return catalog.group(expectation.item).is_post_quantum
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("apigw_dimension")
     if marker is None or "apigw_case" not in metafunc.fixturenames:
         return
+    from .cases import DIMENSIONS, cases_for, marks_for
+
     dimension = marker.args[0]
     if dimension not in DIMENSIONS:
         raise pytest.UsageError(f"apigw-tls: unknown dimension {dimension!r} (choose from {', '.join(DIMENSIONS)})")
-    cases = list(_cases(dimension, metafunc.config.stash[STATE_KEY].targets))
-    metafunc.parametrize("apigw_case", [pytest.param(c, id=c.test_id, marks=_marks(c)) for c in cases])
+    cases = list(cases_for(dimension, state_of(metafunc.config).targets))
+    metafunc.parametrize("apigw_case", [pytest.param(c, id=c.test_id, marks=marks_for(c)) for c in cases])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    cases = {item.nodeid: item.callspec.params["apigw_case"] for item in items
-             if isinstance(getattr(item, "callspec", None) and item.callspec.params.get("apigw_case"), Case)}
-    config.stash[CASES_KEY] = cases
-    if cases and capabilities.detect().missing:
+    from .report import DIMENSION_KEY, TARGET_KEY
+    from .session import Case
+
+    selected: dict[str, TargetSpec] = {}
+    for item in items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("apigw_case")
+        if isinstance(case, Case):
+            item.user_properties += [(TARGET_KEY, case.target.name), (DIMENSION_KEY, case.dimension)]
+            selected.setdefault(case.target.name, case.target)
+    if not selected:
+        return
+    from . import capabilities
+
+    if capabilities.detect().missing:
         raise pytest.UsageError("apigw-tls: " + "; ".join(capabilities.detect().missing) + ": "
                                 + capabilities.UPGRADE_HINT)
+    state_of(config).selected = list(selected.values())
 
 
 # -- fixtures ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def apigw_ca() -> Any:
-    """The trustme CA that signs the reference server's certificates."""
+    """The trustme CA that signs the reference server's ECDSA certificates (RSA ones chain to an RSA root
+    in the same CA file)."""
     import trustme
 
     return trustme.CA()
@@ -209,17 +244,26 @@ def apigw_reference_server(apigw_ca: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def apigw_scans(request: pytest.FixtureRequest) -> ScanCache:
-    """The session's scan cache: one scan per target, shared by every case."""
-    state: PluginState = request.config.stash[STATE_KEY]
+def apigw_scans(request: pytest.FixtureRequest) -> Iterator[ScanCache]:
+    """The session's scan cache: one scan per target, shared by every case. Outside pytest-xdist the
+    scans of every selected target start at once, side by side within the global probe budget."""
+    from .fleet import Fleet, FleetSettings
+    from .session import ScanCache
+
+    state = state_of(request.config)
     if state.cache is None:
+        fleet = Fleet(FleetSettings(total_probes=state.total_concurrency))
         state.cache = ScanCache(state.settings, lambda: request.getfixturevalue("apigw_reference_server"),
-                                _announcer(request.config))
-    return state.cache
+                                _announcer(request.config), fleet)
+        if not hasattr(request.config, "workerinput"):
+            if any(t.on_reference for t in state.selected):
+                request.getfixturevalue("apigw_reference_server")
+            state.cache.prefetch(state.selected)
+    yield state.cache
 
 
 def _announcer(config: pytest.Config) -> Callable[[str], None] | None:
-    """With -v, say when a scan starts and ends: against a rate-limited endpoint a scan takes minutes."""
+    """With -v, say when a case waits for a scan: against a rate-limited endpoint a scan takes minutes."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
     if reporter is None or capture is None or config.get_verbosity() < 1:
@@ -235,19 +279,22 @@ def _announcer(config: pytest.Config) -> Callable[[str], None] | None:
 @pytest.fixture(scope="session")
 def apigw_target(request: pytest.FixtureRequest) -> Any:
     """Where the suite connects (address, port, SNI) for the first configured target."""
-    spec = request.config.stash[STATE_KEY].targets[0]
+    spec = state_of(request.config).targets[0]
     return spec.resolve(request.getfixturevalue("apigw_reference_server") if spec.on_reference else None)
 
 
 @pytest.fixture(scope="session")
 def apigw_policy(request: pytest.FixtureRequest) -> Any:
     """The catalog Policy the first configured target claims to enforce."""
-    return request.config.stash[STATE_KEY].targets[0].policy
+    return state_of(request.config).targets[0].policy
 
 
 @pytest.fixture
 def apigw_verdict(apigw_case: Case, apigw_scans: ScanCache, request: pytest.FixtureRequest) -> CaseVerdict:
     """The case's verdict; an inconclusive one is raised here, so pytest reports an error, not a pass."""
+    from .session import Inconclusive
+    from .verdicts import INCONCLUSIVE, REPORTED
+
     if apigw_case.target.on_reference:
         request.getfixturevalue("apigw_reference_server")
     verdict = apigw_scans.verdict(apigw_case)
@@ -261,31 +308,109 @@ def apigw_verdict(apigw_case: Case, apigw_scans: ScanCache, request: pytest.Fixt
 
 def assert_conforms(verdict: CaseVerdict) -> None:
     """The body of every conformance case."""
+    from .verdicts import FAIL
+
     if verdict.verdict == FAIL:
         pytest.fail(verdict.message, pytrace=False)
 
 
 # -- reporting -----------------------------------------------------------------------------------------
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    case = item.config.stash.get(CASES_KEY, {}).get(item.nodeid)
-    if case is not None:
-        item.config.stash[STATE_KEY].log.record(case, report)
-    return report
+class _Recorder:
+    """Records each case's outcome from its test report: in a plain run and on the xdist controller
+    alike (workers' reports are replayed there), from the user_properties set at collection."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if STATE_KEY in self.config.stash:
+            self.config.stash[STATE_KEY].log.record(report)
+
+
+def _report(config: pytest.Config, state: PluginState) -> dict[str, Any]:
+    from .report import build_report, run_metadata
+
+    documents = state.cache.documents() if state.cache is not None else {"scans": {}, "access": {}, "scans_run": 0}
+    for kind in ("scans", "access"):
+        documents[kind].update(state.worker_documents[kind])
+    documents["scans_run"] += state.worker_documents["scans_run"]
+    settings = {"timeout": state.settings.timeout, "concurrency": state.settings.concurrency,
+                "total_concurrency": state.total_concurrency, "delay": state.settings.delay,
+                "targets": len(state.targets)}
+    return build_report(state.log, documents, run_metadata(settings, state.started))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
-    if state is None or not state.log.outcomes:
+    if state is None or not state.log.outcomes or hasattr(config, "workerinput"):
         return
+    from .report import summary_lines
+
     terminalreporter.write_sep("=", "apigw-tls conformance")
-    for line in summary_lines(state.log, state.cache):
+    for line in summary_lines(_report(config, state)):
         terminalreporter.write_line(line)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    state = session.config.stash.get(STATE_KEY, None)
-    path = _option(session.config, "json")
-    if state is not None and path:
-        write_json_report(path, state.log, state.cache)
+    config = session.config
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        return
+    worker_output = getattr(config, "workeroutput", None)
+    if worker_output is not None:  # an xdist worker: hand the scans to the controller
+        if state.cache is not None:
+            worker_output[WORKER_OUTPUT_KEY] = json.dumps(state.cache.documents())
+    else:
+        _write_reports(config, state)
+    if state.cache is not None:
+        state.cache.close()
+
+
+def _write_reports(config: pytest.Config, state: PluginState) -> None:
+    paths = {kind: _option(config, kind) for kind in ("json", "markdown", "html")}
+    if not any(paths.values()):
+        return
+    from .pages import render_html, render_markdown
+    from .report import write_report
+
+    report = _report(config, state)
+    try:
+        if paths["json"]:
+            write_report(paths["json"], report)
+        for kind, render in (("markdown", render_markdown), ("html", render_html)):
+            if paths[kind]:
+                with open(paths[kind], "w", encoding="utf-8") as handle:
+                    handle.write(render(report))
+    except OSError as error:
+        raise pytest.UsageError(f"apigw-tls: cannot write a report: {error}") from None
+
+
+class _XdistHooks:
+    """pytest-xdist's own hooks, registered only when xdist is installed."""
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """With -n (--dist load, the default) every case of a target goes to one worker: one scan."""
+        if config.getvalue("dist") != "load":
+            return None
+        from .xdist_scheduling import TargetScheduling
+
+        return TargetScheduling(config, log, [t.name for t in state_of(config).targets])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        state = node.config.stash.get(STATE_KEY, None)
+        if state is not None:
+            node.workerinput[WORKER_TARGETS_KEY] = json.dumps(
+                {t.name: {"cert_type": t.cert_type, "unreachable": t.unreachable} for t in state.targets})
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+        if output is None:
+            return
+        state = state_of(node.config)
+        documents = json.loads(output)
+        for kind in ("scans", "access"):
+            state.worker_documents[kind].update(documents[kind])
+        state.worker_documents["scans_run"] += documents["scans_run"]

@@ -1,72 +1,126 @@
-"""Reporting: what each conformance case ended as, the terminal summary and the JSON report."""
+"""The report model: what each conformance case ended as, per target and dimension, with run metadata.
+
+One model, built from case outcomes and scan documents; the terminal summary, the JSON report, the
+Markdown and HTML pages (pages.py) and `apigw-tls diff` all read it and none re-derives a verdict.
+Case outcomes come from test reports (their user_properties name the target and dimension), so the
+same code works in a plain run and on the pytest-xdist controller.
+"""
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime
 import json
 from typing import Any
 
 import pytest
 
-from .scan import FAIL, INCONCLUSIVE, PASS
-from .session import Case, ScanCache
+from .verdicts import FAIL, INCONCLUSIVE, PASS
+
+DIMENSIONS = ("version", "suite", "group", "sni", "access", "cert", "alignment")
+SKIPPED = "skipped"
+TARGET_KEY, DIMENSION_KEY = "apigw_target", "apigw_dimension"
 
 
 @dataclasses.dataclass
 class CaseLog:
-    """nodeid -> (case, outcome, message); outcome is pass, fail, inconclusive (an error) or skipped."""
+    """nodeid -> (target, dimension, outcome, message); outcome is pass, fail, inconclusive (an error) or skipped."""
 
-    outcomes: dict[str, tuple[Case, str, str]] = dataclasses.field(default_factory=dict)
+    outcomes: dict[str, tuple[str, str, str, str]] = dataclasses.field(default_factory=dict)
 
-    def record(self, case: Case, report: pytest.TestReport) -> None:
+    def record(self, report: pytest.TestReport) -> None:
+        properties = dict(report.user_properties)
+        if TARGET_KEY not in properties:
+            return
         if report.when == "setup" and report.failed:
             outcome = INCONCLUSIVE
         elif report.skipped:
-            outcome = "skipped"
+            outcome = SKIPPED
         elif report.when == "call":
             outcome = PASS if report.passed else FAIL
         else:
             return
-        message = report.longreprtext.strip().splitlines()[-1] if report.failed and report.longreprtext else ""
-        self.outcomes[report.nodeid] = (case, outcome, message)
+        message = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            message = str(report.longrepr[2])
+        elif report.failed and report.longreprtext:
+            message = report.longreprtext.strip().splitlines()[-1]
+        self.outcomes[report.nodeid] = (str(properties[TARGET_KEY]), str(properties[DIMENSION_KEY]), outcome, message)
 
 
-def summary_lines(log: CaseLog, cache: ScanCache | None) -> list[str]:
-    """Target by dimension: pass / fail / inconclusive, then probe counts and times per scan."""
-    counts: dict[tuple[str, str], collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    for case, outcome, _message in log.outcomes.values():
-        counts[(case.target.name, case.dimension)][outcome] += 1
-    dimensions = [d for d in ("version", "suite", "group", "sni", "access", "cert")
-                  if any(dim == d for _, dim in counts)]
-    names = list(dict.fromkeys(name for name, _ in counts))
-    width = max(len(n) for n in names) + 2
+def build_report(log: CaseLog, documents: dict[str, dict[str, Any]], metadata: dict[str, Any]) -> dict[str, Any]:
+    """The report model as a JSON-ready dict, in a stable order (targets and cases sorted)."""
+    counts: dict[str, dict[str, collections.Counter[str]]] = collections.defaultdict(
+        lambda: collections.defaultdict(collections.Counter))
+    cases = []
+    for nodeid in sorted(log.outcomes):
+        target, dimension, outcome, message = log.outcomes[nodeid]
+        counts[target][dimension][outcome] += 1
+        cases.append({"nodeid": nodeid, "target": target, "dimension": dimension, "outcome": outcome,
+                      "message": message})
+    targets: dict[str, Any] = {}
+    for name in sorted(set(counts) | set(documents.get("scans", {})) | set(documents.get("access", {}))):
+        per_dimension = {d: dict(counts[name][d]) for d in DIMENSIONS if d in counts[name]}
+        outcomes = collections.Counter()
+        for counter in counts[name].values():
+            outcomes.update(counter)
+        verdict = "errors" if outcomes[INCONCLUSIVE] else "violations" if outcomes[FAIL] else "conforms"
+        entry: dict[str, Any] = {"verdict": verdict, "dimensions": per_dimension}
+        if name in documents.get("scans", {}):
+            entry["scan"] = documents["scans"][name]
+        if name in documents.get("access", {}):
+            entry["access"] = documents["access"][name]
+        targets[name] = entry
+    return {"metadata": {**metadata, "scans_run": documents.get("scans_run", 0)}, "targets": targets, "cases": cases}
+
+
+def run_metadata(settings: dict[str, Any], started: datetime.datetime) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .capabilities import detect
+    from .catalog import load_catalog
+
+    try:
+        tool = version("pytest-apigw-tls")
+    except PackageNotFoundError:
+        tool = "unknown"
+    catalog = load_catalog()
+    return {"tool": "pytest-apigw-tls", "tool_version": tool, "openssl": detect().openssl_version,
+            "catalog_sources": catalog.sources, "universe": catalog.universe.source, "settings": settings,
+            "started": started.isoformat(timespec="seconds")}
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """Target by dimension: pass / fail / inconclusive, then the verdict counts and probe totals."""
+    targets = report["targets"]
+    if not targets:
+        return []
+    dimensions = [d for d in DIMENSIONS if any(d in t["dimensions"] for t in targets.values())]
+    width = max(len(n) for n in targets) + 2
     lines = [f"{'target':<{width}}" + "".join(f"{d:>14}" for d in dimensions) + "   verdict",
              f"{'':<{width}}" + "".join(f"{'pass/fail/inc':>14}" for _ in dimensions)]
-    for name in names:
-        cells, bad = [], False
+    for name, entry in targets.items():
+        cells = []
         for dimension in dimensions:
-            c = counts.get((name, dimension))
-            cells.append(f"{c[PASS]}/{c[FAIL]}/{c[INCONCLUSIVE]}" if c else "-")
-            bad = bad or bool(c and (c[FAIL] or c[INCONCLUSIVE]))
-        lines.append(f"{name:<{width}}" + "".join(f"{cell:>14}" for cell in cells)
-                     + ("   VIOLATIONS" if bad else "   conforms"))
-    if cache is not None and cache.scans():
-        scans = cache.scans().values()
-        lines.append(f"{len(scans)} scans, {sum(s.probes for s in scans)} probes, "
-                     f"{sum(s.elapsed for s in scans):.1f}s of probing")
+            c = entry["dimensions"].get(dimension)
+            cells.append(f"{c.get(PASS, 0)}/{c.get(FAIL, 0)}/{c.get(INCONCLUSIVE, 0)}" if c else "-")
+        shown = {"conforms": "conforms", "violations": "VIOLATIONS", "errors": "ERRORS"}[entry["verdict"]]
+        lines.append(f"{name:<{width}}" + "".join(f"{cell:>14}" for cell in cells) + f"   {shown}")
+    verdicts = collections.Counter(entry["verdict"] for entry in targets.values())
+    lines.append(f"{len(targets)} targets: {verdicts['conforms']} conform, {verdicts['violations']} with violations, "
+                 f"{verdicts['errors']} with errors (unreachable or inconclusive)")
+    scans = [entry["scan"] for entry in targets.values() if "scan" in entry]
+    if scans:
+        lines.append(f"{len(scans)} scans, {sum(s['probes'] for s in scans)} probes, "
+                     f"{sum(s['elapsed_s'] for s in scans):.1f}s of probing")
+        for name, entry in targets.items():
+            if "scan" in entry and entry["scan"].get("cert_type", "").count(","):
+                lines.append(f"{name}: certificates seen: {entry['scan']['cert_type']}")
     return lines
 
 
-def write_json_report(path: str, log: CaseLog, cache: ScanCache | None) -> None:
-    document: dict[str, Any] = {"targets": {}, "cases": []}
-    if cache is not None:
-        for name, result in cache.scans().items():
-            document["targets"].setdefault(name, {})["scan"] = result.to_dict()
-        for name, verdicts in cache.access_results().items():
-            document["targets"].setdefault(name, {})["access"] = [v.to_dict() for v in verdicts]
-    for nodeid, (case, outcome, message) in log.outcomes.items():
-        document["cases"].append({"nodeid": nodeid, "target": case.target.name, "dimension": case.dimension,
-                                  "outcome": outcome, "message": message})
+def write_report(path: str, report: dict[str, Any]) -> None:
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
+        json.dump(report, handle, indent=2)
+        handle.write("\n")

@@ -44,9 +44,10 @@ from .probes import (
     raw_probe,
     with_retries,
 )
+from .verdicts import FAIL, INCONCLUSIVE, PASS, REPORTED
 
-PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
-REPORTED = "reported"  # an undocumented fact: what the target does, neither pass nor fail
+__all__ = ["FAIL", "INCONCLUSIVE", "PASS", "REPORTED", "ScanResult", "Verdict", "detect_cert_type", "scan"]
+
 Job = Callable[[], list[tuple[Expectation, Observation]]]
 
 
@@ -110,8 +111,10 @@ class ScanResult:
 class _Prober:
     """Runs probes against one target with retries, pacing and a probe count."""
 
-    def __init__(self, target: Target, settings: ProbeSettings, catalog: Catalog) -> None:
+    def __init__(self, target: Target, settings: ProbeSettings, catalog: Catalog,
+                 budget: threading.Semaphore | None = None) -> None:
         self.target, self.settings, self.catalog = target, settings, catalog
+        self.budget = budget  # shared by every target of a fleet: probes in flight across all of them
         self.pacer = Pacer(settings.delay)
         self.count = 0
         self._lock = threading.Lock()
@@ -120,7 +123,10 @@ class _Prober:
         def counted() -> Observation:
             with self._lock:
                 self.count += 1
-            return probe()
+            if self.budget is None:
+                return probe()
+            with self.budget:
+                return probe()
         return with_retries(counted, self.settings, self.pacer)
 
     def raw(self, offer: ProbeOffer) -> Observation:
@@ -307,7 +313,8 @@ def detect_cert_type(target: Target, settings: ProbeSettings) -> str:
 
 
 def scan(target: Target, policy: Policy, cert_type: str | None = None, settings: ProbeSettings | None = None,
-         catalog: Catalog | None = None, progress: Callable[[int, int], None] | None = None) -> ScanResult:
+         catalog: Catalog | None = None, progress: Callable[[int, int], None] | None = None,
+         budget: threading.Semaphore | None = None) -> ScanResult:
     """Give a verdict for every TLS expectation of `policy` on `target`."""
     catalog = catalog or load_catalog()
     settings = settings or ProbeSettings()
@@ -315,7 +322,20 @@ def scan(target: Target, policy: Policy, cert_type: str | None = None, settings:
     check_reachable(target, settings.timeout)
     cert_type = cert_type or detect_cert_type(target, settings)
     expectations = expectations_for(policy, cert_type, catalog)
-    prober = _Prober(target, settings, catalog)
+    verdicts, probes = _judge_all(target, policy, cert_type, expectations, settings, catalog, progress, budget)
+    return ScanResult(target, policy.id, cert_type, verdicts, probes, time.monotonic() - started)
+
+
+def observe(target: Target, policy: Policy, cert_type: str, expectations: list[Expectation],
+            settings: ProbeSettings) -> tuple[Verdict, ...]:
+    """Verdicts for a few expectations only (the SNI cases ask one question of each of two targets)."""
+    return _judge_all(target, policy, cert_type, expectations, settings, load_catalog(), None, None)[0]
+
+
+def _judge_all(target: Target, policy: Policy, cert_type: str, expectations: list[Expectation],
+               settings: ProbeSettings, catalog: Catalog, progress: Callable[[int, int], None] | None,
+               budget: threading.Semaphore | None) -> tuple[tuple[Verdict, ...], int]:
+    prober = _Prober(target, settings, catalog, budget)
     jobs = plan(prober, expectations, policy, cert_type)
     observed: dict[tuple[str, int, str], Verdict] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
@@ -325,5 +345,4 @@ def scan(target: Target, policy: Policy, cert_type: str | None = None, settings:
                 observed[expectation.key] = judge(expectation, observation)
             if progress:
                 progress(done, len(jobs))
-    verdicts = tuple(observed[e.key] for e in expectations)
-    return ScanResult(target, policy.id, cert_type, verdicts, prober.count, time.monotonic() - started)
+    return tuple(observed[e.key] for e in expectations), prober.count

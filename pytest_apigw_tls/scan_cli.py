@@ -7,12 +7,16 @@ import json
 import sys
 from typing import Any
 
-from .access import AccessVerdict, access_scan
+from typing import TYPE_CHECKING
+
 from .catalog import CERT_TYPES, load_catalog
 from .errors import ConfigError
-from .probes import ProbeSettings, Target
-from .scan import FAIL, INCONCLUSIVE, PASS, ScanResult, scan
 from .targets import is_ip_address, parse_host_port
+from .verdicts import FAIL, INCONCLUSIVE, PASS
+
+if TYPE_CHECKING:  # imported when a scan runs: `apigw-tls --help` and other subcommands skip OpenSSL and h11
+    from .access import AccessVerdict
+    from .scan import ScanResult
 
 
 def register(commands: Any) -> None:
@@ -69,6 +73,9 @@ def _progress(done: int, total: int) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    from .probes import ProbeSettings, Target
+    from .scan import scan
+
     host, port = parse_host_port(args.target)
     sni = args.sni or (None if is_ip_address(host) else host)
     policy = load_catalog().policy(args.policy, args.endpoint_type)
@@ -77,7 +84,11 @@ def run_scan(args: argparse.Namespace) -> int:
     settings = ProbeSettings(args.timeout, args.retries, args.concurrency, args.delay)
     target = Target(host, port, sni)
     result = scan(target, policy, args.cert_type, settings, progress=_progress if sys.stderr.isatty() else None)
-    access = access_scan(target, args.access_mode, args.timeout, args.strict_status) if args.access_mode else ()
+    access: tuple[AccessVerdict, ...] = ()
+    if args.access_mode:
+        from .access import access_scan
+
+        access = access_scan(target, args.access_mode, args.timeout, args.strict_status)
     _print_table(result, access, args.verbose)
     if args.json:
         document = {**result.to_dict(), "access": [v.to_dict() for v in access]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import threading
 from typing import Any, Callable
@@ -10,9 +11,11 @@ from .access import AccessVerdict, access_scan
 from .catalog import load_catalog
 from .errors import ApigwTlsError
 from .expectations import AccessExpectation, Expectation, expectations_for
+from .fleet import Fleet
 from .probes import ProbeSettings
-from .scan import FAIL, INCONCLUSIVE, PASS, ScanResult, detect_cert_type, scan
+from .scan import ScanResult, detect_cert_type, observe, scan
 from .targets import TargetSpec
+from .verdicts import FAIL, INCONCLUSIVE, PASS
 
 
 class Inconclusive(ApigwTlsError):
@@ -34,6 +37,8 @@ class Case:
             return f"{self.target.name}-vs-{self.partner.name}" if self.partner else self.target.name
         if self.dimension == "cert":
             return f"{self.target.name}-{self.target.cert_type}"
+        if self.dimension == "alignment":
+            return f"{self.target.name}-default-endpoint"
         return f"{self.target.name}-{self.expectation.test_id}"  # type: ignore[union-attr]
 
 
@@ -45,31 +50,38 @@ class CaseVerdict:
 
 
 class ScanCache:
-    """Runs each target's TLS scan and access checks once, on first use, and keeps errors too."""
+    """Runs each target's TLS scan and access checks once, keeps errors too, and can start the scans
+    of many targets at once (a fleet) so that cases read results as they complete."""
 
     def __init__(self, settings: ProbeSettings, reference: Callable[[], Any] | None,
-                 announce: Callable[[str], None] | None = None) -> None:
+                 announce: Callable[[str], None] | None = None, fleet: Fleet | None = None) -> None:
         self.settings = settings
         self.reference = reference  # returns the running reference server, started on first use
-        self.announce = announce  # told when a scan starts and ends (progress on long runs)
+        self.announce = announce  # told when a case waits for a scan (progress on long runs)
+        self.fleet = fleet or Fleet()
         self._lock = threading.Lock()
-        self._results: dict[tuple[str, str], Any] = {}
+        self._futures: dict[tuple[str, tuple[object, ...]], tuple[str, concurrent.futures.Future[Any]]] = {}
 
-    def _once(self, kind: str, spec: TargetSpec, compute: Callable[[], Any]) -> Any:
-        key = (kind, spec.name)
+    def _future(self, kind: str, spec: TargetSpec, compute: Callable[[threading.Semaphore], Any]
+                ) -> concurrent.futures.Future[Any]:
+        key = (kind, spec.identity)
         with self._lock:
-            if key not in self._results:
-                if self.announce:
-                    self.announce(f"apigw-tls: {kind} scan of {spec.name} ...")
-                try:
-                    self._results[key] = compute()
-                except ApigwTlsError as error:
-                    self._results[key] = error
-                if self.announce:
-                    self.announce(f"apigw-tls: {kind} scan of {spec.name} done")
-            result = self._results[key]
-        if isinstance(result, ApigwTlsError):
-            raise Inconclusive(f"{spec.name}: {result}")
+            if key not in self._futures:
+                self._futures[key] = (spec.name, self.fleet.submit(compute))
+            return self._futures[key][1]
+
+    def _once(self, kind: str, spec: TargetSpec, compute: Callable[[threading.Semaphore], Any]) -> Any:
+        if spec.unreachable:
+            raise Inconclusive(f"{spec.name}: {spec.unreachable}")
+        future = self._future(kind, spec, compute)
+        if not future.done() and self.announce:
+            self.announce(f"apigw-tls: waiting for the {kind} scan of {spec.name} ...")
+        try:
+            result = future.result()
+        except ApigwTlsError as error:
+            raise Inconclusive(f"{spec.name}: {error}") from None
+        if self.announce and kind == "tls":
+            self.announce(f"apigw-tls: {kind} scan of {spec.name}: {result.probes} probes, {result.elapsed:.1f}s")
         return result
 
     def _reference_for(self, spec: TargetSpec) -> Any:
@@ -78,22 +90,45 @@ class ScanCache:
     def _target(self, spec: TargetSpec) -> Any:
         return spec.resolve(self._reference_for(spec))
 
+    def _tls_work(self, spec: TargetSpec) -> Callable[[threading.Semaphore], ScanResult]:
+        target = self._target(spec)  # resolved here, in the caller's thread (it may start the reference server)
+        return lambda budget: scan(target, spec.policy, spec.cert_type, self.settings, budget=budget)
+
+    def prefetch(self, specs: list[TargetSpec]) -> None:
+        """Start the TLS scans of `specs` side by side (within the fleet's budget)."""
+        for spec in specs:
+            if not spec.unreachable and not spec.access_only:
+                self._future("tls", spec, self._tls_work(spec))
+
     def tls(self, spec: TargetSpec) -> ScanResult:
-        return self._once("tls", spec, lambda: scan(self._target(spec), spec.policy, spec.cert_type, self.settings))
+        return self._once("tls", spec, self._tls_work(spec))
 
     def access(self, spec: TargetSpec) -> tuple[AccessVerdict, ...]:
-        return self._once("access", spec, lambda: access_scan(
-            self._target(spec), spec.access_mode, self.settings.timeout, spec.strict_status,
-            other_arrival_path=spec.resolve_other_path(self._reference_for(spec))))
+        target, other = self._target(spec), spec.resolve_other_path(self._reference_for(spec))
+        return self._once("access", spec, lambda budget: access_scan(
+            target, spec.access_mode, self.settings.timeout, spec.strict_status, other_arrival_path=other))
 
     def cert_type(self, spec: TargetSpec) -> str:
-        return self._once("cert", spec, lambda: detect_cert_type(self._target(spec), self.settings))
+        target = self._target(spec)
+        return self._once("cert", spec, lambda budget: detect_cert_type(target, self.settings))
 
-    def scans(self) -> dict[str, ScanResult]:
-        return {name: r for (kind, name), r in self._results.items() if kind == "tls" and isinstance(r, ScanResult)}
+    def documents(self) -> dict[str, Any]:
+        """Finished scans as report data: {"scans": {name: ...}, "access": {name: [...]}}."""
+        out: dict[str, Any] = {"scans": {}, "access": {}}
+        with self._lock:
+            entries = list(self._futures.items())
+        out["scans_run"] = sum(1 for (kind, _identity) in self._futures if kind == "tls")
+        for (kind, _identity), (name, future) in entries:
+            if not future.done() or future.exception() is not None:
+                continue
+            if kind == "tls":
+                out["scans"][name] = future.result().to_dict()
+            elif kind == "access":
+                out["access"][name] = [v.to_dict() for v in future.result()]
+        return out
 
-    def access_results(self) -> dict[str, tuple[AccessVerdict, ...]]:
-        return {name: r for (kind, name), r in self._results.items() if kind == "access" and isinstance(r, tuple)}
+    def close(self) -> None:
+        self.fleet.close()
 
     # -- verdicts for cases ------------------------------------------------------------------------
     def verdict(self, case: Case) -> CaseVerdict:
@@ -103,6 +138,8 @@ class ScanCache:
             return self._access_verdict(case)
         if case.dimension == "sni":
             return self._sni_verdict(case)
+        if case.dimension == "alignment":
+            return self._alignment_verdict(case)
         return self._cert_verdict(case)
 
     def _tls_verdict(self, case: Case) -> CaseVerdict:
@@ -126,11 +163,17 @@ class ScanCache:
         return CaseVerdict(verdict.verdict, message, (("expected", wanted.expected), ("evidence", verdict.evidence)))
 
     def _sni_verdict(self, case: Case) -> CaseVerdict:
-        """Both targets share an address; the item on which their policies differ must follow each SNI."""
+        """Both targets share an address; the item on which their policies differ must follow each SNI.
+        One question of each target, not two whole scans (under xdist each case stays with its target)."""
         assert case.partner is not None
         key = discriminating_key(case.target, case.partner)
-        ours, theirs = self.tls(case.target), self.tls(case.partner)
-        pair = [next(v for v in scan_.verdicts if v.expectation.key == key) for scan_ in (ours, theirs)]
+        pair = []
+        for spec in (case.target, case.partner):
+            if spec.unreachable:
+                raise Inconclusive(f"{spec.name}: {spec.unreachable}")
+            cert_type = spec.cert_type or "rsa"
+            wanted = [e for e in expectations_for(spec.policy, cert_type, load_catalog()) if e.key == key]
+            pair.append(observe(self._target(spec), spec.policy, cert_type, wanted, self.settings)[0])
         if any(v.verdict == INCONCLUSIVE for v in pair):
             return CaseVerdict(INCONCLUSIVE, "; ".join(v.evidence for v in pair))
         ok = all(v.verdict == PASS for v in pair)
@@ -140,6 +183,23 @@ class ScanCache:
                    f"{pair[0].observed}; SNI {case.partner.sni} expected {pair[1].expectation.expected}, observed "
                    f"{pair[1].observed} (the policy must follow the SNI)")
         return CaseVerdict(PASS if ok else FAIL, message)
+
+    def _alignment_verdict(self, case: Case) -> CaseVerdict:
+        """The API's default endpoint behind a custom domain, judged against the domain's policy: every
+        version, suite or group it accepts that the domain refuses is a way around the domain's policy."""
+        behind = case.target.resolve_default_endpoint()
+        assert behind is not None
+        result = self.tls(behind)
+        paths = [v for v in result.verdicts if v.verdict == FAIL and v.expectation.expected == "rejected"]
+        undecided = [v for v in result.verdicts if v.verdict == INCONCLUSIVE]
+        where = f"default endpoint {behind.host}:{behind.port} behind {case.target.sni}"
+        if paths:
+            listed = "; ".join(f"{v.expectation.test_id.rsplit('-', 1)[0]} ({v.evidence})" for v in paths)
+            return CaseVerdict(FAIL, f"{where} accepts {len(paths)} things the domain's {case.target.policy_id} "
+                                     f"refuses (the blog: TLS happens before endpoint settings): {listed}")
+        if undecided:
+            return CaseVerdict(INCONCLUSIVE, f"{where}: {len(undecided)} undecided: {undecided[0].evidence}")
+        return CaseVerdict(PASS, f"{where} accepts nothing the domain refuses")
 
     def _cert_verdict(self, case: Case) -> CaseVerdict:
         observed = self.cert_type(case.target)

@@ -7,8 +7,8 @@ import ipaddress
 import tomllib
 from typing import Any
 
-from .catalog import CERT_TYPES, ENDPOINT_TYPES, Policy, load_catalog
-from .errors import ConfigError, TargetError
+from .catalog import CERT_TYPES, ENDPOINT_TYPES, Policy, cert_types, load_catalog
+from .errors import ApigwTlsError, ConfigError, TargetError
 from .probes import Target
 
 
@@ -54,6 +54,14 @@ class TargetSpec:
     strict_status: int = 421
     access_only: bool = False  # a twin of another target that differs only in its access mode
     other_path: str | None = None  # HOST:PORT of an arrival path of another endpoint type, if any
+    default_endpoint: str | None = None  # HOST[:PORT] of the API's execute-api endpoint behind a custom domain
+    unreachable: str | None = None  # why the target could not be reached or identified (its cases error)
+
+    @property
+    def identity(self) -> tuple[object, ...]:
+        """What is probed and what is claimed: two targets are the same only when all of it matches."""
+        return (self.host, self.port, self.sni, self.endpoint_type, self.cert_type, self.policy_id,
+                self.access_mode, self.strict_status, self.other_path, self.default_endpoint)
 
     @property
     def policy(self) -> Policy:
@@ -80,6 +88,44 @@ class TargetSpec:
     def on_reference(self) -> bool:
         return self.host is None
 
+    def resolve_default_endpoint(self) -> "TargetSpec | None":
+        """The API's default endpoint behind this custom domain, judged against the domain's policy:
+        whatever it accepts that the domain refuses is a way around the domain's policy."""
+        if not self.default_endpoint:
+            return None
+        host, port = parse_host_port(self.default_endpoint)
+        return dataclasses.replace(self, name=f"{self.name}@default-endpoint", host=host, port=port,
+                                   sni=None if is_ip_address(host) else host, cert_type="rsa",
+                                   default_endpoint=None, access_mode=None, other_path=None)
+
+
+def unique_names(targets: list[TargetSpec], explicit: list[bool]) -> list[TargetSpec]:
+    """Give every target a name of its own: explicit names must differ (one-line error otherwise);
+    a default name (the policy id) that several targets share gets their server name, then port."""
+    seen: dict[str, int] = {}
+    for target, given in zip(targets, explicit):
+        if given:
+            if target.name in seen:
+                raise ConfigError(f"two targets are named {target.name!r}: names must differ")
+            seen[target.name] = 1
+    counts: dict[str, int] = {}
+    for target, given in zip(targets, explicit):
+        if not given:
+            counts[target.name] = counts.get(target.name, 0) + 1
+    named = []
+    for target, given in zip(targets, explicit):
+        name = target.name
+        if not given and counts[name] > 1:
+            name = f"{name}@{target.sni or target.host}"
+            if name in seen:
+                name = f"{name}:{target.port}"
+            base, number = name, 2
+            while name in seen:
+                name, number = f"{base}#{number}", number + 1
+        seen[name] = 1
+        named.append(dataclasses.replace(target, name=name))
+    return named
+
 
 def reference_targets() -> list[TargetSpec]:
     """The reference server's default endpoints, one target per policy and certificate type."""
@@ -97,39 +143,51 @@ def reference_targets() -> list[TargetSpec]:
     return targets
 
 
-_TARGET_KEYS = {"name", "address", "sni", "policy", "endpoint_type", "cert_type", "access_mode", "strict_status",
-                "other_path"}
+_TARGET_KEYS: dict[str, type] = {"name": str, "address": str, "sni": str, "policy": str, "endpoint_type": str,
+                                 "cert_type": str, "access_mode": str, "strict_status": int, "other_path": str,
+                                 "default_endpoint": str}
 
 
 def load_targets_file(path: str) -> list[TargetSpec]:
     """A TOML file of [[target]] tables: address, policy, and optionally sni, endpoint_type, cert_type,
-    access_mode, strict_status, name, other_path (an arrival path of another endpoint type)."""
+    access_mode, strict_status, name, other_path (an arrival path of another endpoint type) and
+    default_endpoint (the API's execute-api hostname behind a custom domain)."""
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except OSError as error:
         raise ConfigError(f"cannot read targets file {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: malformed TOML: {error}") from None
     raw_targets = data.get("target")
-    if not isinstance(raw_targets, list) or not raw_targets:
+    if not isinstance(raw_targets, list) or not raw_targets or not all(isinstance(t, dict) for t in raw_targets):
         raise ConfigError(f"{path}: needs at least one [[target]] table")
-    targets = []
+    targets, explicit = [], []
     for number, raw in enumerate(raw_targets, 1):
         where = f"{path}: target {number}"
-        unknown = set(raw) - _TARGET_KEYS
+        unknown = set(raw) - set(_TARGET_KEYS)
         if unknown:
             raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+        for key, value in raw.items():
+            wanted = _TARGET_KEYS[key]
+            if not isinstance(value, wanted) or isinstance(value, bool):
+                raise ConfigError(f"{where}: {key} must be a {'string' if wanted is str else 'whole number'}, "
+                                  f"not {value!r}")
         if "address" not in raw or "policy" not in raw:
             raise ConfigError(f"{where}: needs address and policy")
-        target = make_target(raw["address"], raw["policy"], raw.get("sni"), raw.get("endpoint_type"),
-                             raw.get("cert_type"), raw.get("access_mode"), raw.get("strict_status", 421),
-                             raw.get("name"))
-        if "other_path" in raw:
-            parse_host_port(raw["other_path"])
-            target = dataclasses.replace(target, other_path=raw["other_path"])
+        try:
+            target = make_target(raw["address"], raw["policy"], raw.get("sni"), raw.get("endpoint_type"),
+                                 raw.get("cert_type"), raw.get("access_mode"), raw.get("strict_status", 421),
+                                 raw.get("name"))
+            for key in ("other_path", "default_endpoint"):
+                if key in raw:
+                    parse_host_port(raw[key])
+                    target = dataclasses.replace(target, **{key: raw[key]})
+        except ApigwTlsError as error:
+            raise ConfigError(f"{where}: {error}") from None
         targets.append(target)
-    return targets
+        explicit.append("name" in raw)
+    return unique_names(targets, explicit)
 
 
 def make_target(address: str, policy_name: str, sni: str | None = None, endpoint_type: str | None = None,
@@ -141,8 +199,12 @@ def make_target(address: str, policy_name: str, sni: str | None = None, endpoint
     if endpoint_type not in ENDPOINT_TYPES:
         raise ConfigError(f"unknown endpoint type {endpoint_type!r} (choose from {', '.join(ENDPOINT_TYPES)})")
     policy = load_catalog().policy(policy_name, endpoint_type)
-    if cert_type is not None and cert_type not in CERT_TYPES:
-        raise ConfigError(f"cert type must be one of {', '.join(CERT_TYPES)}, not {cert_type!r}")
+    if cert_type is not None and (not cert_types(cert_type) or not set(cert_types(cert_type)) <= set(CERT_TYPES)):
+        raise ConfigError(f"cert type must be rsa, ecdsa or rsa,ecdsa, not {cert_type!r}")
+    if cert_type is not None:
+        cert_type = ",".join(t for t in CERT_TYPES if t in cert_types(cert_type))
+    if not 400 <= strict_status <= 599:
+        raise ConfigError(f"strict_status {strict_status} is not an HTTP error status")
     if access_mode is not None and access_mode.upper() not in ("BASIC", "STRICT"):
         raise ConfigError(f"access mode must be BASIC or STRICT, not {access_mode!r}")
     sni = sni or (None if is_ip_address(host) else host)

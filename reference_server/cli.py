@@ -8,14 +8,13 @@ import dataclasses
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_apigw_tls.errors import ConfigError
 
-from .admin import AdminServer
-from .config import ServerConfig, default_config, load_config
-from .control import ControlPlane
-from .server import ReferenceServer
+if TYPE_CHECKING:
+    from .config import ServerConfig
+    from .server import ReferenceServer
 
 
 def register(commands: Any) -> None:
@@ -48,6 +47,11 @@ def endpoint_table(server: ReferenceServer) -> str:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from .admin import AdminServer
+    from .config import default_config, load_config
+    from .control import ControlPlane
+    from .server import ReferenceServer
+
     config = _with_overrides(load_config(args.config) if args.config else default_config(), args)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # before the address is printed: callers may stop us then

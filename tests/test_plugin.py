@@ -86,7 +86,6 @@ def test_an_unresponsive_target_gives_errors_not_passes(suite):
 
 @pytest.mark.parametrize("args,message", [
     (("--apigw-target", "127.0.0.1:443", "--apigw-policy", "SecurityPolicy_TLS13_1_3_2025"), "*did you mean*"),
-    (("--apigw-target", "127.0.0.1:1", "--apigw-policy", "TLS_1_2"), "*cannot connect to 127.0.0.1:1*"),
     (("--apigw-target", "127.0.0.1:443",), "*--apigw-target needs --apigw-policy NAME*"),
     (("--apigw-targets", "/nonexistent.toml"), "*cannot read targets file /nonexistent.toml*"),
     (("--apigw-target", "127.0.0.1:443", "--apigw-policy", "TLS_1_2", "--apigw-endpoint-type", "LAN"),
@@ -118,3 +117,11 @@ policy = "TLS_1_0"
     result = suite.runpytest("--apigw-targets", str(targets), "-k", "test_policy_follows_sni", "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*test_policy_follows_sni[[]SecurityPolicy_TLS13_1_3_2025_09-vs-TLS_1_0[]] PASSED*"])
+
+
+def test_a_dead_target_errors_its_own_cases_with_the_reason(suite):
+    result = suite.runpytest("--apigw-target", "127.0.0.1:1", "--apigw-policy", "TLS_1_2", "-k", "test_version")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) == 0 and outcomes["errors"] == 5
+    result.stdout.fnmatch_lines(["*cannot connect to 127.0.0.1:1*", "*1 targets: 0 conform, 0 with violations, "
+                                 "1 with errors*"])

@@ -1,0 +1,108 @@
+"""Fleets of targets through the plugin: identity, dead endpoints, pytest-xdist, reports."""
+
+import json
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SUITE = """
+from conformance.test_versions import test_version
+from conformance.test_suites import test_suite
+from conformance.test_groups import test_group
+from conformance.test_sni import test_policy_follows_sni, test_certificate_type
+from conformance.test_alignment import test_default_endpoint_alignment
+from conformance.test_access_mode import test_access_mode
+"""
+
+
+@pytest.fixture(scope="module")
+def served():
+    from reference_server import ReferenceServer
+
+    with ReferenceServer() as server:
+        yield server
+
+
+@pytest.fixture
+def suite(pytester):
+    pytester.makepyfile(test_conformance=SUITE)
+    return pytester
+
+
+def targets_file(path, *tables):
+    lines = []
+    for table in tables:
+        lines.append("[[target]]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_two_unnamed_targets_claiming_one_policy_are_judged_each_on_its_own(suite, served, tmp_path):
+    """Regression: they once shared one scan (keyed by the policy id), and a TLS_1_0 endpoint passed as TLS_1_2."""
+    address = "{}:{}".format(*served.address)
+    path = targets_file(tmp_path / "targets.toml",
+                        {"address": address, "sni": "tls-1-2.rsa.apigw.test", "policy": "TLS_1_2"},
+                        {"address": address, "sni": "tls-1-0.rsa.apigw.test", "policy": "TLS_1_2"})
+    report = tmp_path / "report.json"
+    result = suite.runpytest("--apigw-targets", path, "--apigw-json", str(report), "-k", "test_version")
+    result.assert_outcomes(passed=8, failed=2)  # TLS 1.0 and 1.1 accepted by the second
+    document = json.loads(report.read_text())
+    assert {name: t["verdict"] for name, t in document["targets"].items()} == {
+        "TLS_1_2@tls-1-2.rsa.apigw.test": "conforms", "TLS_1_2@tls-1-0.rsa.apigw.test": "violations"}
+    assert document["metadata"]["scans_run"] == 2
+
+
+def test_two_explicit_identical_names_are_a_one_line_error(suite, tmp_path):
+    path = targets_file(tmp_path / "targets.toml", {"name": "api", "address": "127.0.0.1:1", "policy": "TLS_1_2"},
+                        {"name": "api", "address": "127.0.0.1:2", "policy": "TLS_1_2"})
+    result = suite.runpytest("--apigw-targets", path)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: apigw-tls: two targets are named 'api': names must differ"])
+
+
+def test_a_dead_endpoint_errors_alone_and_the_rest_is_judged(suite, served, tmp_path):
+    address = "{}:{}".format(*served.address)
+    path = targets_file(tmp_path / "targets.toml",
+                        {"name": "dead", "address": "127.0.0.1:1", "policy": "TLS_1_2"},
+                        {"name": "alive", "address": address, "sni": "tls-1-2.ecdsa.apigw.test", "policy": "TLS_1_2"})
+    result = suite.runpytest("--apigw-targets", path, "-k", "test_version or test_certificate_type")
+    result.assert_outcomes(passed=6, errors=6)
+    result.stdout.fnmatch_lines(["*dead*cannot connect to 127.0.0.1:1*",
+                                 "2 targets: 1 conform, 0 with violations, 1 with errors*"])
+
+
+def test_xdist_scans_each_target_once_and_reports_like_a_serial_run(suite, served, tmp_path):
+    address = "{}:{}".format(*served.address)
+    tables = [{"address": address, "sni": f"{slug}.{cert}.apigw.test", "policy": policy}
+              for slug, policy in (("tls-1-2", "TLS_1_2"), ("tls13-1-3-2025-09", "SecurityPolicy_TLS13_1_3_2025_09"),
+                                   ("tls-1-0", "TLS_1_0")) for cert in ("rsa", "ecdsa")]
+    path = targets_file(tmp_path / "targets.toml", *tables)
+    runs = {}
+    for label, extra in (("serial", ()), ("xdist", ("-n", "2"))):
+        report = tmp_path / f"{label}.json"
+        result = suite.runpytest_subprocess("--apigw-targets", path, "--apigw-json", str(report), *extra)
+        runs[label] = (result, json.loads(report.read_text()))
+    serial, parallel = runs["serial"][1], runs["xdist"][1]
+    assert runs["xdist"][0].parseoutcomes() == runs["serial"][0].parseoutcomes()
+    assert (parallel["metadata"]["scans_run"], serial["metadata"]["scans_run"]) == (6, 6)
+    assert [(c["nodeid"], c["outcome"]) for c in parallel["cases"]] == [(c["nodeid"], c["outcome"])
+                                                                         for c in serial["cases"]]
+    assert {n: t["verdict"] for n, t in parallel["targets"].items()} == {
+        n: t["verdict"] for n, t in serial["targets"].items()}
+    runs["xdist"][0].stdout.fnmatch_lines(["*apigw-tls conformance*", "6 targets: 6 conform*"])
+
+
+def test_markdown_and_html_reports(suite, served, tmp_path):
+    address = "{}:{}".format(*served.address)
+    markdown, page = tmp_path / "report.md", tmp_path / "report.html"
+    result = suite.runpytest("--apigw-target", address, "--apigw-sni", "tls-1-0.rsa.apigw.test",
+                             "--apigw-policy", "TLS_1_2", "--apigw-markdown", str(markdown),
+                             "--apigw-html", str(page), "-k", "test_version")
+    result.assert_outcomes(passed=3, failed=2)
+    text = markdown.read_text()
+    assert "| TLS_1_2 | 3/2/0 | **VIOLATIONS** |" in text
+    assert "- **FAIL** `test_version[TLS_1_2-TLSv1.0-rejected]`" in text
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and 'class="fail"' in html and "http" not in html.split("<body>")[1]
