@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean fuzz bench nginx-example
+.PHONY: demo test venv clean fuzz bench nginx-example service-model
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,9 @@ demo: $(STAMP)
 	$(VENV)/bin/apigw-tls policies
 	$(VENV)/bin/python -m pytest --pyargs conformance -q --tb=line
 
+# Two workers (this is a 2-core machine); the plugin keeps each conformance target on one worker.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2
 
 # A longer hostile-input run against the reference server (prints inputs, errors, leaked fds).
 fuzz: $(STAMP)
@@ -34,6 +35,10 @@ bench: $(STAMP)
 nginx-example: $(STAMP)
 	command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx)
 	$(VENV)/bin/python examples/nginx/nginx_policy.py --policy SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09
+
+# Refresh the snapshot of API Gateway's SecurityPolicy enum from the newest botocore (a test compares the catalog with it).
+service-model: $(STAMP)
+	$(VENV)/bin/python scripts/refresh_service_model.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -59,6 +59,7 @@ def run_policies(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="apigw-tls", description="Prove what a TLS endpoint accepts under an API Gateway "
                                                    "TLS security policy.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     policies = commands.add_parser("policies", help="list the policy catalog")
@@ -77,10 +78,20 @@ def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction], None
     from reference_server.admin_cli import register as register_admin
     from reference_server.cli import register as register_serve
 
+    from .diff_cli import register as register_diff
     from .logs_cli import register as register_logs
     from .scan_cli import register as register_scan
 
-    return [register_serve, register_scan, register_logs, register_admin]
+    return [register_serve, register_scan, register_logs, register_diff, register_admin]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-apigw-tls")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `apigw-tls ... | head`: the reader has gone; end quietly, as Unix tools do
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,69 +1,76 @@
-"""`apigw-tls scan`: verdict table for one target and policy; exit 0 conforms, 1 violations, 2 errors."""
+"""`apigw-tls scan`: verdict tables for one target or a targets file; exit 0 conforms, 1 violations, 2 errors.
+
+With --targets the scans run side by side within one global probe budget (fleet.py), exactly as the
+pytest plugin runs them, from the same file format, to the same verdicts.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from typing import TYPE_CHECKING
-
-from .catalog import CERT_TYPES, load_catalog
-from .errors import ConfigError
-from .targets import is_ip_address, parse_host_port
-from .verdicts import FAIL, INCONCLUSIVE, PASS
+from .errors import ApigwTlsError, ConfigError
+from .verdicts import FAIL, INCONCLUSIVE, PASS, REPORTED
 
 if TYPE_CHECKING:  # imported when a scan runs: `apigw-tls --help` and other subcommands skip OpenSSL and h11
     from .access import AccessVerdict
     from .scan import ScanResult
+    from .targets import TargetSpec
 
 
 def register(commands: Any) -> None:
     from .cli import endpoint_type_arg
 
-    parser = commands.add_parser("scan", help="probe a target and judge it against a policy",
-                                 description="Probe HOST[:PORT] for every version, suite and group of a policy; "
-                                             "exit 0 when it conforms, 1 on violations, 2 on errors or "
-                                             "inconclusive probes.")
-    parser.add_argument("target", metavar="HOST[:PORT]")
-    parser.add_argument("--policy", required=True, help="policy name or catalog id (see `apigw-tls policies`)")
+    parser = commands.add_parser("scan", help="probe targets and judge each against its policy",
+                                 description="Probe HOST[:PORT] (or every target of --targets FILE) for every "
+                                             "version, suite and group of a policy; exit 0 when all conform, 1 on "
+                                             "violations, 2 on errors, unreachable targets or inconclusive probes.")
+    parser.add_argument("target", metavar="HOST[:PORT]", nargs="?", help="one target (or use --targets)")
+    parser.add_argument("--targets", metavar="FILE", help="TOML file of [[target]] tables, as for the plugin")
+    parser.add_argument("--policy", help="policy name or catalog id (see `apigw-tls policies`)")
     parser.add_argument("--sni", help="server name to send (default: HOST unless it is an IP address)")
-    parser.add_argument("--cert-type", choices=CERT_TYPES, help="certificate key type (default: detected)")
+    parser.add_argument("--cert-type", metavar="rsa|ecdsa|rsa,ecdsa", help="certificate key type(s) (default: detected)")
     parser.add_argument("--endpoint-type", type=endpoint_type_arg, metavar="REGIONAL|PRIVATE|EDGE",
                         help="picks the family of a legacy policy name (default REGIONAL)")
     parser.add_argument("--access-mode", choices=("BASIC", "STRICT"), type=str.upper,
                         help="also check the Host/SNI rules of this access mode over HTTPS")
+    parser.add_argument("--other-path", metavar="HOST:PORT",
+                        help="an arrival path of another endpoint type: STRICT must refuse requests through it")
     parser.add_argument("--strict-status", type=int, default=421, help="status of a STRICT refusal (default 421)")
-    parser.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+    parser.add_argument("--json", metavar="FILE", help="write the full result as JSON ('-': standard output)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per probe (default 5)")
     parser.add_argument("--retries", type=int, default=1, help="retries of an inconclusive probe (default 1)")
-    parser.add_argument("--concurrency", type=int, default=8, help="probes in flight (default 8)")
+    parser.add_argument("--concurrency", type=int, default=8, help="probes in flight per target (default 8)")
+    parser.add_argument("--total-concurrency", type=int, default=32, help="probes in flight in all (default 32)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between probe starts (default 0)")
     parser.add_argument("-v", "--verbose", action="store_true", help="list passing verdicts too")
     parser.set_defaults(run=run_scan)
 
 
-def _print_table(result: ScanResult, access: tuple[AccessVerdict, ...], verbose: bool) -> None:
+def _print_table(out: Any, result: ScanResult, access: tuple[AccessVerdict, ...], verbose: bool) -> None:
     print(f"{result.target} policy {result.policy_id} ({result.cert_type} certificate): "
-          f"{result.probes} probes in {result.elapsed:.2f}s")
+          f"{result.probes} probes in {result.elapsed:.2f}s", file=out)
     for verdict in result.verdicts:
         if verbose or verdict.verdict != PASS:
             e = verdict.expectation
-            mark = " [inferred]" if e.provenance == "inferred" else ""
+            mark = " [inferred]" if e.provenance == "inferred" else " [undocumented]" if e.provenance == "unknown" else ""
             print(f"  {verdict.verdict.upper():<12} {e.dimension:<8} {e.test_id:<58} observed {verdict.observed}: "
-                  f"{verdict.evidence}{mark}")
+                  f"{verdict.evidence}{mark}", file=out)
     for access_verdict in access:
         if verbose or access_verdict.verdict != PASS:
             print(f"  {access_verdict.verdict.upper():<12} access   {access_verdict.expectation.test_id:<58} "
-                  f"{access_verdict.evidence}")
+                  f"{access_verdict.evidence}", file=out)
     groups: dict[str, list[str]] = {}
     for verdict in result.verdicts:
         groups.setdefault(verdict.expectation.dimension, []).append(verdict.verdict)
     if access:
         groups["access"] = [v.verdict for v in access]
     for dimension, verdicts in sorted(groups.items()):
-        print(f"  {dimension:<8} " + "  ".join(f"{k} {verdicts.count(k)}" for k in (PASS, FAIL, INCONCLUSIVE)))
+        print(f"  {dimension:<8} " + "  ".join(f"{k} {verdicts.count(k)}" for k in (PASS, FAIL, INCONCLUSIVE, REPORTED)
+                                               if k != REPORTED or k in verdicts), file=out)
 
 
 def _progress(done: int, total: int) -> None:
@@ -72,33 +79,99 @@ def _progress(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
+def _specs(args: argparse.Namespace) -> list[TargetSpec]:
+    from .targets import load_targets_file, make_target, unique_names
+
+    if args.targets:
+        if args.target or args.policy:
+            raise ConfigError("give HOST[:PORT] with --policy, or --targets FILE, not both")
+        return load_targets_file(args.targets)
+    if not args.target or not args.policy:
+        raise ConfigError("give HOST[:PORT] and --policy NAME (or --targets FILE)")
+    spec = make_target(args.target, args.policy, args.sni, args.endpoint_type, args.cert_type, args.access_mode,
+                       args.strict_status)
+    if args.other_path:
+        from .targets import parse_host_port
+        import dataclasses
+
+        parse_host_port(args.other_path)
+        spec = dataclasses.replace(spec, other_path=args.other_path)
+    return unique_names([spec], [False])
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    finite = all(math.isfinite(v) for v in (args.timeout, args.delay))
+    if not finite or args.timeout <= 0 or args.concurrency < 1 or args.retries < 0 or args.delay < 0 \
+            or args.total_concurrency < 1:
+        raise ConfigError("--timeout must be a finite number > 0, --concurrency and --total-concurrency >= 1, "
+                          "--retries and --delay >= 0")
+
+
 def run_scan(args: argparse.Namespace) -> int:
-    from .probes import ProbeSettings, Target
+    from .fleet import Fleet, FleetSettings
+    from .probes import ProbeSettings
     from .scan import scan
 
-    host, port = parse_host_port(args.target)
-    sni = args.sni or (None if is_ip_address(host) else host)
-    policy = load_catalog().policy(args.policy, args.endpoint_type)
-    if args.timeout <= 0 or args.concurrency < 1 or args.retries < 0 or args.delay < 0:
-        raise ConfigError("--timeout must be > 0, --concurrency >= 1, --retries and --delay >= 0")
+    _check_numbers(args)
+    specs = _specs(args)
     settings = ProbeSettings(args.timeout, args.retries, args.concurrency, args.delay)
-    target = Target(host, port, sni)
-    result = scan(target, policy, args.cert_type, settings, progress=_progress if sys.stderr.isatty() else None)
-    access: tuple[AccessVerdict, ...] = ()
-    if args.access_mode:
-        from .access import access_scan
+    progress = _progress if sys.stderr.isatty() and len(specs) == 1 else None
+    with Fleet(FleetSettings(total_probes=args.total_concurrency)) as fleet:
+        futures = {spec.name: fleet.submit(lambda budget, s=spec: scan(
+            s.resolve(), s.policy, s.cert_type, settings, progress=progress, budget=budget)) for spec in specs}
+        results: dict[str, ScanResult | ApigwTlsError] = {}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except ApigwTlsError as error:
+                results[name] = error
+    if not args.targets and isinstance(results[specs[0].name], ApigwTlsError):
+        raise results[specs[0].name]  # one target: its error is the one line the user sees
+    accesses = {spec.name: _access(spec, args.timeout) for spec in specs
+                if spec.access_mode and not isinstance(results[spec.name], ApigwTlsError)}
+    out = sys.stderr if args.json == "-" else sys.stdout
+    return _report(specs, results, accesses, args, out)
 
-        access = access_scan(target, args.access_mode, args.timeout, args.strict_status)
-    _print_table(result, access, args.verbose)
+
+def _access(spec: TargetSpec, timeout: float) -> tuple[AccessVerdict, ...]:
+    from .access import access_scan
+
+    return access_scan(spec.resolve(), spec.access_mode, timeout, spec.strict_status,
+                       other_arrival_path=spec.resolve_other_path())
+
+
+def _report(specs: list[TargetSpec], results: dict[str, Any], accesses: dict[str, Any], args: argparse.Namespace,
+            out: Any) -> int:
+    statuses, document = [], {}
+    for spec in specs:
+        result = results[spec.name]
+        if isinstance(result, ApigwTlsError):
+            print(f"{spec.name}: ERROR: {result}", file=out)
+            statuses.append(2)
+            document[spec.name] = {"error": str(result)}
+            continue
+        access = accesses.get(spec.name, ())
+        _print_table(out, result, access, args.verbose)
+        verdicts = [v.verdict for v in result.verdicts] + [v.verdict for v in access]
+        statuses.append(2 if INCONCLUSIVE in verdicts else 1 if FAIL in verdicts else 0)
+        document[spec.name] = {**result.to_dict(), "access": [v.to_dict() for v in access]}
+    if len(specs) > 1:
+        print(f"{len(specs)} targets: {statuses.count(0)} conform, {statuses.count(1)} with violations, "
+              f"{statuses.count(2)} with errors (unreachable or inconclusive)", file=out)
     if args.json:
-        document = {**result.to_dict(), "access": [v.to_dict() for v in access]}
-        try:
-            with open(args.json, "w", encoding="utf-8") as handle:
-                json.dump(document, handle, indent=2)
-        except OSError as error:
-            raise ConfigError(f"cannot write {args.json}: {error.strerror}") from None
-    verdicts = [v.verdict for v in result.verdicts] + [v.verdict for v in access]
-    if INCONCLUSIVE in verdicts:
-        print(f"apigw-tls: {verdicts.count(INCONCLUSIVE)} inconclusive probes: no verdict on those", file=sys.stderr)
-        return 2
-    return 1 if FAIL in verdicts else 0
+        _write_json(args.json, document if args.targets else document[specs[0].name])
+    if statuses and max(statuses) == 2:
+        print("apigw-tls: some targets could not be judged: no verdict on those", file=sys.stderr)
+    return max(statuses, default=0)
+
+
+def _write_json(path: str, document: Any) -> None:
+    if path == "-":
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+    except OSError as error:
+        raise ConfigError(f"cannot write {path}: {error.strerror}") from None

@@ -54,14 +54,16 @@ class TargetSpec:
     strict_status: int = 421
     access_only: bool = False  # a twin of another target that differs only in its access mode
     other_path: str | None = None  # HOST:PORT of an arrival path of another endpoint type, if any
-    default_endpoint: str | None = None  # HOST[:PORT] of the API's execute-api endpoint behind a custom domain
+    default_endpoint: str | None = None  # hostname of the API's execute-api endpoint behind a custom domain
+    default_endpoint_address: str | None = None  # HOST:PORT to reach it at (default: the hostname, port 443)
     unreachable: str | None = None  # why the target could not be reached or identified (its cases error)
 
     @property
     def identity(self) -> tuple[object, ...]:
         """What is probed and what is claimed: two targets are the same only when all of it matches."""
         return (self.host, self.port, self.sni, self.endpoint_type, self.cert_type, self.policy_id,
-                self.access_mode, self.strict_status, self.other_path, self.default_endpoint)
+                self.access_mode, self.strict_status, self.other_path, self.default_endpoint,
+                self.default_endpoint_address)
 
     @property
     def policy(self) -> Policy:
@@ -93,10 +95,12 @@ class TargetSpec:
         whatever it accepts that the domain refuses is a way around the domain's policy."""
         if not self.default_endpoint:
             return None
-        host, port = parse_host_port(self.default_endpoint)
+        hostname, port = parse_host_port(self.default_endpoint)
+        host, port = parse_host_port(self.default_endpoint_address) if self.default_endpoint_address else (hostname, port)
         return dataclasses.replace(self, name=f"{self.name}@default-endpoint", host=host, port=port,
-                                   sni=None if is_ip_address(host) else host, cert_type="rsa",
-                                   default_endpoint=None, access_mode=None, other_path=None)
+                                   sni=None if is_ip_address(hostname) else hostname, cert_type="rsa",
+                                   default_endpoint=None, default_endpoint_address=None, access_mode=None,
+                                   other_path=None)
 
 
 def unique_names(targets: list[TargetSpec], explicit: list[bool]) -> list[TargetSpec]:
@@ -145,13 +149,14 @@ def reference_targets() -> list[TargetSpec]:
 
 _TARGET_KEYS: dict[str, type] = {"name": str, "address": str, "sni": str, "policy": str, "endpoint_type": str,
                                  "cert_type": str, "access_mode": str, "strict_status": int, "other_path": str,
-                                 "default_endpoint": str}
+                                 "default_endpoint": str, "default_endpoint_address": str}
 
 
 def load_targets_file(path: str) -> list[TargetSpec]:
     """A TOML file of [[target]] tables: address, policy, and optionally sni, endpoint_type, cert_type,
-    access_mode, strict_status, name, other_path (an arrival path of another endpoint type) and
-    default_endpoint (the API's execute-api hostname behind a custom domain)."""
+    access_mode, strict_status, name, other_path (an arrival path of another endpoint type),
+    default_endpoint (the API's execute-api hostname behind a custom domain) and
+    default_endpoint_address (where to reach it, when not at its own name)."""
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
@@ -179,7 +184,7 @@ def load_targets_file(path: str) -> list[TargetSpec]:
             target = make_target(raw["address"], raw["policy"], raw.get("sni"), raw.get("endpoint_type"),
                                  raw.get("cert_type"), raw.get("access_mode"), raw.get("strict_status", 421),
                                  raw.get("name"))
-            for key in ("other_path", "default_endpoint"):
+            for key in ("other_path", "default_endpoint", "default_endpoint_address"):
                 if key in raw:
                     parse_host_port(raw[key])
                     target = dataclasses.replace(target, **{key: raw[key]})

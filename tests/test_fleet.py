@@ -106,3 +106,20 @@ def test_markdown_and_html_reports(suite, served, tmp_path):
     assert "- **FAIL** `test_version[TLS_1_2-TLSv1.0-rejected]`" in text
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>") and 'class="fail"' in html and "http" not in html.split("<body>")[1]
+
+
+def test_a_default_endpoint_that_accepts_what_the_domain_refuses_is_a_finding(suite, served, tmp_path):
+    """The blog: the default endpoint's policy applies at its own hostname, even behind a custom domain."""
+    address = "{}:{}".format(*served.address)
+    api = "abcdef1234.execute-api.us-east-1.amazonaws.com"  # TLS_1_0 on the reference server
+    path = targets_file(tmp_path / "targets.toml",
+                        {"name": "hardened", "address": address, "sni": "tls13-1-3-2025-09.rsa.apigw.test",
+                         "policy": "SecurityPolicy_TLS13_1_3_2025_09", "cert_type": "rsa",
+                         "default_endpoint": api, "default_endpoint_address": address},
+                        {"name": "legacy", "address": address, "sni": "tls-1-0.rsa.apigw.test", "policy": "TLS_1_0",
+                         "cert_type": "rsa", "default_endpoint": api, "default_endpoint_address": address})
+    result = suite.runpytest("--apigw-targets", path, "-k", "alignment")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*default endpoint * behind tls13-1-3-2025-09.rsa.apigw.test accepts * things the "
+                                 "domain's SecurityPolicy_TLS13_1_3_2025_09 refuses*TLSv1.0 (*",
+                                 "FAILED*test_default_endpoint_alignment[[]hardened-default-endpoint[]]*"])

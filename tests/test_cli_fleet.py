@@ -1,0 +1,83 @@
+"""The CLI at fleet scale: scan --targets, JSON on standard output, diff, --version, pipes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pytest_apigw_tls.cli import main
+
+CLI = [sys.executable, "-m", "pytest_apigw_tls.cli"]
+
+
+@pytest.fixture(scope="module")
+def served():
+    from reference_server import ReferenceServer
+
+    with ReferenceServer() as server:
+        yield server
+
+
+def write_targets(path, served, *rows):
+    address = "{}:{}".format(*served.address)
+    path.write_text("".join(f'[[target]]\naddress = "{address if a is None else a}"\nsni = "{sni}"\npolicy = "{p}"\n'
+                            for a, sni, p in rows))
+    return str(path)
+
+
+def test_scan_targets_judges_each_target_and_a_dead_one_is_an_error(served, tmp_path, capsys):
+    path = write_targets(tmp_path / "t.toml", served, (None, "tls-1-2.rsa.apigw.test", "TLS_1_2"),
+                         (None, "tls-1-0.rsa.apigw.test", "TLS_1_2"), ("127.0.0.1:1", "dead.example", "TLS_1_2"))
+    assert main(["scan", "--targets", path, "--json", "-"]) == 2
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["TLS_1_2@tls-1-2.rsa.apigw.test"]["conforms"] is True
+    assert document["TLS_1_2@tls-1-0.rsa.apigw.test"]["conforms"] is False
+    assert "cannot connect to 127.0.0.1:1" in document["TLS_1_2@dead.example"]["error"]
+    assert "3 targets: 1 conform, 1 with violations, 1 with errors" in captured.err
+
+
+def test_scan_targets_without_errors_exits_with_the_worst_verdict(served, tmp_path, capsys):
+    path = write_targets(tmp_path / "t.toml", served, (None, "tls-1-2.rsa.apigw.test", "TLS_1_2"),
+                         (None, "tls-1-0.ecdsa.apigw.test", "TLS_1_2"))
+    assert main(["scan", "--targets", path]) == 1
+    assert "2 targets: 1 conform, 1 with violations, 0 with errors" in capsys.readouterr().out
+
+
+def test_diff_names_regressions_and_exits_1(tmp_path, capsys):
+    def report(outcome):
+        return {"metadata": {}, "targets": {}, "cases": [
+            {"nodeid": "t.py::test_version[api-TLSv1.0-rejected]", "target": "api", "dimension": "version",
+             "outcome": outcome, "message": "TLSv1.0 accepted" if outcome == "fail" else ""},
+            {"nodeid": "t.py::test_version[api-TLSv1.3-accepted]", "target": "api", "dimension": "version",
+             "outcome": "pass", "message": ""}]}
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(report("pass")))
+    new.write_text(json.dumps(report("fail")))
+    assert main(["diff", str(old), str(new)]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION test_version[api-TLSv1.0-rejected]: pass -> fail: TLSv1.0 accepted" in out
+    assert "1 cases changed, 1 unchanged, 1 regressions" in out
+    assert main(["diff", str(new), str(old)]) == 0
+    assert main(["diff", str(old), "/nonexistent.json"]) == 2
+
+
+def test_version_and_a_closed_pipe_end_quietly():
+    version = subprocess.run([*CLI, "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("apigw-tls ")
+    piped = subprocess.run(f"{sys.executable} -m pytest_apigw_tls.cli policies --json | head -c 10", shell=True,
+                           capture_output=True, text=True)
+    assert piped.stderr == "" and len(piped.stdout) == 10
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["scan", "127.0.0.1:443"], "give HOST[:PORT] and --policy NAME"),
+    (["scan", "127.0.0.1:443", "--policy", "TLS_1_2", "--timeout", "nan"], "--timeout must be a finite number"),
+    (["scan", "127.0.0.1:443", "--policy", "tls_1_2"], "did you mean TLS_1_2"),
+    (["scan", "--targets", "/nonexistent.toml"], "cannot read targets file"),
+])
+def test_scan_misuse_is_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
