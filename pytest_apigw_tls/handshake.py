@@ -24,6 +24,10 @@ from .probes import Observation, Outcome, Target, connect, connect_failure, desc
 
 # OpenSSL names a received alert "tls alert handshake failure", "tlsv1 alert protocol version", "sslv3 alert ...".
 _RECEIVED_ALERT = re.compile(r"^(?:ssl|tls)v?[0-9]*(?:/tls)? alert (?P<name>[a-z ]+)$")
+# Alerts OpenSSL reports without the word "alert" (SSL_R_TLSV1_UNRECOGNIZED_NAME and kin).
+_RECEIVED_ALERT_PLAIN = {"tlsv1 unrecognized name": "unrecognized_name",
+                         "tlsv1 bad certificate status response": "bad_certificate_status_response",
+                         "tlsv1 certificate unobtainable": "certificate_unobtainable"}
 T = TypeVar("T")
 
 
@@ -33,6 +37,8 @@ def classify_handshake_error(error: SSL.Error) -> tuple[Outcome, str]:
     for reason in reasons:
         if match := _RECEIVED_ALERT.match(reason):
             return Outcome.REJECTED, f"fatal alert {match['name'].replace(' ', '_')}"
+        if reason in _RECEIVED_ALERT_PLAIN:
+            return Outcome.REJECTED, f"fatal alert {_RECEIVED_ALERT_PLAIN[reason]}"
     if isinstance(error, SSL.SysCallError):
         code = error.args[0] if error.args else None
         if code == -1:

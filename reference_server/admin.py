@@ -16,9 +16,33 @@ from .control import DOMAIN_NAME, REST_API, BadRequest, ControlPlane, NotFound
 _KINDS = (REST_API, DOMAIN_NAME)
 
 
+class PayloadTooLarge(Exception):
+    """A body over MAX_BODY: answered 413 without reading it."""
+
+
+MAX_BODY = 64 * 1024  # patch operations are a few hundred bytes
+_LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def _is_loopback_host(value: str | None) -> bool:
+    """Host (or Origin's host) names loopback: a DNS-rebinding page reaches us under a foreign name."""
+    if not value:
+        return False
+    host = value.split("://", 1)[-1].split("/", 1)[0]
+    if host.startswith("["):
+        host = host[: host.find("]") + 1]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.lower() in _LOOPBACK_NAMES
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
+    """Loopback names only (Host and Origin), a body limit and a socket timeout: no authentication, so
+    nothing else may reach it."""
+
     control: ControlPlane
     server_version = "apigw-tls-admin"
+    timeout = 10  # seconds for any one read or write: a slow client cannot hold a thread
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # the admin port is quiet; the data-plane access log is the one that matters
@@ -40,12 +64,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return parts[0], parts[1] if len(parts) == 2 else None
 
     def _guarded(self, action: Any) -> None:
+        origin = self.headers.get("Origin")
+        if not _is_loopback_host(self.headers.get("Host")) or (origin is not None and not _is_loopback_host(origin)):
+            self._send(403, {"__type": "ForbiddenException",
+                             "message": "The admin endpoint answers loopback names only (Host and Origin)"},
+                       "ForbiddenException")
+            return
         try:
             action()
         except BadRequest as error:
             self._send(400, {"__type": "BadRequestException", "message": str(error)}, "BadRequestException")
         except NotFound as error:
             self._send(404, {"__type": "NotFoundException", "message": str(error)}, "NotFoundException")
+        except PayloadTooLarge as error:
+            self.close_connection = True
+            self._send(413, {"__type": "PayloadTooLargeException", "message": str(error)}, "PayloadTooLargeException")
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         def action() -> None:
@@ -62,7 +95,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if resource_id is None:
                 raise NotFound(f"No route for PATCH {self.path}")
             try:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                raise BadRequest("Content-Length is not a number") from None
+            if not 0 <= length <= MAX_BODY:
+                raise PayloadTooLarge(f"The request body must be at most {MAX_BODY} bytes")
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
                 operations = body["patchOperations"]
             except (ValueError, KeyError, TypeError):
                 raise BadRequest("The request body must be JSON with a patchOperations list") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import math
 import signal
 import sys
 import threading
@@ -46,7 +47,17 @@ def endpoint_table(server: ReferenceServer) -> str:
     return "\n".join(rows)
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    for name in ("port", "admin_port"):
+        value = getattr(args, name)
+        if value is not None and not 0 <= value <= 65535:
+            raise ConfigError(f"--{name.replace('_', '-')} {value} is out of range (0-65535)")
+    if not math.isfinite(args.propagation_delay) or args.propagation_delay < 0:
+        raise ConfigError(f"--propagation-delay must be a finite number >= 0, not {args.propagation_delay}")
+
+
 def run_serve(args: argparse.Namespace) -> int:
+    _check_numbers(args)
     from .admin import AdminServer
     from .config import default_config, load_config
     from .control import ControlPlane

@@ -7,6 +7,7 @@ custom domain name, with its endpoint type, security policy, access mode and cer
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import pathlib
 import re
 import tomllib
@@ -14,6 +15,7 @@ from typing import Any
 
 from pytest_apigw_tls.catalog import ENDPOINT_TYPES, Policy, load_catalog
 from pytest_apigw_tls.errors import ConfigError
+from pytest_apigw_tls.fields import check_fields
 
 ACCESS_MODES = ("BASIC", "STRICT")
 KINDS = ("default", "custom")
@@ -43,7 +45,11 @@ class Endpoint:
 
     def validate(self) -> "Endpoint":
         """Apply API Gateway's rules; raise ConfigError with the service's wording where it has one."""
+        check_fields(Endpoint, dataclasses.asdict(self), f"endpoint {self.hostname!r}")
         where = f"endpoint {self.hostname!r}"
+        if is_ip_address(self.hostname):
+            raise ConfigError(f"{where}: an IP address is not a hostname (clients send no SNI for an address, "
+                              "RFC 6066 3)")
         if not _HOSTNAME.match(self.hostname):
             raise ConfigError(f"{where}: not a valid lowercase DNS hostname")
         if self.endpoint_type not in ENDPOINT_TYPES:
@@ -82,6 +88,9 @@ class ServerSettings:
         idle_timeout: seconds a connection may stay silent, handshake included.
         handshake_timeout: seconds from accept to a finished handshake (slow drips are cut off).
         max_connections: connections served at once; more are closed at accept.
+        max_connections_per_client: connections one client address may hold at once (slow-client floods).
+        request_timeout: seconds from a request's first byte to its last (a request dripped byte by byte
+            is cut off even though every single read is quick).
         access_log_format: "json" for JSON lines of every variable, or a $context.* format string.
         arrival_paths: endpoint type -> port of an extra listener standing for that arrival path
             (regional, edge front, private VPC endpoint); the main port stands for every path.
@@ -95,6 +104,8 @@ class ServerSettings:
     idle_timeout: float = 30.0
     handshake_timeout: float = 10.0
     max_connections: int = 1024
+    max_connections_per_client: int = 256
+    request_timeout: float = 10.0
     access_log_format: str = DEFAULT_LOG_FORMAT
     arrival_paths: dict[str, int] = dataclasses.field(default_factory=dict)
 
@@ -112,10 +123,14 @@ class ServerSettings:
             raise ConfigError(f"strict_status {self.strict_status} is not an HTTP error status")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port {self.port} is out of range")
-        if self.idle_timeout <= 0 or self.handshake_timeout <= 0:
-            raise ConfigError("idle_timeout and handshake_timeout must be positive")
-        if self.max_connections < 1:
-            raise ConfigError("max_connections must be at least 1")
+        check_fields(ServerSettings, dataclasses.asdict(self), "[server]")
+        if min(self.idle_timeout, self.handshake_timeout, self.request_timeout) <= 0:
+            raise ConfigError("idle_timeout, handshake_timeout and request_timeout must be positive")
+        if self.max_connections < 1 or self.max_connections_per_client < 1:
+            raise ConfigError("max_connections and max_connections_per_client must be at least 1")
+        if not 0 < len(self.host) <= 253:
+            raise ConfigError(f"host {self.host[:40]!r}... is not an address to listen on")
+        validate_log_format(self.access_log_format)
         return self
 
 
@@ -138,10 +153,7 @@ class ServerConfig:
 
 
 def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(raw) - fields
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(fields))})")
+    check_fields(cls, raw, where)
     try:
         return cls(**raw)
     except TypeError as error:
@@ -170,6 +182,20 @@ def load_config(path: str | pathlib.Path) -> ServerConfig:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
     return parse_config(text, str(path))
+
+
+def is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def validate_log_format(fmt: str) -> None:
+    """A format must be "json" or carry at least one $context variable (else nothing useful is logged)."""
+    if fmt != DEFAULT_LOG_FORMAT and "$context." not in fmt:
+        raise ConfigError(f"access_log_format {fmt[:60]!r} has no $context variable (or use \"json\")")
 
 
 def policy_slug(policy: Policy) -> str:

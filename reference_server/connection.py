@@ -9,11 +9,13 @@ The policy comes from the SNI in the handshake, exactly like the real front door
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 
 from OpenSSL import SSL
 
+from pytest_apigw_tls.codepoints import AlertDescription
 from pytest_apigw_tls.wire import (
     ClientHello,
     ContentType,
@@ -24,8 +26,21 @@ from pytest_apigw_tls.wire import (
     RecordBuffer,
 )
 
-MAX_CLIENT_HELLO = 64 * 1024
-HANDSHAKE_FAILURE_ALERT = Record(ContentType.alert, 0x0303, bytes([2, 40])).to_bytes()
+# The largest ClientHello the protocol allows (RFC 8446 4.1.2): suites and extensions each up to 2^16 bytes,
+# plus the fixed fields, the handshake header and one record header per 2^14 bytes.
+MAX_CLIENT_HELLO = 2 + 32 + 33 + (2 + 65534) + (1 + 255) + (2 + 65535) + 4 + 5 * 9
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def fatal_alert(description: AlertDescription) -> bytes:
+    """A fatal alert record, as OpenSSL writes one for a refusal the server decides itself."""
+    return Record(ContentType.alert, 0x0303, bytes([2, int(description)])).to_bytes()
+
+
+def is_hostname(name: str) -> bool:
+    """RFC 6066 3: a HostName is a DNS hostname, ASCII, no trailing dot (so no IP literal either)."""
+    return bool(_HOSTNAME.match(name)) and not name.replace(".", "").isdigit()
 
 
 class PeerClosed(ConnectionError):
@@ -36,7 +51,7 @@ def recv_before(sock: socket.socket, size: int, deadline: float | None, idle_tim
     """recv() that gives up at the idle timeout or at `deadline`, whichever comes first (slow drips too)."""
     timeout = idle_timeout if deadline is None else min(idle_timeout, deadline - time.monotonic())
     if timeout <= 0:
-        raise TimeoutError("handshake took too long")
+        raise TimeoutError("deadline passed (handshake or request took too long)")
     sock.settimeout(timeout)
     return sock.recv(size)
 
@@ -111,6 +126,10 @@ class TlsStream:
                 self._flush()
                 raise
 
+    def set_deadline(self, deadline: float | None) -> None:
+        """Bound every read until `deadline` (a whole request, not only each read)."""
+        self.deadline = deadline
+
     def recv(self, size: int = 65536) -> bytes:
         """Application data, or b"" once the client has closed."""
         while True:
@@ -122,6 +141,9 @@ class TlsStream:
                     return b""
             except (SSL.ZeroReturnError, SSL.SysCallError):
                 return b""
+            except SSL.Error:
+                self._flush()  # OpenSSL's alert (bad_record_mac, record_overflow...) reaches the client
+                raise
 
     def sendall(self, data: bytes) -> None:
         self.tls.sendall(data)

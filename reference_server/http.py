@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 import uuid
 from typing import Any, Callable, Sequence
 
@@ -18,20 +19,27 @@ from .strict import strict_refusal
 SERVER_HEADER = b"apigw-tls-reference"
 
 
+SERVED_METHODS = {b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"}  # REST API methods
+
+
 def _response(connection: h11.Connection, stream: TlsStream, status: int, body: dict[str, Any],
               extra_headers: Sequence[tuple[bytes, bytes]] = ()) -> int:
+    """The whole answer in one TLS record when it fits (as real servers write it)."""
     payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
                (b"server", SERVER_HEADER), *extra_headers]
-    stream.sendall(connection.send(h11.Response(status_code=status, headers=headers)))
-    stream.sendall(connection.send(h11.Data(data=payload)))
-    stream.sendall(connection.send(h11.EndOfMessage()))
+    stream.sendall(connection.send(h11.Response(status_code=status, headers=headers))
+                   + connection.send(h11.Data(data=payload)) + connection.send(h11.EndOfMessage()))
     return len(payload)
 
 
-def _next_event(connection: h11.Connection, stream: TlsStream) -> Any:
+def _next_event(connection: h11.Connection, stream: TlsStream, request_timeout: float | None = None) -> Any:
+    """The next h11 event; with `request_timeout`, the request's first bytes start its deadline."""
     while (event := connection.next_event()) is h11.NEED_DATA:
-        connection.receive_data(stream.recv())
+        data = stream.recv()
+        if data and request_timeout is not None and stream.deadline is None:
+            stream.set_deadline(time.monotonic() + request_timeout)
+        connection.receive_data(data)
     return event
 
 
@@ -41,16 +49,23 @@ Refusal = Callable[[Endpoint, str | None, str | None, str | None], str | None]
 def serve_http(stream: TlsStream, endpoint: Endpoint, sni: str | None, settings: ServerSettings,
                connection_values: dict[str, Any], log: Callable[[dict[str, Any]], None],
                refuse: Refusal = strict_refusal) -> None:
-    """Answer requests on one connection until the client closes or h11 says we must."""
+    """Answer requests on one connection until the client closes or h11 says we must. Each request must
+    arrive whole within `request_timeout` (a request dripped byte by byte cannot hold its slot);
+    methods API Gateway does not serve (CONNECT, TRACE) and protocol upgrades are refused and logged."""
     connection = h11.Connection(h11.SERVER)
     while True:
         try:
-            request = _next_event(connection, stream)
+            request = _next_event(connection, stream, settings.request_timeout)
             if not isinstance(request, h11.Request):
-                return  # ConnectionClosed, or PAUSED after a protocol switch we never agree to
-            while not isinstance(_next_event(connection, stream), h11.EndOfMessage):
-                pass  # a body is read and ignored: the answer describes the connection
+                return  # ConnectionClosed
+            if request.method not in SERVED_METHODS or _wants_upgrade(request):
+                _refuse_method(connection, stream, request, endpoint, sni, connection_values, log)
+                return
+            while not isinstance(event := _next_event(connection, stream), h11.EndOfMessage):
+                if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                    return  # the client went away mid-body
             _answer(connection, stream, request, endpoint, sni, settings, connection_values, log, refuse)
+            stream.set_deadline(None)
         except h11.RemoteProtocolError as error:
             if connection.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 _response(connection, stream, 400, {"message": f"Bad Request: {error}"})
@@ -60,19 +75,32 @@ def serve_http(stream: TlsStream, endpoint: Endpoint, sni: str | None, settings:
         connection.start_next_cycle()
 
 
-def _answer(connection: h11.Connection, stream: TlsStream, request: h11.Request, endpoint: Endpoint,
-            sni: str | None, settings: ServerSettings, connection_values: dict[str, Any],
-            log: Callable[[dict[str, Any]], None], refuse: Refusal) -> None:
+def _wants_upgrade(request: h11.Request) -> bool:
+    return any(name.lower() == b"upgrade" for name, _value in request.headers)
+
+
+def _refuse_method(connection: h11.Connection, stream: TlsStream, request: h11.Request, endpoint: Endpoint,
+                   sni: str | None, connection_values: dict[str, Any], log: Callable[[dict[str, Any]], None]) -> None:
+    """405 for a method a REST API does not serve, 400 for an upgrade; logged; then the connection closes."""
+    upgrade = request.method in SERVED_METHODS
+    status, message = (400, "Protocol upgrades are not supported") if upgrade else \
+        (405, f"Method {request.method.decode('latin-1')} is not supported")
+    values = {**connection_values, **_request_values(request, endpoint, sni), "status": status,
+              "error.message": message}
+    values["responseLength"] = _response(connection, stream, status, {"message": message},
+                                         [(b"connection", b"close"), (b"allow", b", ".join(sorted(SERVED_METHODS)))])
+    log(values)
+
+
+def _request_values(request: h11.Request, endpoint: Endpoint, sni: str | None) -> dict[str, Any]:
     headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in request.headers}
     host = headers.get("host")
-    request_id = str(uuid.uuid4())
-    values = {
-        **connection_values,
-        "requestId": request_id,
+    return {
+        "requestId": str(uuid.uuid4()),
         "requestTime": datetime.datetime.now(datetime.timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000"),
         "domainName": normalize_host(host) or sni,
         "identity.userAgent": headers.get("user-agent"),
-        "httpMethod": request.method.decode(),
+        "httpMethod": request.method.decode("latin-1"),
         "path": request.target.decode("latin-1"),
         "protocol": f"HTTP/{request.http_version.decode()}",
         "host": host,
@@ -82,6 +110,13 @@ def _answer(connection: h11.Connection, stream: TlsStream, request: h11.Request,
         "endpointAccessMode": endpoint.access_mode,
         "endpointType": endpoint.endpoint_type,
     }
+
+
+def _answer(connection: h11.Connection, stream: TlsStream, request: h11.Request, endpoint: Endpoint,
+            sni: str | None, settings: ServerSettings, connection_values: dict[str, Any],
+            log: Callable[[dict[str, Any]], None], refuse: Refusal) -> None:
+    values = {**connection_values, **_request_values(request, endpoint, sni)}
+    host, request_id = values["host"], values["requestId"]
     refusal = refuse(endpoint, sni, host, values.get("arrivalType"))
     if refusal:
         status = settings.strict_status

@@ -6,8 +6,10 @@ runs in background threads, a thread per connection, and never lets a client's b
 
 from __future__ import annotations
 
+import collections
 import pathlib
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -16,12 +18,13 @@ from typing import Any, TextIO
 from OpenSSL import SSL
 
 from pytest_apigw_tls import capabilities
+from pytest_apigw_tls.codepoints import AlertDescription
 from pytest_apigw_tls.catalog import Policy
 from pytest_apigw_tls.wire import ClientHello, DecodeError
 
 from .accesslog import AccessLog
 from .config import Endpoint, ServerConfig, default_config
-from .connection import HANDSHAKE_FAILURE_ALERT, PeerClosed, TlsStream, read_client_hello
+from .connection import PeerClosed, TlsStream, fatal_alert, is_hostname, read_client_hello
 from .http import serve_http
 from .strict import strict_refusal
 from .tls import CertificateAuthority, endpoint_context
@@ -51,8 +54,13 @@ class ReferenceServer:
         self._endpoints = {endpoint.hostname: endpoint for endpoint in self.config.endpoints}
         self._contexts: dict[Endpoint, SSL.Context] = {}  # compiled on first use: start-up stays instant
         self._contexts_lock = threading.Lock()
-        self.errors: list[BaseException] = []
+        self.errors: collections.deque[BaseException] = collections.deque(maxlen=100)  # the first are kept below
+        self.first_errors: list[BaseException] = []
+        self.error_count = 0
         self.refused_connections = 0
+        # Per connection: what was negotiated, or the refusal and its reason (the most recent ones).
+        self.connections: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
+        self._per_client: collections.Counter[str] = collections.Counter()
         self._listeners: dict[str | None, socket.socket] = {}
         self._accept_threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
@@ -109,8 +117,8 @@ class ReferenceServer:
 
     def check(self) -> None:
         """Raise, in the caller's thread, the first unexpected error of a connection thread."""
-        if self.errors:
-            raise self.errors[0]
+        if self.first_errors:
+            raise self.first_errors[0]
 
     @property
     def address(self) -> tuple[str, int]:
@@ -139,6 +147,7 @@ class ReferenceServer:
 
     # -- connections -----------------------------------------------------------------------------
     def _accept_loop(self, listener: socket.socket, arrival_type: str | None) -> None:
+        settings = self.config.settings
         while not self._stopping.is_set():
             try:
                 sock, peer = listener.accept()
@@ -148,28 +157,45 @@ class ReferenceServer:
                 time.sleep(0.01)  # e.g. EMFILE under load: back off, keep serving the others
                 continue
             with self._lock:
-                if len(self._connections) >= self.config.settings.max_connections:
+                over = (len(self._connections) >= settings.max_connections
+                        or self._per_client[peer[0]] >= settings.max_connections_per_client)
+                if over:
                     self.refused_connections += 1
-                    sock.close()  # over capacity: refuse this one, keep serving the others
-                    continue
+                else:
+                    self._connections.add(sock)
+                    self._per_client[peer[0]] += 1
+            if over:
+                sock.close()  # over capacity (in all, or for this client): refuse this one, serve the others
+                continue
             thread = threading.Thread(target=self._serve_connection, args=(sock, peer, arrival_type), daemon=True)
             with self._lock:
-                self._connections.add(sock)
                 self._threads.add(thread)
             thread.start()
 
     def _serve_connection(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None) -> None:
         try:
             self._handle(sock, peer, arrival_type)
-        except (OSError, PeerClosed, DecodeError, SSL.Error):
-            pass  # the client's fault (reset, idle, garbage, refused handshake): close and go on
-        except Exception as error:  # noqa: BLE001 - kept and raised again by check() in the test thread
-            self.errors.append(error)
+        except (OSError, PeerClosed, SSL.Error):
+            pass  # the client's fault (reset, idle, refused handshake): close and go on
+        except Exception as error:  # noqa: BLE001 - counted, said on stderr, raised again by check()
+            self._unexpected(error)
         finally:
-            sock.close()
+            _linger_close(sock)
             with self._lock:
                 self._connections.discard(sock)
+                self._per_client[peer[0]] -= 1
+                if self._per_client[peer[0]] <= 0:
+                    del self._per_client[peer[0]]
                 self._threads.discard(threading.current_thread())
+
+    def _unexpected(self, error: BaseException) -> None:
+        with self._lock:
+            self.error_count += 1
+            self.errors.append(error)
+            if len(self.first_errors) < 10:
+                self.first_errors.append(error)
+        print(f"apigw-tls reference server: unexpected error ({self.error_count} so far): "
+              f"{type(error).__name__}: {error}", file=sys.stderr)
 
     def update_endpoint(self, endpoint: Endpoint) -> None:
         """Serve `endpoint` (same hostname, new settings) from the next connection on."""
@@ -220,21 +246,66 @@ class ReferenceServer:
         """The endpoint whose access mode applies to HTTP requests on this connection."""
         return endpoint
 
+    def _refuse(self, sock: socket.socket, peer: tuple[Any, ...], description: AlertDescription, reason: str,
+                sni: str | None = None) -> None:
+        """A refusal the server decides itself: the alert a peer's TLS stack would send, and a record."""
+        sock.sendall(fatal_alert(description))
+        self.connections.append({"peer": peer[0], "sni": sni, "refused": description.name, "reason": reason})
+
     def _handle(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None) -> None:
         settings = self.config.settings
         deadline = time.monotonic() + settings.handshake_timeout
-        received, hello = read_client_hello(sock, deadline, settings.idle_timeout)
+        try:
+            received, hello = read_client_hello(sock, deadline, settings.idle_timeout)
+            sni = hello.server_name
+        except DecodeError as error:
+            self._refuse(sock, peer, AlertDescription.decode_error, str(error))
+            return
+        if sni is not None and not is_hostname(sni):
+            self._refuse(sock, peer, AlertDescription.illegal_parameter, "the SNI is not a hostname (RFC 6066 3)")
+            return
         endpoint = self.select_endpoint(hello)
         if endpoint is None:
-            sock.sendall(HANDSHAKE_FAILURE_ALERT)
+            reason = "no SNI" if sni is None else "no endpoint has this SNI"
+            self._refuse(sock, peer, AlertDescription.unrecognized_name, reason, sni)
             return
         stream = TlsStream(self.context_for(endpoint, hello), sock, received, settings.idle_timeout)
-        stream.handshake(deadline)
+        try:
+            stream.handshake(deadline)
+        except SSL.Error as error:
+            self.connections.append({"peer": peer[0], "sni": sni, "endpoint": endpoint.hostname,
+                                     "refused": "handshake", "reason": _openssl_reason(error)})
+            raise
         connection_values = {"identity.sourceIp": peer[0], **stream.negotiated}
+        self.connections.append({"peer": peer[0], "sni": sni, "endpoint": endpoint.hostname,
+                                 **{k: connection_values[k] for k in ("tlsVersion", "cipherSuite", "tlsGroup")}})
         connection_values["arrivalType"] = self.arrival_type(arrival_type)
-        serve_http(stream, self.access_endpoint(endpoint), hello.server_name, self.config.settings,
+        serve_http(stream, self.access_endpoint(endpoint), sni, self.config.settings,
                    connection_values, self.access_log.write, self.strict_refusal)
         stream.close_notify()
+
+
+def _openssl_reason(error: SSL.Error) -> str:
+    entries = error.args[0] if error.args and isinstance(error.args[0], list) else []
+    return "; ".join(str(entry[2]) for entry in entries) or type(error).__name__
+
+
+def _linger_close(sock: socket.socket) -> None:
+    """Close as a real server does: stop sending, drain what the client still sends for a moment, then
+    close, so the last alert or answer is not lost to a TCP reset (unread data makes close() send RST)."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(0.2)
+        drained = 0
+        while drained < 65536:
+            chunk = sock.recv(16384)
+            if not chunk:
+                break
+            drained += len(chunk)
+    except OSError:
+        pass
+    finally:
+        sock.close()
 
 
 def _listen(host: str, port: int) -> socket.socket:

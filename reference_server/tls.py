@@ -41,7 +41,13 @@ def policy_context(policy: Policy) -> SSL.Context:
     context.set_tls13_ciphersuites(":".join(s.openssl for s in policy.tls13_suites.value).encode())
     capabilities.set_groups(context, [g.name for g in policy.groups.value])
     context.set_session_cache_mode(SSL.SESS_CACHE_OFF)  # every probe is a full handshake
+    context.set_alpn_select_callback(_select_http11)
     return context
+
+
+def _select_http11(connection: SSL.Connection, offered: list[bytes]) -> bytes:
+    """ALPN: HTTP/1.1 when the client offers it (RFC 7301), else no protocol rather than a refusal."""
+    return b"http/1.1" if b"http/1.1" in offered else SSL.NO_OVERLAPPING_PROTOCOLS
 
 
 class CertificateAuthority:
@@ -60,12 +66,16 @@ class CertificateAuthority:
         self.ca_file = directory / "apigw-tls-ca.pem"
         self.ca_file.write_bytes(b"".join(c.cert_pem.bytes() for c in self.cas.values()))
         self._leaves: dict[tuple[str, str], trustme.LeafCert] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def leaf(self, hostname: str, cert_type: str) -> trustme.LeafCert:
-        """The certificate of `hostname` for one key type, issued once (RSA key generation is slow)."""
+        """The certificate of `hostname` for one key type, issued once (RSA key generation is slow; one
+        lock per certificate, so endpoints do not wait for each other's keys)."""
         key = (hostname, cert_type)
         with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
             if key not in self._leaves:
                 self._leaves[key] = self.cas[cert_type].issue_cert(hostname, key_type=_KEY_TYPES[cert_type])
             return self._leaves[key]

@@ -148,10 +148,12 @@ def test_access_log_lines_carry_negotiated_version_and_suite(server):
 
 
 @pytest.mark.parametrize("sni", [None, "nobody.apigw.test"])
-def test_missing_or_unknown_sni_gets_handshake_failure(server, sni):
+def test_missing_or_unknown_sni_gets_unrecognized_name_not_a_policy_refusal(server, sni):
+    """A client test that expects "refused by the policy" cannot pass on a wrong SNI (RFC 6066 3)."""
     observation = handshake_probe(target(server, sni), TIMEOUT)
     assert observation.outcome is Outcome.REJECTED
-    assert observation.evidence == "fatal alert handshake_failure"
+    assert observation.evidence == "fatal alert unrecognized_name"
+    assert server.connections[-1]["refused"] == "unrecognized_name"
 
 
 def test_unknown_sni_can_be_served_by_a_default_endpoint():

@@ -1,0 +1,78 @@
+"""A fleet of targets, scanned side by side within one probe budget, next to the same fleet one at a time.
+
+    .venv/bin/python benchmarks/fleet.py [--targets 200] [--total-concurrency 32]
+
+The reference server serves N endpoints (every enforceable policy in turn, mostly ECDSA certificates,
+every fifth RSA); every tenth target claims a policy its endpoint does not enforce, so the verdict
+counts show violations found, not only conformance. Prints time, probes and verdicts for both runs
+and their ratio, measured in one run on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+
+from pytest_apigw_tls.catalog import load_catalog
+from pytest_apigw_tls.fleet import Fleet, FleetSettings
+from pytest_apigw_tls.probes import ProbeSettings, Target
+from pytest_apigw_tls.scan import scan
+from reference_server import Endpoint, ReferenceServer, ServerConfig
+
+
+def fleet_endpoints(count: int) -> list[tuple[Endpoint, str]]:
+    """(endpoint, the policy its target claims): every tenth claim is wrong on purpose."""
+    policies = [p for p in load_catalog().policies if p.enforceable and "restapis" in p.resource_kinds]
+    out = []
+    for index in range(count):
+        policy = policies[index % len(policies)]
+        cert = "rsa" if index % 5 == 0 else "ecdsa"
+        endpoint = Endpoint(f"fleet-{index}.apigw.test", policy.id, policy.endpoint_types[0],
+                            "STRICT" if policy.is_enhanced else None, "custom", cert)
+        claimed = policies[(index + 1) % len(policies)].id if index % 10 == 9 else policy.id
+        out.append((endpoint, claimed))
+    return out
+
+
+def run(server: ReferenceServer, fleet: list[tuple[Endpoint, str]], settings: ProbeSettings,
+        fleet_settings: FleetSettings | None) -> tuple[float, int, collections.Counter[str]]:
+    catalog = load_catalog()
+    started = time.monotonic()
+    if fleet_settings is None:
+        results = [scan(Target(*server.address, e.hostname), catalog.policy(claim), e.cert_type, settings)
+                   for e, claim in fleet]
+    else:
+        with Fleet(fleet_settings) as pool:
+            futures = [pool.submit(lambda budget, e=e, claim=claim: scan(
+                Target(*server.address, e.hostname), catalog.policy(claim), e.cert_type, settings, budget=budget))
+                for e, claim in fleet]
+            results = [f.result() for f in futures]
+    elapsed = time.monotonic() - started
+    verdicts = collections.Counter(v.verdict for r in results for v in r.verdicts)
+    verdicts["targets conforming"] = sum(r.conforms for r in results)
+    return elapsed, sum(r.probes for r in results), verdicts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=200)
+    parser.add_argument("--total-concurrency", type=int, default=32)
+    args = parser.parse_args()
+    fleet = fleet_endpoints(args.targets)
+    settings = ProbeSettings(timeout=10, concurrency=8)
+    with ReferenceServer(ServerConfig(tuple(e for e, _ in fleet))) as server:
+        run(server, fleet[:20], settings, FleetSettings())  # warm-up: certificates are issued on first use
+        for endpoint, claim in fleet:  # issue every certificate before timing (RSA keys take ~50 ms each)
+            server.context_for(endpoint, None)  # type: ignore[arg-type]
+        side_by_side = run(server, fleet, settings, FleetSettings(total_probes=args.total_concurrency))
+        one_by_one = run(server, fleet, settings, None)
+    for label, (elapsed, probes, verdicts) in (("side by side", side_by_side), ("one at a time", one_by_one)):
+        print(f"{label:>13}: {len(fleet)} targets in {elapsed:.1f}s, {probes} probes, verdicts {dict(verdicts)}")
+    print(f"one at a time / side by side: {one_by_one[0] / side_by_side[0]:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
