@@ -290,14 +290,17 @@ def _openssl_reason(error: SSL.Error) -> str:
     return "; ".join(str(entry[2]) for entry in entries) or type(error).__name__
 
 
+LINGER_SECONDS = 0.5  # at most, in all: a client dripping bytes cannot stretch it
+
+
 def _linger_close(sock: socket.socket) -> None:
     """Close as a real server does: stop sending, drain what the client still sends for a moment, then
     close, so the last alert or answer is not lost to a TCP reset (unread data makes close() send RST)."""
     try:
         sock.shutdown(socket.SHUT_WR)
-        sock.settimeout(0.2)
-        drained = 0
-        while drained < 65536:
+        deadline, drained = time.monotonic() + LINGER_SECONDS, 0
+        while drained < 65536 and (remaining := deadline - time.monotonic()) > 0:
+            sock.settimeout(remaining)
             chunk = sock.recv(16384)
             if not chunk:
                 break

@@ -60,6 +60,16 @@ def test_api_gateway_rules_refuse_bad_endpoints(endpoint, message):
     ("[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_2'\n"
      "[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_0'", "configured twice"),
     ("", "no endpoints configured"),
+    ("[[endpoint]]\nhostname = 5\nsecurity_policy = 'TLS_1_2'", "hostname must be a string, not 5"),
+    ("[server]\nport = '80'\n[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_2'", "port must be a whole number"),
+    ("[server]\nport = true\n[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_2'", "port must be a whole number"),
+    ("[server]\nidle_timeout = nan\n[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_2'",
+     "idle_timeout must be a finite number"),
+    ("[server]\naccess_log_format = 5\n[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_2'",
+     "access_log_format must be a string"),
+    ("[[endpoint]]\nhostname = '10.0.0.1'\nsecurity_policy = 'TLS_1_2'", "an IP address is not a hostname"),
+    ("[server]\nhost = '" + "a" * 300 + "'\n[[endpoint]]\nhostname = 'a.test'\nsecurity_policy = 'TLS_1_2'",
+     "is not an address to listen on"),
 ])
 def test_malformed_config_is_one_clear_error(text, message):
     with pytest.raises(ConfigError, match=message):
@@ -93,6 +103,10 @@ def malformed_config(tmp_path):
     (["admin", "update-domain-name", "--url", "http://127.0.0.1:1"], "update-domain-name needs --domain-name"),
     (["serve", "--port", "70000"], "port 70000 is out of range"),
     (["serve", "--access-log", "/nonexistent/dir/log"], "cannot open access log"),
+    (["serve", "--admin-port", "70000"], "--admin-port 70000 is out of range"),
+    (["serve", "--propagation-delay", "nan"], "--propagation-delay must be a finite number"),
+    (["admin", "get-rest-api", "--url", "foo", "--rest-api-id", "x"], "is not an http:// URL"),
+    (["scan", "127.0.0.1:443", "--policy", "TLS_1_2", "--timeout", "inf"], "--timeout must be a finite number"),
 ])
 def test_bad_input_is_one_line_and_status_2(args, message, malformed_config):
     result = run_cli(*[malformed_config if arg == "MALFORMED" else arg for arg in args])

@@ -222,3 +222,14 @@ def test_ten_thousand_endpoints_start_and_serve_without_issuing_every_certificat
         last = Target(*running.address, "e9999.fleet.test")
         assert http_probe(last, "e9999.fleet.test", TIMEOUT).status == 200
         assert len(running.authority._leaves) == 1
+
+
+def test_an_access_log_that_cannot_be_written_is_counted_and_said(capsys):
+    from reference_server.accesslog import AccessLog
+
+    with open("/dev/full", "w") as full:
+        log = AccessLog(full)
+        log.write({"tlsVersion": "TLSv1.3"})
+        log.write({"tlsVersion": "TLSv1.2"})
+    assert log.lost == 2 and len(log.lines) == 2
+    assert capsys.readouterr().err.count("access log: cannot write") == 1
