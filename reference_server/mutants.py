@@ -73,10 +73,10 @@ class _StrictTooStrict(ReferenceServer):
 
 
 class _WrongCertificate(ReferenceServer):
-    """The ECDSA endpoint of SecurityPolicy_TLS13_1_3_2025_09 is served with an RSA certificate."""
+    """The ECDSA endpoint of SecurityPolicy_TLS13_2025_EDGE is served with an RSA certificate."""
 
     def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
-        if endpoint.hostname != "tls13-1-3-2025-09.ecdsa.apigw.test":
+        if endpoint.hostname != "tls13-2025-edge.ecdsa.apigw.test":
             return super().context_for(endpoint, hello)
         return endpoint_context(dataclasses.replace(endpoint, cert_type="rsa"), self.authority)
 
@@ -133,72 +133,99 @@ def _registry_suite(server: ReferenceServer) -> ReferenceServer:
     """A suite only the IANA registry knows (never named in the catalog): TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384."""
     camellia = Suite("ECDHE-RSA-CAMELLIA256-SHA384", "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384", 0xC077, "ECDHE",
                      "RSA", "CBC", TlsVersion.TLSv1_2, TlsVersion.TLSv1_2)
-    _retarget(server, "SecurityPolicy_TLS13_1_2_2021_06",
-              lambda p: _with(p, tls12_suites=p.tls12_suites.value + (camellia,)))
+    _retarget(server, "TLS_1_2", lambda p: _with(p, tls12_suites=p.tls12_suites.value + (camellia,)))
     return server
 
 
 def _registry_group(server: ReferenceServer) -> ReferenceServer:
     """A group only the IANA registry knows (never named in the catalog): ffdhe4096."""
     ffdhe4096 = Group("ffdhe4096", 0x0102, "ffdhe", TlsVersion.TLSv1_3)
-    _retarget(server, "SecurityPolicy_TLS13_1_3_2025_09", lambda p: _with(p, groups=p.groups.value + (ffdhe4096,)))
+    _retarget(server, "SecurityPolicy_TLS13_1_3_FIPS_2025_09",
+              lambda p: _with(p, groups=p.groups.value + (ffdhe4096,)))
     return server
 
 
 @dataclasses.dataclass(frozen=True)
 class Mutant:
     """A wrong server and the cases that must fail against it: `failing` are regular expressions
-    over pytest test ids; every failure must match one, and every one must match a failure."""
+    over pytest test ids; every failure must match one, and every one must match a failure.
+
+    `server_class` and `mutate` are the two ways a fault is made: a subclass overriding one step, or a
+    change to some endpoints' compiled policies. Mutants marked `independent` touch disjoint endpoints
+    and dimensions, so one server can carry all of them at once (independent_mutants_server)."""
 
     name: str
     description: str
-    build: Callable[..., ReferenceServer]
+    server_class: type[ReferenceServer]
+    mutate: Callable[[ReferenceServer], ReferenceServer] | None
     failing: tuple[str, ...]
     count: int  # how many cases must fail against the built-in endpoints
+    independent: bool = True
+
+    def build(self, **kwargs: Any) -> ReferenceServer:
+        server = self.server_class(**kwargs)
+        return self.mutate(server) if self.mutate else server
 
 
 _STRICT_TARGET = r"SecurityPolicy_\w+-(rsa|ecdsa)"
 MUTANTS = {m.name: m for m in (
     Mutant("extra-suite", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09 also accepts ECDHE-RSA-CHACHA20-POLY1305",
-           lambda **kw: _extra_suite(ReferenceServer(**kw)),
+           ReferenceServer, _extra_suite,
            (r"test_suite\[SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09-rsa-TLSv1\.2-ECDHE-RSA-CHACHA20-POLY1305-"
             r"rejected\]",), 1),
     Mutant("missing-suite", "SecurityPolicy_TLS13_1_3_2025_09 lacks TLS_AES_256_GCM_SHA384",
-           lambda **kw: _missing_suite(ReferenceServer(**kw)),
+           ReferenceServer, _missing_suite,
            (r"test_suite\[SecurityPolicy_TLS13_1_3_2025_09-(rsa|ecdsa)-TLSv1\.3-TLS_AES_256_GCM_SHA384-"
             r"accepted\]",), 2),
-    Mutant("tls11-enabled", "TLS_1_2 endpoints also negotiate TLS 1.1", _Tls11Enabled,
+    Mutant("tls11-enabled", "TLS_1_2 endpoints also negotiate TLS 1.1", _Tls11Enabled, None,
            (r"test_version\[TLS_1_2-(rsa|ecdsa)-TLSv1\.1-rejected\]",), 2),
     Mutant("tls11-missing", "TLS_1_0 endpoints refuse TLS 1.1 (everything asked at TLS 1.1 is refused)",
-           _Tls11Missing, (r"test_\w+\[TLS_1_0-(rsa|ecdsa)-TLSv1\.1-(.+-)?accepted\]",), 11),
+           _Tls11Missing, None, (r"test_\w+\[TLS_1_0-(rsa|ecdsa)-TLSv1\.1-(.+-)?accepted\]",), 11),
     Mutant("extra-group", "SecurityPolicy_TLS13_1_2_2021_06 also accepts secp521r1",
-           lambda **kw: _extra_group(ReferenceServer(**kw)),
+           ReferenceServer, _extra_group,
            (r"test_group\[SecurityPolicy_TLS13_1_2_2021_06-(rsa|ecdsa)-TLSv1\.3-secp521r1-rejected\]",
             r"test_group\[SecurityPolicy_TLS13_1_2_2021_06-rsa-TLSv1\.2-secp521r1-rejected\]"), 3),
     Mutant("missing-group", "SecurityPolicy_TLS13_1_2_PQ_2025_09 lacks SecP384r1MLKEM1024",
-           lambda **kw: _missing_group(ReferenceServer(**kw)),
+           ReferenceServer, _missing_group,
            (r"test_group\[SecurityPolicy_TLS13_1_2_PQ_2025_09-(rsa|ecdsa)-TLSv1\.3-SecP384r1MLKEM1024-accepted\]",), 2),
-    Mutant("strict-ignored", "STRICT endpoints behave as BASIC", _StrictIgnored,
+    Mutant("strict-ignored", "STRICT endpoints behave as BASIC", _StrictIgnored, None,
            (rf"test_access_mode\[{_STRICT_TARGET}-STRICT-(host-different|host-absent|origin-other-type)-"
-            r"refused\]",), 60),
+            r"refused\]",), 60, independent=False),
     Mutant("origin-ignored", "STRICT endpoints accept requests arriving through another endpoint type",
-           _OriginIgnored, (rf"test_access_mode\[{_STRICT_TARGET}-STRICT-origin-other-type-refused\]",), 20),
+           _OriginIgnored, None, (rf"test_access_mode\[{_STRICT_TARGET}-STRICT-origin-other-type-refused\]",), 20,
+           independent=False),
     Mutant("strict-too-strict", "STRICT compares the raw Host header: a port, capitals or a trailing dot refuse",
-           _StrictTooStrict,
-           (rf"test_access_mode\[{_STRICT_TARGET}-STRICT-host-(with-port|other-case|trailing-dot)-allowed\]",), 60),
-    Mutant("wrong-certificate", "SecurityPolicy_TLS13_1_3_2025_09's ECDSA endpoint serves an RSA certificate",
-           _WrongCertificate, (r"test_certificate_type\[SecurityPolicy_TLS13_1_3_2025_09-ecdsa-ecdsa\]",), 1),
-    Mutant("registry-suite", "SecurityPolicy_TLS13_1_2_2021_06 also accepts TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384, "
-           "a suite the catalog never names", lambda **kw: _registry_suite(ReferenceServer(**kw)),
-           (r"test_suite\[SecurityPolicy_TLS13_1_2_2021_06-rsa-TLSv1\.2-other-registered-suites-rejected\]",), 1),
-    Mutant("registry-group", "SecurityPolicy_TLS13_1_3_2025_09 also accepts ffdhe4096, a group the catalog never names",
-           lambda **kw: _registry_group(ReferenceServer(**kw)),
-           (r"test_group\[SecurityPolicy_TLS13_1_3_2025_09-(rsa|ecdsa)-TLSv1\.3-other-registered-groups-rejected\]",), 2),
-    Mutant("policy-by-host", "the handshake ignores the SNI (one policy for every hostname)", _PolicyByHost,
-           (r"test_policy_follows_sni\[.+\]",), 28),
+           _StrictTooStrict, None,
+           (rf"test_access_mode\[{_STRICT_TARGET}-STRICT-host-(with-port|other-case|trailing-dot)-allowed\]",), 60,
+           independent=False),
+    Mutant("wrong-certificate", "SecurityPolicy_TLS13_2025_EDGE's ECDSA endpoint serves an RSA certificate",
+           _WrongCertificate, None, (r"test_certificate_type\[SecurityPolicy_TLS13_2025_EDGE-ecdsa-ecdsa\]",), 1),
+    Mutant("registry-suite", "TLS_1_2 also accepts TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384, a suite the catalog "
+           "never names", ReferenceServer, _registry_suite,
+           (r"test_suite\[TLS_1_2-rsa-TLSv1\.2-other-registered-suites-rejected\]",), 1),
+    Mutant("registry-group", "SecurityPolicy_TLS13_1_3_FIPS_2025_09 also accepts ffdhe4096, a group the catalog never "
+           "names", ReferenceServer, _registry_group,
+           (r"test_group\[SecurityPolicy_TLS13_1_3_FIPS_2025_09-(rsa|ecdsa)-TLSv1\.3-other-registered-groups-"
+            r"rejected\]",), 2),
+    Mutant("policy-by-host", "the handshake ignores the SNI (one policy for every hostname)", _PolicyByHost, None,
+           (r"test_policy_follows_sni\[.+\]",), 28, independent=False),
 )}
+INDEPENDENT = tuple(m for m in MUTANTS.values() if m.independent)
+
+
+def independent_mutants_server(**kwargs: Any) -> ReferenceServer:
+    """One server wrong in every independent way at once: their subclasses chained (each step defers to
+    super() where it is not wrong), then every policy change applied; their endpoints do not overlap."""
+    bases = tuple(dict.fromkeys(m.server_class for m in INDEPENDENT if m.server_class is not ReferenceServer))
+    server: ReferenceServer = type("IndependentMutants", bases or (ReferenceServer,), {})(**kwargs)
+    for mutant in INDEPENDENT:
+        if mutant.mutate:
+            server = mutant.mutate(server)
+    return server
 
 
 def mutant_server(name: str, **kwargs: Any) -> ReferenceServer:
-    """Build (not start) the mutant called `name`; kwargs go to ReferenceServer."""
+    """Build (not start) the mutant called `name` ("independent": all independent ones at once)."""
+    if name == "independent":
+        return independent_mutants_server(**kwargs)
     return MUTANTS[name].build(**kwargs)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from reference_server.mutants import MUTANTS
+from reference_server.mutants import INDEPENDENT, MUTANTS
 
 pytest_plugins = ["pytester"]
 
@@ -31,7 +31,7 @@ def apigw_reference_server(apigw_ca):
 def run_suite(pytester, mutant, *args):
     pytester.makeconftest(CONFTEST.format(name=mutant) if mutant else "")
     pytester.makepyfile(test_conformance=SUITE)
-    return pytester.runpytest("-p", "no:cacheprovider", "-q", "-rf", *args)
+    return pytester.runpytest("-p", "no:cacheprovider", "-p", "no:xdist", "-q", "-rf", "--tb=no", *args)
 
 
 def failed_ids(result):
@@ -45,17 +45,34 @@ def test_true_reference_server_passes_every_case(pytester):
     assert outcomes["passed"] > 2000
 
 
-@pytest.mark.parametrize("name", [n for n in MUTANTS if n != "policy-by-host"])
-def test_each_mutant_fails_exactly_the_cases_naming_its_fault(pytester, name):
-    mutant = MUTANTS[name]
+def check_exact(failed, mutants):
+    """Every failure is explained by exactly one mutant; each mutant's cases all fail, no more, no fewer."""
+    unexplained = [t for t in failed if not any(re.fullmatch(p, t) for m in mutants for p in m.failing)]
+    assert not unexplained, f"cases failed that name no fault: {unexplained}"
+    for mutant in mutants:
+        mine = [t for t in failed if any(re.fullmatch(p, t) for p in mutant.failing)]
+        unseen = [p for p in mutant.failing if not any(re.fullmatch(p, t) for t in mine)]
+        assert not unseen, f"{mutant.name}: expected failures did not happen: {unseen}"
+        assert len(mine) == mutant.count, f"{mutant.name}: {len(mine)} failures, expected {mutant.count}"
+
+
+def test_independent_mutants_together_fail_exactly_the_cases_naming_their_faults(pytester):
+    """Nine faults on disjoint endpoints and dimensions, carried by one server: each case that fails
+    names its fault, and nothing else fails (one run of the whole suite instead of nine)."""
+    result = run_suite(pytester, "independent")
+    failed = failed_ids(result)
+    check_exact(failed, INDEPENDENT)
+    assert len(failed) == sum(m.count for m in INDEPENDENT)
+    assert result.parseoutcomes().get("errors", 0) == 0
+
+
+@pytest.mark.parametrize("name", [n for n, m in MUTANTS.items() if not m.independent and n != "policy-by-host"])
+def test_each_strict_mutant_fails_exactly_the_cases_naming_its_fault(pytester, name):
+    """STRICT faults touch every STRICT endpoint, so each runs on its own."""
     result = run_suite(pytester, name)
     failed = failed_ids(result)
     assert failed, f"{name}: no conformance case caught it"
-    unexplained = [t for t in failed if not any(re.fullmatch(p, t) for p in mutant.failing)]
-    assert not unexplained, f"{name}: cases failed that do not name its fault"
-    unseen = [p for p in mutant.failing if not any(re.fullmatch(p, t) for t in failed)]
-    assert not unseen, f"{name}: expected failures did not happen"
-    assert len(failed) == mutant.count
+    check_exact(failed, [MUTANTS[name]])
     assert result.parseoutcomes().get("errors", 0) == 0
 
 

@@ -63,8 +63,8 @@ def failures(result):
     ("tls11-enabled", "TLS_1_2", "rsa", ["TLSv1.1-rejected"]),
     ("extra-group", "SecurityPolicy_TLS13_1_2_2021_06", "rsa",
      ["TLSv1.2-secp521r1-rejected", "TLSv1.3-secp521r1-rejected"]),
-    ("registry-suite", "SecurityPolicy_TLS13_1_2_2021_06", "rsa", ["TLSv1.2-other-registered-suites-rejected"]),
-    ("registry-group", "SecurityPolicy_TLS13_1_3_2025_09", "ecdsa", ["TLSv1.3-other-registered-groups-rejected"]),
+    ("registry-suite", "TLS_1_2", "rsa", ["TLSv1.2-other-registered-suites-rejected"]),
+    ("registry-group", "SecurityPolicy_TLS13_1_3_FIPS_2025_09", "ecdsa", ["TLSv1.3-other-registered-groups-rejected"]),
 ])
 def test_a_wrong_server_is_caught_and_the_culprit_named(mutant, policy_id, cert_type, culprits):
     policy = CATALOG.policy(policy_id)
@@ -110,7 +110,7 @@ def test_scan_cli_bad_input_is_one_line_and_status_2(argv, message, capsys):
 
 
 def test_a_catch_all_failure_names_each_registered_culprit():
-    policy = CATALOG.policy("SecurityPolicy_TLS13_1_2_2021_06")
+    policy = CATALOG.policy("TLS_1_2")
     with mutant_server("registry-suite") as wrong:
         result = scan(target_for(wrong, policy, "rsa"), policy, "rsa", SETTINGS)
     [verdict] = [v for v in result.verdicts if v.verdict == FAIL]
@@ -128,7 +128,7 @@ class _DropsLargeOffers(ReferenceServer):
 def test_a_refusal_of_a_large_offer_is_not_taken_as_evidence():
     from reference_server.mutants import _registry_suite
 
-    policy = CATALOG.policy("SecurityPolicy_TLS13_1_2_2021_06")
+    policy = CATALOG.policy("TLS_1_2")
     with _registry_suite(_DropsLargeOffers()) as wrong:
         result = scan(target_for(wrong, policy, "rsa"), policy, "rsa", SETTINGS)
     assert failures(result) == ["TLSv1.2-other-registered-suites-rejected"]
