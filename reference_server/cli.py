@@ -47,6 +47,12 @@ def endpoint_table(server: ReferenceServer) -> str:
     return "\n".join(rows)
 
 
+def _close_quietly(stream: Any) -> None:
+    """A log that could not be written (a full disk) has said so already; closing must not add a traceback."""
+    with contextlib.suppress(OSError):
+        stream.close()
+
+
 def _check_numbers(args: argparse.Namespace) -> None:
     for name in ("port", "admin_port"):
         value = getattr(args, name)
@@ -70,7 +76,8 @@ def run_serve(args: argparse.Namespace) -> int:
         log_stream = sys.stdout
         if args.access_log:
             try:
-                log_stream = stack.enter_context(open(args.access_log, "a", encoding="utf-8"))
+                log_stream = open(args.access_log, "a", encoding="utf-8")
+                stack.callback(_close_quietly, log_stream)
             except OSError as error:
                 raise ConfigError(f"cannot open access log {args.access_log}: {error.strerror}") from None
         try:
