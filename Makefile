@@ -16,7 +16,7 @@ venv: $(STAMP)
 # The conformance suite against the built-in reference server: every policy, both certificate types.
 demo: $(STAMP)
 	$(VENV)/bin/apigw-tls policies
-	$(VENV)/bin/python -m pytest --pyargs conformance -q --tb=line
+	$(VENV)/bin/python -m pytest --pyargs pytest_apigw_tls.conformance -q --tb=line
 
 # Two workers (this is a 2-core machine); the plugin keeps each conformance target on one worker.
 test: $(STAMP)

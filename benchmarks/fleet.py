@@ -19,7 +19,7 @@ from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.fleet import Fleet, FleetSettings
 from pytest_apigw_tls.probes import ProbeSettings, Target
 from pytest_apigw_tls.scan import scan
-from reference_server import Endpoint, ReferenceServer, ServerConfig
+from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig
 
 
 def fleet_endpoints(count: int) -> list[tuple[Endpoint, str]]:

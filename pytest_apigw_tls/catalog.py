@@ -159,6 +159,23 @@ class Policy:
     def accepted_suites(self, version: TlsVersion, cert_type: str) -> tuple[Suite, ...]:
         return tuple(s for s in self.suite_fact(version).value if self.accepts_suite(s, version, cert_type))
 
+    def accepts(self, version: str | None = None, suite: str | None = None, group: str | None = None,
+                cert_type: str = "rsa") -> bool:
+        """Would a conforming server accept this? Names in OpenSSL or IANA spelling ("TLSv1.2",
+        "ECDHE-RSA-AES128-GCM-SHA256" or "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "x25519"); what is
+        not given may be anything the policy allows (a suite without a version: at some allowed version).
+
+        So a client test can assert "connects if and only if policy.accepts(what my client offers)".
+        """
+        catalog = load_catalog()
+        versions = [TlsVersion.from_label(version)] if version else list(self.versions.value)
+        found_suite = catalog.suite(suite) if suite else None
+        found_group = catalog.group(group) if group else None
+        return any(self.allows_version(v)
+                   and (found_suite is None or self.accepts_suite(found_suite, v, cert_type))
+                   and (found_group is None or self.accepts_group(found_group, v))
+                   for v in versions)
+
     def accepts_group(self, group: Group, version: TlsVersion) -> bool:
         return self.allows_version(version) and group in self.groups.value and group.min_version <= version
 

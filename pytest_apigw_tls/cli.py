@@ -75,14 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands that live beside their subject (server, scanner), imported lazily."""
-    from reference_server.admin_cli import register as register_admin
-    from reference_server.cli import register as register_serve
+    from pytest_apigw_tls.reference_server.admin_cli import register as register_admin
+    from pytest_apigw_tls.reference_server.cli import register as register_serve
 
     from .diff_cli import register as register_diff
     from .logs_cli import register as register_logs
+    from .matrix_cli import register as register_matrix
     from .scan_cli import register as register_scan
 
-    return [register_serve, register_scan, register_logs, register_diff, register_admin]
+    return [register_serve, register_scan, register_logs, register_matrix, register_diff, register_admin]
 
 
 def _version() -> str:

@@ -236,11 +236,21 @@ def apigw_ca() -> Any:
 @pytest.fixture(scope="session")
 def apigw_reference_server(apigw_ca: Any) -> Iterator[Any]:
     """The reference server with its default endpoints (one per policy and certificate type)."""
-    from reference_server import ReferenceServer
+    from pytest_apigw_tls.reference_server import ReferenceServer
 
     with ReferenceServer(ca=apigw_ca) as server:
         yield server
         server.check()
+
+
+@pytest.fixture
+def apigw_server(apigw_reference_server: Any) -> Callable[..., Any]:
+    """Factory: `apigw_server(policy, cert_type="rsa", access_mode=None, endpoint_type=None)` -> a
+    served endpoint with .url, .hostname, .port, .ca_file, .ssl_context(), .policy and .connections."""
+    from .client import serve
+
+    return lambda policy, cert_type="rsa", access_mode=None, endpoint_type=None: serve(
+        apigw_reference_server, policy, cert_type, access_mode, endpoint_type)
 
 
 @pytest.fixture(scope="session")

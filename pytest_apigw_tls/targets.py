@@ -133,7 +133,7 @@ def unique_names(targets: list[TargetSpec], explicit: list[bool]) -> list[Target
 
 def reference_targets() -> list[TargetSpec]:
     """The reference server's default endpoints, one target per policy and certificate type."""
-    from reference_server.config import default_endpoints
+    from pytest_apigw_tls.reference_server.config import default_endpoints
 
     targets = []
     for endpoint in default_endpoints():

@@ -18,8 +18,9 @@ from typing import Any, TextIO
 from OpenSSL import SSL
 
 from pytest_apigw_tls import capabilities
-from pytest_apigw_tls.codepoints import AlertDescription
 from pytest_apigw_tls.catalog import Policy
+from pytest_apigw_tls.codepoints import AlertDescription
+from pytest_apigw_tls.errors import ConfigError
 from pytest_apigw_tls.wire import ClientHello, DecodeError
 
 from .accesslog import AccessLog
@@ -62,6 +63,7 @@ class ReferenceServer:
         self.connections: collections.deque[dict[str, Any]] = collections.deque(maxlen=10_000)
         self._per_client: collections.Counter[str] = collections.Counter()
         self._listeners: dict[str | None, socket.socket] = {}
+        self._pinned: dict[str, socket.socket] = {}  # hostname -> a listener of its own (url_for, apigw_server)
         self._accept_threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
@@ -88,7 +90,7 @@ class ReferenceServer:
 
     def stop(self) -> None:
         self._stopping.set()
-        for listener in self._listeners.values():
+        for listener in [*self._listeners.values(), *self._pinned.values()]:
             try:
                 listener.shutdown(socket.SHUT_RDWR)  # wakes accept() in its thread
             except OSError:
@@ -146,7 +148,44 @@ class ReferenceServer:
             return len(self._connections)
 
     # -- connections -----------------------------------------------------------------------------
-    def _accept_loop(self, listener: socket.socket, arrival_type: str | None) -> None:
+    # -- endpoints reachable at https://localhost:PORT/ ------------------------------------------------
+    def add_endpoint(self, endpoint: Endpoint) -> Endpoint:
+        """Serve one more endpoint from now on (validated as a config's would be)."""
+        endpoint.validate()
+        with self._lock:
+            if endpoint.hostname in self._endpoints:
+                raise ConfigError(f"endpoint {endpoint.hostname!r} is configured twice")
+            self._endpoints[endpoint.hostname] = endpoint
+        return endpoint
+
+    def pin(self, hostname: str) -> tuple[str, int]:
+        """A listener of the endpoint's own, where the SNI "localhost" (or its hostname) selects it: any
+        client reaches it as https://localhost:PORT/ without resolver tricks (*.apigw.test resolves nowhere)."""
+        if self.endpoint(hostname) is None:
+            raise KeyError(hostname)
+        with self._lock:
+            listener = self._pinned.get(hostname)
+            if listener is None:
+                listener = self._pinned[hostname] = _listen(self.config.settings.host, 0)
+                thread = threading.Thread(target=self._accept_loop, args=(listener, None, hostname),
+                                          name=f"apigw-tls-accept-{hostname}", daemon=True)
+                self._accept_threads.append(thread)
+                thread.start()
+        host, port = listener.getsockname()[:2]
+        return host, port
+
+    def url_for(self, policy: str, cert_type: str = "rsa", access_mode: str | None = None) -> str:
+        """https://localhost:PORT/ of the built-in endpoint serving `policy` with a `cert_type` certificate."""
+        from pytest_apigw_tls.catalog import load_catalog
+
+        wanted = load_catalog().policy(policy)
+        for endpoint in self.endpoints:
+            if (endpoint.policy.id == wanted.id and endpoint.cert_type == cert_type and endpoint.kind == "custom"
+                    and (access_mode is None or endpoint.access_mode == access_mode)):
+                return f"https://localhost:{self.pin(endpoint.hostname)[1]}/"
+        raise KeyError(f"no endpoint serves {wanted.id} with an {cert_type} certificate")
+
+    def _accept_loop(self, listener: socket.socket, arrival_type: str | None, pinned: str | None = None) -> None:
         settings = self.config.settings
         while not self._stopping.is_set():
             try:
@@ -167,14 +206,16 @@ class ReferenceServer:
             if over:
                 sock.close()  # over capacity (in all, or for this client): refuse this one, serve the others
                 continue
-            thread = threading.Thread(target=self._serve_connection, args=(sock, peer, arrival_type), daemon=True)
+            thread = threading.Thread(target=self._serve_connection, args=(sock, peer, arrival_type, pinned),
+                                      daemon=True)
             with self._lock:
                 self._threads.add(thread)
             thread.start()
 
-    def _serve_connection(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None) -> None:
+    def _serve_connection(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None,
+                          pinned: str | None = None) -> None:
         try:
-            self._handle(sock, peer, arrival_type)
+            self._handle(sock, peer, arrival_type, pinned)
         except (OSError, PeerClosed, SSL.Error):
             pass  # the client's fault (reset, idle, refused handshake): close and go on
         except Exception as error:  # noqa: BLE001 - counted, said on stderr, raised again by check()
@@ -252,7 +293,8 @@ class ReferenceServer:
         sock.sendall(fatal_alert(description))
         self.connections.append({"peer": peer[0], "sni": sni, "refused": description.name, "reason": reason})
 
-    def _handle(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None) -> None:
+    def _handle(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None,
+                pinned: str | None = None) -> None:
         settings = self.config.settings
         deadline = time.monotonic() + settings.handshake_timeout
         try:
@@ -264,10 +306,15 @@ class ReferenceServer:
         if sni is not None and not is_hostname(sni):
             self._refuse(sock, peer, AlertDescription.illegal_parameter, "the SNI is not a hostname (RFC 6066 3)")
             return
-        endpoint = self.select_endpoint(hello)
+        if pinned is not None and sni is not None and sni.lower() in ("localhost", pinned):
+            endpoint = self.endpoint(pinned)
+        else:
+            endpoint = self.select_endpoint(hello)
         if endpoint is None:
             reason = "no SNI" if sni is None else "no endpoint has this SNI"
             self._refuse(sock, peer, AlertDescription.unrecognized_name, reason, sni)
+            if pinned is not None:
+                self.connections[-1]["pinned"] = pinned
             return
         stream = TlsStream(self.context_for(endpoint, hello), sock, received, settings.idle_timeout)
         try:

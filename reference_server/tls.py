@@ -77,7 +77,9 @@ class CertificateAuthority:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._leaves:
-                self._leaves[key] = self.cas[cert_type].issue_cert(hostname, key_type=_KEY_TYPES[cert_type])
+                # "localhost" too: an endpoint pinned to a listener of its own is reached by that name
+                self._leaves[key] = self.cas[cert_type].issue_cert(hostname, "localhost",
+                                                                   key_type=_KEY_TYPES[cert_type])
             return self._leaves[key]
 
 

@@ -13,7 +13,7 @@ CLI = [sys.executable, "-m", "pytest_apigw_tls.cli"]
 
 @pytest.fixture(scope="module")
 def served():
-    from reference_server import ReferenceServer
+    from pytest_apigw_tls.reference_server import ReferenceServer
 
     with ReferenceServer() as server:
         yield server

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from pytest_apigw_tls.errors import ConfigError
-from reference_server import Endpoint, parse_config
-from reference_server.config import default_endpoints
+from pytest_apigw_tls.reference_server import Endpoint, parse_config
+from pytest_apigw_tls.reference_server.config import default_endpoints
 
 GOOD = """
 [server]

@@ -11,9 +11,9 @@ from pytest_apigw_tls.access import http_probe
 from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.handshake import client_connection, client_context, drive, handshake_probe
 from pytest_apigw_tls.probes import Outcome, Target, connect
-from reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
-from reference_server.admin import AdminServer
-from reference_server.control import DOMAIN_NAME, REST_API, BadRequest, ControlPlane, Resource, apply_patch
+from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
+from pytest_apigw_tls.reference_server.admin import AdminServer
+from pytest_apigw_tls.reference_server.control import DOMAIN_NAME, REST_API, BadRequest, ControlPlane, Resource, apply_patch
 
 API = "abcdef1234.execute-api.us-east-1.amazonaws.com"
 DOMAIN = "api.example.com"
@@ -85,7 +85,7 @@ def config(**settings):
 
 
 def test_defaults_per_endpoint_type():
-    from reference_server.control import default_policy
+    from pytest_apigw_tls.reference_server.control import default_policy
 
     assert [default_policy(REST_API, t) for t in ("REGIONAL", "EDGE", "PRIVATE")] == ["TLS_1_0", "TLS_1_0", "TLS_1_2"]
     assert default_policy(DOMAIN_NAME, "REGIONAL") == "TLS_1_2"

@@ -7,18 +7,18 @@ import pytest
 pytest_plugins = ["pytester"]
 
 SUITE = """
-from conformance.test_versions import test_version
-from conformance.test_suites import test_suite
-from conformance.test_groups import test_group
-from conformance.test_sni import test_policy_follows_sni, test_certificate_type
-from conformance.test_alignment import test_default_endpoint_alignment
-from conformance.test_access_mode import test_access_mode
+from pytest_apigw_tls.conformance.test_versions import test_version
+from pytest_apigw_tls.conformance.test_suites import test_suite
+from pytest_apigw_tls.conformance.test_groups import test_group
+from pytest_apigw_tls.conformance.test_sni import test_policy_follows_sni, test_certificate_type
+from pytest_apigw_tls.conformance.test_alignment import test_default_endpoint_alignment
+from pytest_apigw_tls.conformance.test_access_mode import test_access_mode
 """
 
 
 @pytest.fixture(scope="module")
 def served():
-    from reference_server import ReferenceServer
+    from pytest_apigw_tls.reference_server import ReferenceServer
 
     with ReferenceServer() as server:
         yield server

@@ -5,21 +5,21 @@ import re
 
 import pytest
 
-from reference_server.mutants import INDEPENDENT, MUTANTS
+from pytest_apigw_tls.reference_server.mutants import INDEPENDENT, MUTANTS
 
 pytest_plugins = ["pytester"]
 
 SUITE = """
-from conformance.test_versions import test_version
-from conformance.test_suites import test_suite
-from conformance.test_groups import test_group
-from conformance.test_sni import test_policy_follows_sni, test_certificate_type
-from conformance.test_access_mode import test_access_mode
+from pytest_apigw_tls.conformance.test_versions import test_version
+from pytest_apigw_tls.conformance.test_suites import test_suite
+from pytest_apigw_tls.conformance.test_groups import test_group
+from pytest_apigw_tls.conformance.test_sni import test_policy_follows_sni, test_certificate_type
+from pytest_apigw_tls.conformance.test_access_mode import test_access_mode
 """
 
 CONFTEST = """
 import pytest
-from reference_server.mutants import mutant_server
+from pytest_apigw_tls.reference_server.mutants import mutant_server
 
 @pytest.fixture(scope="session")
 def apigw_reference_server(apigw_ca):

@@ -9,11 +9,11 @@ from .hostile import HostileServer, never_answer
 pytest_plugins = ["pytester"]
 
 SUITE = """
-from conformance.test_versions import test_version
-from conformance.test_suites import test_suite
-from conformance.test_groups import test_group
-from conformance.test_sni import test_policy_follows_sni, test_certificate_type
-from conformance.test_access_mode import test_access_mode
+from pytest_apigw_tls.conformance.test_versions import test_version
+from pytest_apigw_tls.conformance.test_suites import test_suite
+from pytest_apigw_tls.conformance.test_groups import test_group
+from pytest_apigw_tls.conformance.test_sni import test_policy_follows_sni, test_certificate_type
+from pytest_apigw_tls.conformance.test_access_mode import test_access_mode
 """
 
 
@@ -25,7 +25,7 @@ def suite(pytester):
 
 @pytest.fixture(scope="module")
 def served():
-    from reference_server import ReferenceServer
+    from pytest_apigw_tls.reference_server import ReferenceServer
 
     with ReferenceServer() as server:
         yield server

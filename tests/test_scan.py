@@ -12,9 +12,9 @@ from pytest_apigw_tls.cli import main
 from pytest_apigw_tls.expectations import expectations_for
 from pytest_apigw_tls.probes import ProbeSettings, Target
 from pytest_apigw_tls.scan import FAIL, PASS, scan
-from reference_server import ReferenceServer
-from reference_server.config import policy_slug
-from reference_server.mutants import mutant_server
+from pytest_apigw_tls.reference_server import ReferenceServer
+from pytest_apigw_tls.reference_server.config import policy_slug
+from pytest_apigw_tls.reference_server.mutants import mutant_server
 
 CATALOG = load_catalog()
 SETTINGS = ProbeSettings(timeout=5, concurrency=8)
@@ -126,7 +126,7 @@ class _DropsLargeOffers(ReferenceServer):
 
 
 def test_a_refusal_of_a_large_offer_is_not_taken_as_evidence():
-    from reference_server.mutants import _registry_suite
+    from pytest_apigw_tls.reference_server.mutants import _registry_suite
 
     policy = CATALOG.policy("TLS_1_2")
     with _registry_suite(_DropsLargeOffers()) as wrong:

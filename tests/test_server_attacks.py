@@ -17,9 +17,9 @@ from pytest_apigw_tls.handshake import client_connection, client_context, drive
 from pytest_apigw_tls.probes import Outcome, ProbeOffer, Target, connect, raw_probe
 from pytest_apigw_tls.wire import build_client_hello
 from pytest_apigw_tls.wire.messages import ClientHello, Extension
-from reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
-from reference_server.admin import AdminServer
-from reference_server.control import ControlPlane
+from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
+from pytest_apigw_tls.reference_server.admin import AdminServer
+from pytest_apigw_tls.reference_server.control import ControlPlane
 
 HOST = "api.example.test"
 TIMEOUT = 5.0
@@ -226,7 +226,7 @@ def test_ten_thousand_endpoints_start_and_serve_without_issuing_every_certificat
 
 
 def test_an_access_log_that_cannot_be_written_is_counted_and_said(capsys):
-    from reference_server.accesslog import AccessLog
+    from pytest_apigw_tls.reference_server.accesslog import AccessLog
 
     full = open("/dev/full", "w")
     log = AccessLog(full)

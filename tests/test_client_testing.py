@@ -1,0 +1,81 @@
+"""Client testing: the one-line endpoint, expectations from the catalog, the matrix of any client
+program, the shared server's url_for, and a plugin that stays out of unrelated test runs."""
+
+import json
+import shutil
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from pytest_apigw_tls.catalog import load_catalog
+from pytest_apigw_tls.cli import main
+
+pytest_plugins = ["pytester"]
+CATALOG = load_catalog()
+
+
+@pytest.mark.parametrize("policy,query,expected", [
+    ("SecurityPolicy_TLS13_1_3_2025_09", {"version": "TLSv1.2"}, False),
+    ("SecurityPolicy_TLS13_1_3_2025_09", {"suite": "TLS_CHACHA20_POLY1305_SHA256"}, True),
+    ("SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09", {"version": "TLSv1.2", "suite": "ECDHE-RSA-AES128-SHA256"}, False),
+    ("TLS_1_2", {"version": "TLSv1.2", "suite": "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"}, True),
+    ("TLS_1_2", {"suite": "ECDHE-ECDSA-AES128-GCM-SHA256"}, False),  # an RSA certificate by default
+    ("TLS_1_2", {"suite": "ECDHE-ECDSA-AES128-GCM-SHA256", "cert_type": "ecdsa"}, True),
+    ("SecurityPolicy_TLS13_1_3_FIPS_2025_09", {"group": "x25519"}, False),
+    ("SecurityPolicy_TLS13_1_2_PQ_2025_09", {"version": "TLSv1.3", "group": "X25519MLKEM768"}, True),
+    ("TLS_1_0", {"version": "TLS 1.0", "suite": "AES128-SHA"}, True),
+])
+def test_policy_accepts_answers_in_openssl_or_iana_spelling(policy, query, expected):
+    assert CATALOG.policy(policy).accepts(**query) is expected
+
+
+def test_the_shared_server_gives_a_url_any_client_can_use(apigw_reference_server):
+    url = apigw_reference_server.url_for("SecurityPolicy_TLS13_2025_EDGE", "ecdsa")
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(apigw_reference_server.ca_file))
+    with urllib.request.urlopen(url, context=context) as response:
+        body = json.load(response)
+    assert body["securityPolicy"] == "SecurityPolicy_TLS13_2025_EDGE" and body["endpointAccessMode"] == "STRICT"
+
+
+def test_an_ip_address_as_an_endpoint_hostname_is_one_line(capsys, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[[endpoint]]\nhostname = '127.0.0.1'\nsecurity_policy = 'TLS_1_2'\n")
+    assert main(["serve", "--config", str(config)]) == 2
+    assert "an IP address is not a hostname" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the system curl is not installed")
+def test_matrix_of_the_system_curl_limited_to_tls12_cbc(capsys):
+    argv = ["matrix", "--endpoint-type", "REGIONAL", "--json", "-", "--", "curl", "-s", "-o", "/dev/null",
+            "--tls-max", "1.2", "--tlsv1.2", "--ciphers", "ECDHE-RSA-AES128-SHA256", "--cacert", "{ca}", "{url}"]
+    assert main(argv) == 0
+    rows = {row["policy"]: row for row in json.loads(capsys.readouterr().out)}
+    for policy, row in rows.items():
+        allowed = CATALOG.policy(policy).accepts(version="TLSv1.2", suite="ECDHE-RSA-AES128-SHA256")
+        assert row["result"] == ("connected" if allowed else "refused"), (policy, row)
+        assert (row["exit_status"] == 0) == allowed
+    assert rows["TLS_1_2"]["detail"].startswith("TLSv1.2 ECDHE-RSA-AES128-SHA256")
+    assert rows["SecurityPolicy_TLS13_1_3_2025_09"]["detail"].startswith("handshake:")
+
+
+def test_matrix_misuse_is_one_line(capsys):
+    assert main(["matrix", "--", "true"]) == 2
+    assert "names no {url}" in capsys.readouterr().err
+
+
+def test_an_unrelated_test_run_is_unchanged_and_connects_nowhere(pytester):
+    pytester.makepyfile(test_other="def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert not [line for line in result.outlines if line.startswith("apigw-tls")]  # no header, no summary
+
+
+def test_importing_the_plugin_loads_nothing_heavy():
+    """pytest loads the plugin in every run: it must not pull in OpenSSL, cryptography or the catalog."""
+    code = ("import sys, pytest_apigw_tls.plugin; heavy = [m for m in ('OpenSSL', 'cryptography', 'trustme', 'h11', "
+            "'pytest_apigw_tls.catalog') if m in sys.modules]; print(heavy)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
