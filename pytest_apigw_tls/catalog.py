@@ -167,14 +167,33 @@ class Policy:
 
         So a client test can assert "connects if and only if policy.accepts(what my client offers)".
         """
-        catalog = load_catalog()
         versions = [TlsVersion.from_label(version)] if version else list(self.versions.value)
-        found_suite = catalog.suite(suite) if suite else None
-        found_group = catalog.group(group) if group else None
+        found_suite = self._known(suite, self.tls13_suites.value + self.tls12_suites.value, "suite") if suite else None
+        found_group = self._known(group, self.groups.value, "group") if group else None
+        if (suite and found_suite is None) or (group and found_group is None):
+            return False  # registered, but neither this policy nor the catalog names it: refused
         return any(self.allows_version(v)
-                   and (found_suite is None or self.accepts_suite(found_suite, v, cert_type))
-                   and (found_group is None or self.accepts_group(found_group, v))
+                   and (found_suite is None or self.accepts_suite(found_suite, v, cert_type))  # type: ignore[arg-type]
+                   and (found_group is None or self.accepts_group(found_group, v))  # type: ignore[arg-type]
                    for v in versions)
+
+    @staticmethod
+    def _known(name: str, own: tuple[Any, ...], kind: str) -> Any:
+        """The policy's own suite or group of that name, else the catalog's, else None for a registered
+        name nobody allows; CatalogError for a name that exists nowhere."""
+        for item in own:
+            if name in (getattr(item, "openssl", None), getattr(item, "iana", None), getattr(item, "name", None)) \
+                    or str(name).lower() == str(getattr(item, "name", "")).lower():
+                return item
+        catalog = load_catalog()
+        try:
+            return catalog.suite(name) if kind == "suite" else catalog.group(name)
+        except CatalogError:
+            registered = [s.iana for s in catalog.universe.suites] if kind == "suite" else \
+                [g.name.lower() for g in catalog.universe.groups]
+            if (name if kind == "suite" else name.lower()) in registered:
+                return None
+            raise
 
     def accepts_group(self, group: Group, version: TlsVersion) -> bool:
         return self.allows_version(version) and group in self.groups.value and group.min_version <= version
@@ -204,6 +223,7 @@ class Catalog:
     sources: dict[str, str]
     universe: Universe = dataclasses.field(default_factory=load_universe)
     rules: tuple[Rule, ...] = ()
+    sets: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def policy(self, name: str, endpoint_type: str | None = None) -> Policy:
         """Find a policy by id or AWS name; a legacy name picks its family from `endpoint_type`.
@@ -264,11 +284,45 @@ def _expand(names: Any, sets: dict[str, list[str]]) -> list[str]:
     return out
 
 
-def _fact(raw: dict[str, Any], resolve: Any, sets: dict[str, list[str]], sources: dict[str, str]) -> Fact:
+def _fact(raw: Any, resolve: Any, sets: dict[str, list[str]], sources: dict[str, str], where: str) -> Fact:
+    if not isinstance(raw, dict) or "value" not in raw:
+        raise CatalogError(f"{where}: must be a table {{ value = [...], provenance = ..., source = ... }}")
     if raw.get("provenance") not in PROVENANCES or raw.get("source") not in sources:
-        raise CatalogError(f"fact {raw!r} needs provenance in {PROVENANCES} and a known source")
-    return Fact(tuple(resolve(x) for x in _expand(raw["value"], sets)), raw["provenance"], raw["source"],
-                raw.get("note", ""))
+        raise CatalogError(f"{where}: needs provenance in {', '.join(PROVENANCES)} and a known source "
+                           f"(one of {', '.join(sorted(sources))})")
+    values = []
+    for name in _expand(raw["value"], sets):
+        try:
+            values.append(resolve(name))
+        except (CatalogError, ValueError) as error:
+            raise CatalogError(f"{where}: {error}") from None
+    return Fact(tuple(values), raw["provenance"], raw["source"], raw.get("note", ""))
+
+
+def build_policy(raw: dict[str, Any], catalog: "Catalog", sets: dict[str, list[str]], where: str,
+                 resolve_suite: Any = None, resolve_group: Any = None) -> Policy:
+    """One [[policy]] table -> a Policy: the built-in catalog and users' policy files both come here."""
+    policy_id = raw.get("id")
+    if not isinstance(policy_id, str) or not policy_id:
+        raise CatalogError(f"{where}: a policy needs an id")
+    where = f"{where}: policy {policy_id}"
+    endpoint_types = tuple(raw.get("endpoint_types", ENDPOINT_TYPES))
+    unknown_types = set(endpoint_types) - set(ENDPOINT_TYPES)
+    if unknown_types:
+        raise CatalogError(f"{where}: endpoint_types: unknown {', '.join(sorted(unknown_types))} "
+                           f"(choose from {', '.join(ENDPOINT_TYPES)})")
+    for key in ("versions", "tls13_suites", "tls12_suites", "groups"):
+        if key not in raw:
+            raise CatalogError(f"{where}: {key} is missing")
+    sources = catalog.sources
+    return Policy(
+        id=policy_id, name=raw.get("name", policy_id), kind=raw.get("kind", "custom"), endpoint_types=endpoint_types,
+        resource_kinds=tuple(raw.get("resource_kinds", RESOURCE_KINDS)),
+        versions=_fact(raw["versions"], TlsVersion.from_label, sets, sources, f"{where}: versions"),
+        tls13_suites=_fact(raw["tls13_suites"], resolve_suite or catalog.suite, sets, sources, f"{where}: tls13_suites"),
+        tls12_suites=_fact(raw["tls12_suites"], resolve_suite or catalog.suite, sets, sources, f"{where}: tls12_suites"),
+        groups=_fact(raw["groups"], resolve_group or catalog.group, sets, sources, f"{where}: groups"),
+    )
 
 
 def parse_catalog(text: str) -> Catalog:
@@ -286,21 +340,8 @@ def parse_catalog(text: str) -> Catalog:
     _check_against_registry(suites, groups, universe)
     rules = tuple(Rule(r["id"], r["text"], r["provenance"], r["source"], r.get("note", ""))
                   for r in data.get("rule", []))
-    draft = Catalog(suites, groups, (), dict(data["sources"]), universe, rules)
-    sets = data["sets"]
-    policies = []
-    for raw in data["policy"]:
-        unknown_types = set(raw["endpoint_types"]) - set(ENDPOINT_TYPES)
-        if unknown_types:
-            raise CatalogError(f"policy {raw['id']}: unknown endpoint types {sorted(unknown_types)}")
-        policies.append(Policy(
-            id=raw["id"], name=raw["name"], kind=raw["kind"], endpoint_types=tuple(raw["endpoint_types"]),
-            resource_kinds=tuple(raw.get("resource_kinds", RESOURCE_KINDS)),
-            versions=_fact(raw["versions"], TlsVersion.from_label, sets, draft.sources),
-            tls13_suites=_fact(raw["tls13_suites"], draft.suite, sets, draft.sources),
-            tls12_suites=_fact(raw["tls12_suites"], draft.suite, sets, draft.sources),
-            groups=_fact(raw["groups"], draft.group, sets, draft.sources),
-        ))
+    draft = Catalog(suites, groups, (), dict(data["sources"]), universe, rules, dict(data["sets"]))
+    policies = [build_policy(raw, draft, draft.sets, "catalog") for raw in data["policy"]]
     _reject_duplicates("policy id", [p.id for p in policies])
     return dataclasses.replace(draft, policies=tuple(policies))
 
@@ -328,7 +369,27 @@ def _reject_duplicates(what: str, values: Iterable[Any]) -> None:
 
 
 @functools.cache
-def load_catalog() -> Catalog:
+def builtin_catalog() -> Catalog:
     """The packaged catalog (parsed once per process)."""
     text = importlib.resources.files(__package__).joinpath("data/catalog.toml").read_text("utf-8")
     return parse_catalog(text)
+
+
+_active: list[Catalog] = []  # the built-in catalog extended by users' policy files, once they are loaded
+
+
+def load_catalog() -> Catalog:
+    """The catalog in use: the built-in one, plus the policies of any file given with use_policy_files."""
+    return _active[-1] if _active else builtin_catalog()
+
+
+def use_policy_files(paths: Iterable[str]) -> Catalog:
+    """The built-in catalog extended with users' policy files becomes the catalog in use (policyfiles.py validates them), for every
+    front-end at once: plugin, scan, serve, logs, policies, matrix and the reference server."""
+    from .policyfiles import extend_catalog
+
+    catalog = builtin_catalog()
+    for path in paths:
+        catalog = extend_catalog(catalog, path)
+    _active.append(catalog)
+    return catalog

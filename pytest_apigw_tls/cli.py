@@ -28,6 +28,12 @@ def endpoint_type_arg(text: str) -> str:
     return upper
 
 
+def add_policy_file_option(parser: argparse.ArgumentParser) -> None:
+    """--policy-file FILE (repeatable): your own policies, usable wherever the catalog's are."""
+    parser.add_argument("--policy-file", action="append", metavar="FILE",
+                        help="a TOML file of your own [[policy]] tables (the catalog's schema); repeatable")
+
+
 def _policy_row(policy: Policy) -> str:
     versions = ",".join(v.label.removeprefix("TLSv") for v in policy.versions.value)
     inferred = [name for name, fact in (("versions", policy.versions), ("tls1.3", policy.tls13_suites),
@@ -44,6 +50,19 @@ def _policy_row(policy: Policy) -> str:
 
 
 def run_policies(args: argparse.Namespace) -> int:
+    if args.from_scan:
+        from .derive import policy_from_scan
+
+        text = policy_from_scan(args.from_scan, args.name)
+        if args.output:
+            try:
+                with open(args.output, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as error:
+                raise ApigwTlsError(f"cannot write {args.output}: {error.strerror}") from None
+        else:
+            sys.stdout.write(text)
+        return 0
     policies = load_catalog().policies_for(args.endpoint_type)
     if args.json:
         json.dump([p.to_dict() for p in policies], sys.stdout, indent=2)
@@ -66,10 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     policies.add_argument("--json", action="store_true", help="print the catalog as JSON")
     policies.add_argument("--endpoint-type", type=endpoint_type_arg, metavar="REGIONAL|PRIVATE|EDGE",
                           help="only the policies valid for this endpoint type")
+    policies.add_argument("--from-scan", metavar="REPORT.json",
+                          help="write the policy file a scanned server actually enforces (from `apigw-tls scan "
+                               "--json` or a plugin --apigw-json report), to pin today's behaviour")
+    policies.add_argument("--name", help="the id of the derived policy (default: Observed-<target>)")
+    policies.add_argument("--output", metavar="FILE", help="write the derived policy file here (default: stdout)")
+    add_policy_file_option(policies)
     policies.set_defaults(run=run_policies)
 
     for register in _subcommand_registrars():
         register(commands)
+    for name in ("scan", "serve", "logs", "matrix"):
+        add_policy_file_option(commands.choices[name])
     return parser
 
 
@@ -98,6 +125,10 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "policy_file", None):
+            from .catalog import use_policy_files
+
+            use_policy_files(args.policy_file)
         return int(args.run(args))
     except ApigwTlsError as error:
         print(f"apigw-tls: error: {error}", file=sys.stderr)

@@ -33,6 +33,7 @@ _OPTIONS = (
     ("endpoint-type", "REGIONAL|PRIVATE|EDGE", "endpoint type of the target (picks a legacy policy's family)"),
     ("cert-type", "rsa|ecdsa|rsa,ecdsa", "certificate key type(s) of the target (default: detected)"),
     ("targets", "FILE", "TOML file of [[target]] tables: several endpoints and what each should enforce"),
+    ("policy-file", "FILE", "TOML file of your own [[policy]] tables, usable as --apigw-policy and in targets"),
     ("json", "FILE", "write a JSON report of every scan and verdict"),
     ("markdown", "FILE", "write a Markdown summary (target x dimension, then each failure with its evidence)"),
     ("html", "FILE", "write a self-contained HTML page of the same matrix"),
@@ -88,6 +89,11 @@ def _build_state(config: pytest.Config) -> PluginState:
     from .probes import ProbeSettings
     from .report import CaseLog
 
+    policy_file = _option(config, "policy-file")
+    if policy_file:
+        from .catalog import use_policy_files
+
+        use_policy_files([policy_file])
     timeout = _number(config, "timeout", float, 5.0, 0.001)
     settings = ProbeSettings(timeout=timeout, concurrency=_number(config, "concurrency", int, 8, 1),
                              delay=_number(config, "delay", float, 0.0, 0.0))
@@ -203,6 +209,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("apigw_case", [pytest.param(c, id=c.test_id, marks=marks_for(c)) for c in cases])
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected: only selected targets are scanned
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from .report import DIMENSION_KEY, TARGET_KEY
     from .session import Case

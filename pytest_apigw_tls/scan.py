@@ -143,7 +143,9 @@ class _Prober:
         if first.outcome is not Outcome.ACCEPTED:
             return first
         suite = self._openssl_name(first.suite)
-        second = self.handshake(version, suite, groups)
+        # the same groups as the raw offer (OpenSSL's own defaults add FFDHE ones, which change DHE's answer)
+        offered = groups or [g.name for g in self.catalog.groups if g.code in offer.groups and g.name in detect().groups]
+        second = self.handshake(version, suite, offered or None)
         wanted_group = self.catalog.group(groups[0]).code if groups and len(groups) == 1 else None
         if (second.outcome is Outcome.ACCEPTED and second.version == version
                 and (suite is None or second.suite == first.suite)

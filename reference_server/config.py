@@ -69,7 +69,7 @@ class Endpoint:
             raise ConfigError(f"{where}: {policy.name} on {self.endpoint_type} is for custom domain names only")
         if policy.is_enhanced and self.access_mode is None:
             raise ConfigError(f"{where}: Endpoint access mode is required for the specified security policy")
-        if not policy.is_enhanced and self.access_mode is not None:
+        if policy.kind == "legacy" and self.access_mode is not None:
             raise ConfigError(f"{where}: Endpoint access mode is not supported for this security policy")
         if self.access_mode is not None and self.access_mode not in ACCESS_MODES:
             raise ConfigError(f"{where}: access mode must be BASIC or STRICT")

@@ -77,7 +77,7 @@ def validate_change(old: Resource, new: Resource) -> None:
         raise BadRequest(f"Security policy {policy.name} on {new.endpoint_type} is only valid for custom domain names")
     if policy.is_enhanced and not new.access_mode:
         raise BadRequest("Endpoint access mode is required for the specified security policy")
-    if not policy.is_enhanced and new.access_mode:
+    if policy.kind == "legacy" and new.access_mode:
         raise BadRequest("Endpoint access mode is not supported for this security policy")
     if new.access_mode and new.access_mode not in ACCESS_MODES:
         raise BadRequest(f"Invalid endpoint access mode: {new.access_mode} (BASIC or STRICT)")

@@ -7,6 +7,7 @@ the group list. TLS 1.0/1.1 need security level 0 (SHA-1 signatures), set for th
 
 from __future__ import annotations
 
+import importlib.resources
 import pathlib
 import threading
 
@@ -35,6 +36,8 @@ def policy_context(policy: Policy) -> SSL.Context:
     context.set_max_proto_version(int(versions[-1]))
     context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_NO_RENEGOTIATION)
     legacy = [s.openssl for s in policy.tls12_suites.value]
+    if any(s.kx.startswith("DHE") for s in policy.tls12_suites.value):  # RFC 7919 ffdhe2048 for DHE suites
+        context.load_tmp_dh(str(importlib.resources.files("pytest_apigw_tls").joinpath("data/ffdhe2048.pem")).encode())
     if legacy:
         level = 0 if versions[0] < TlsVersion.TLSv1_2 else 1
         context.set_cipher_list(f"{':'.join(legacy)}:@SECLEVEL={level}".encode())
