@@ -9,9 +9,10 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import urllib.parse
 from typing import Any
 
-from .control import DOMAIN_NAME, REST_API, BadRequest, ControlPlane, NotFound
+from .control import DOMAIN_NAME, REST_API, BadRequest, Conflict, ControlPlane, NotFound
 
 _KINDS = (REST_API, DOMAIN_NAME)
 
@@ -57,66 +58,110 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _route(self) -> tuple[str, str | None]:
-        parts = [p for p in self.path.split("?")[0].split("/") if p]
-        if not parts or parts[0] not in _KINDS or len(parts) > 2:
-            raise NotFound(f"No route for {self.path}")
-        return parts[0], parts[1] if len(parts) == 2 else None
+    def _parts(self) -> list[str]:
+        return [urllib.parse.unquote(p) for p in self.path.split("?")[0].split("/") if p]
 
-    def _guarded(self, action: Any) -> None:
+    def _body(self) -> dict[str, Any]:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise BadRequest("Content-Length is not a number") from None
+        if not 0 <= length <= MAX_BODY:
+            raise PayloadTooLarge(f"The request body must be at most {MAX_BODY} bytes")
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            raise BadRequest("The request body must be JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object")
+        return body
+
+    def _guarded(self, method: str) -> None:
+        """Route as API Gateway's REST API does (botocore's service model): request signatures are
+        accepted and not checked; anything unknown is a NotFoundException in the service's JSON shape."""
         origin = self.headers.get("Origin")
-        if not _is_loopback_host(self.headers.get("Host")) or (origin is not None and not _is_loopback_host(origin)):
+        if not self.server.allows_host(self.headers.get("Host")) or (  # type: ignore[attr-defined]
+                origin is not None and not self.server.allows_host(origin)):  # type: ignore[attr-defined]
             self._send(403, {"__type": "ForbiddenException",
                              "message": "The admin endpoint answers loopback names only (Host and Origin)"},
                        "ForbiddenException")
             return
         try:
-            action()
+            status, body = self._dispatch(method, self._parts())
+            self._send(status, body)
         except BadRequest as error:
             self._send(400, {"__type": "BadRequestException", "message": str(error)}, "BadRequestException")
         except NotFound as error:
             self._send(404, {"__type": "NotFoundException", "message": str(error)}, "NotFoundException")
+        except Conflict as error:
+            self._send(409, {"__type": "ConflictException", "message": str(error)}, "ConflictException")
         except PayloadTooLarge as error:
             self.close_connection = True
             self._send(413, {"__type": "PayloadTooLargeException", "message": str(error)}, "PayloadTooLargeException")
 
+    def _dispatch(self, method: str, parts: list[str]) -> tuple[int, Any]:
+        control = self.control
+        if not parts or parts[0] not in _KINDS or len(parts) > 3:
+            raise NotFound(f"No operation for {method} {self.path}")
+        kind = parts[0]
+        if len(parts) == 1:
+            if method == "GET":
+                return 200, {"item": [r.to_dict() for r in control.list(kind)]}
+            if method == "POST":
+                return 201, control.create(kind, self._body()).to_dict()
+        elif len(parts) == 2:
+            if method == "GET":
+                return 200, control.get(kind, parts[1]).to_dict()
+            if method == "PATCH":
+                operations = self._body().get("patchOperations")
+                if not isinstance(operations, list):
+                    raise BadRequest("patchOperations must be a list")
+                return 200, control.update(kind, parts[1], operations).to_dict()
+            if method == "DELETE":
+                control.delete(kind, parts[1])
+                return 202, {}
+        elif kind == DOMAIN_NAME and parts[2] == "basepathmappings":
+            if method == "POST":
+                return 201, control.map_base_path(parts[1], self._body())
+            if method == "GET":
+                control.get(DOMAIN_NAME, parts[1])
+                return 200, {"item": control.mappings.get(parts[1], [])}
+        raise NotFound(f"No operation for {method} {self.path}")
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        def action() -> None:
-            kind, resource_id = self._route()
-            if resource_id is None:
-                self._send(200, {"items": [r.to_dict() for r in self.control.list(kind)]})
-            else:
-                self._send(200, self.control.get(kind, resource_id).to_dict())
-        self._guarded(action)
+        self._guarded("GET")
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        self._guarded("POST")
 
     def do_PATCH(self) -> None:  # noqa: N802 - stdlib name
-        def action() -> None:
-            kind, resource_id = self._route()
-            if resource_id is None:
-                raise NotFound(f"No route for PATCH {self.path}")
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                raise BadRequest("Content-Length is not a number") from None
-            if not 0 <= length <= MAX_BODY:
-                raise PayloadTooLarge(f"The request body must be at most {MAX_BODY} bytes")
-            try:
-                body = json.loads(self.rfile.read(length) or b"{}")
-                operations = body["patchOperations"]
-            except (ValueError, KeyError, TypeError):
-                raise BadRequest("The request body must be JSON with a patchOperations list") from None
-            if not isinstance(operations, list):
-                raise BadRequest("patchOperations must be a list")
-            self._send(200, self.control.update(kind, resource_id, operations).to_dict())
-        self._guarded(action)
+        self._guarded("PATCH")
+
+    def do_DELETE(self) -> None:  # noqa: N802 - stdlib name
+        self._guarded("DELETE")
+
+    def do_PUT(self) -> None:  # noqa: N802 - stdlib name
+        self._guarded("PUT")
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    exposed_name: str | None = None  # the name it was exposed under, when bound beyond loopback on purpose
+
+    def allows_host(self, value: str | None) -> bool:
+        return _is_loopback_host(value) or (self.exposed_name is not None and value is not None
+                                            and value.split("://", 1)[-1].split("/")[0].rsplit(":", 1)[0]
+                                            == self.exposed_name)
 
 
 class AdminServer:
-    """The admin HTTP endpoint in a background thread; binds loopback, port 0 by default."""
+    """The admin HTTP endpoint in a background thread; binds loopback, port 0 by default. It has no
+    authentication: bind it elsewhere only on purpose (`apigw-tls serve --admin-host`)."""
 
     def __init__(self, control: ControlPlane, host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type("Handler", (_Handler,), {"control": control})
-        self.httpd = http.server.ThreadingHTTPServer((host, port), handler)
+        self.httpd = _HTTPServer((host, port), handler)
+        if not _is_loopback_host(host):
+            self.httpd.exposed_name = host
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="apigw-tls-admin", daemon=True)
 

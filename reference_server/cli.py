@@ -29,6 +29,9 @@ def register(commands: Any) -> None:
     serve.add_argument("--admin-port", type=int, metavar="PORT",
                        help="also serve the admin endpoint (update-rest-api / update-domain-name) on this loopback "
                             "port (0: any free port)")
+    serve.add_argument("--admin-host", default="127.0.0.1", metavar="ADDRESS",
+                       help="address of the admin endpoint (default 127.0.0.1 whatever --host is: it has no "
+                            "authentication; bind it elsewhere only on purpose)")
     serve.add_argument("--propagation-delay", type=float, default=0.0, metavar="SECONDS",
                        help="delay before an accepted change is enforced (AWS: up to 900); default 0")
     serve.set_defaults(run=run_serve)
@@ -88,7 +91,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if args.admin_port is not None:
             control = ControlPlane(server, args.propagation_delay)
             stack.callback(control.cancel)
-            admin = stack.enter_context(AdminServer(control, "127.0.0.1", args.admin_port))
+            admin = stack.enter_context(AdminServer(control, args.admin_host, args.admin_port))
             admin_line = f"admin endpoint: {admin.url}\n"
         host, port = server.address
         shown = f"[{host}]" if ":" in host else host

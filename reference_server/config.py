@@ -34,6 +34,7 @@ class Endpoint:
     access_mode: str | None = None  # required for enhanced policies, absent for legacy ones
     kind: str = "custom"
     cert_type: str = "rsa"
+    disabled: bool = False  # disableExecuteApiEndpoint: the handshake still happens, then 403
 
     @property
     def policy(self) -> Policy:

@@ -10,13 +10,17 @@ propagation delay; meanwhile the resource reads UPDATING (REST API) or PENDING (
 from __future__ import annotations
 
 import dataclasses
+import secrets
+import string
 import threading
+import time
 from typing import Any, Iterable
 
 from pytest_apigw_tls.catalog import ENDPOINT_TYPES, load_catalog
 from pytest_apigw_tls.errors import ApigwTlsError, UnknownPolicyError
 
-from .config import ACCESS_MODES
+from .config import ACCESS_MODES, Endpoint
+from .connection import is_hostname
 from .server import ReferenceServer
 
 REST_API, DOMAIN_NAME = "restapis", "domainnames"
@@ -28,6 +32,10 @@ class BadRequest(ApigwTlsError):
 
 class NotFound(ApigwTlsError):
     """No such REST API or domain name: 404 NotFoundException."""
+
+
+class Conflict(ApigwTlsError):
+    """It exists already: 409 ConflictException."""
 
 
 def default_policy(kind: str, endpoint_type: str) -> str:
@@ -47,19 +55,24 @@ class Resource:
     access_mode: str | None
     mutual_tls: bool = False
     updating: bool = False
+    disabled: bool = False  # disableExecuteApiEndpoint (REST APIs)
+    name: str = ""
+    created: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """API Gateway's RestApi / DomainName shapes (botocore's service model)."""
         common = {"endpointConfiguration": {"types": [self.endpoint_type]}, "securityPolicy": self.security_policy,
                   "endpointAccessMode": self.access_mode}
         if self.kind == REST_API:
-            return {"id": self.id, "name": self.hostname, **common,
-                    "status": "UPDATING" if self.updating else "AVAILABLE"}
+            return {"id": self.id, "name": self.name or self.hostname, "createdDate": int(self.created), **common,
+                    "disableExecuteApiEndpoint": self.disabled,
+                    "apiStatus": "UPDATING" if self.updating else "AVAILABLE"}
         return {"domainName": self.id, **common, "domainNameStatus": "PENDING" if self.updating else "AVAILABLE",
-                "mutualTlsAuthentication": {"enabled": self.mutual_tls}}
+                "regionalDomainName": self.hostname, "mutualTlsAuthentication": {"enabled": self.mutual_tls}}
 
 
-def validate_change(old: Resource, new: Resource) -> None:
-    """API Gateway's rules for a change from `old` to `new`; BadRequest names the broken one."""
+def validate_change(old: Resource, new: Resource, creating: bool = False) -> None:
+    """API Gateway's rules for a change from `old` to `new` (or a creation); BadRequest names the broken one."""
     catalog = load_catalog()
     if new.endpoint_type not in ENDPOINT_TYPES:
         raise BadRequest(f"Invalid endpoint type: {new.endpoint_type}")
@@ -81,7 +94,7 @@ def validate_change(old: Resource, new: Resource) -> None:
         raise BadRequest("Endpoint access mode is not supported for this security policy")
     if new.access_mode and new.access_mode not in ACCESS_MODES:
         raise BadRequest(f"Invalid endpoint access mode: {new.access_mode} (BASIC or STRICT)")
-    if old.kind == REST_API and old.security_policy.split("@")[0] == "TLS_1_0" \
+    if not creating and old.kind == REST_API and old.security_policy.split("@")[0] == "TLS_1_0" \
             and new.security_policy.split("@")[0] == "TLS_1_2":
         raise BadRequest("Cannot update the security policy from TLS_1_0 to TLS_1_2 directly; "
                          "move to an enhanced security policy first")
@@ -103,6 +116,10 @@ def apply_patch(resource: Resource, operations: Iterable[dict[str, Any]]) -> Res
             changed = dataclasses.replace(changed, security_policy=str(value))
         elif path == "/endpointAccessMode":
             changed = dataclasses.replace(changed, access_mode=str(value).upper() if value else None)
+        elif path == "/disableExecuteApiEndpoint" and changed.kind == REST_API:
+            if str(value).lower() not in ("true", "false"):
+                raise BadRequest(f"Invalid value for /disableExecuteApiEndpoint: {value!r} (true or false)")
+            changed = dataclasses.replace(changed, disabled=str(value).lower() == "true")
         elif path.startswith("/endpointConfiguration/types/"):
             if path.rsplit("/", 1)[1] != changed.endpoint_type:
                 raise BadRequest(f"Invalid patch path {path}: the endpoint type is {changed.endpoint_type}")
@@ -116,9 +133,11 @@ def apply_patch(resource: Resource, operations: Iterable[dict[str, Any]]) -> Res
 class ControlPlane:
     """The resources of a running reference server, and their live updates."""
 
-    def __init__(self, server: ReferenceServer, propagation_delay: float = 0.0) -> None:
+    def __init__(self, server: ReferenceServer, propagation_delay: float = 0.0, region: str = "us-east-1") -> None:
         self.server = server
         self.propagation_delay = propagation_delay
+        self.region = region
+        self.mappings: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._timers: list[threading.Timer] = []
         self._resources: dict[tuple[str, str], Resource] = {}
@@ -127,7 +146,8 @@ class ControlPlane:
             resource_id = endpoint.hostname.split(".")[0] if kind == REST_API else endpoint.hostname
             self._resources[(kind, resource_id)] = Resource(kind, resource_id, endpoint.hostname,
                                                             endpoint.endpoint_type, endpoint.security_policy,
-                                                            endpoint.access_mode)
+                                                            endpoint.access_mode, disabled=endpoint.disabled,
+                                                            created=time.time())
 
     def get(self, kind: str, resource_id: str) -> Resource:
         with self._lock:
@@ -159,12 +179,73 @@ class ControlPlane:
 
     def _propagate(self, resource: Resource) -> None:
         old = self.server.endpoint(resource.hostname)
-        assert old is not None
+        if old is None:  # deleted meanwhile
+            return
         self.server.update_endpoint(dataclasses.replace(
             old, security_policy=resource.security_policy, access_mode=resource.access_mode,
-            endpoint_type=resource.endpoint_type))
+            endpoint_type=resource.endpoint_type, disabled=resource.disabled))
         with self._lock:
             self._resources[(resource.kind, resource.id)] = dataclasses.replace(resource, updating=False)
+
+    # -- creating and deleting, as create-rest-api / create-domain-name / delete-* do -------------------
+    def create(self, kind: str, body: dict[str, Any]) -> Resource:
+        """A new REST API (its execute-api endpoint) or custom domain name, served at once."""
+        types = ((body.get("endpointConfiguration") or {}).get("types") or ["EDGE"])
+        if not isinstance(types, list) or len(types) != 1 or not isinstance(types[0], str):
+            raise BadRequest("endpointConfiguration.types must name exactly one endpoint type")
+        endpoint_type = types[0].upper()
+        policy = body.get("securityPolicy") or default_policy(kind, endpoint_type)
+        mode = body.get("endpointAccessMode")
+        for field, value in (("securityPolicy", policy), ("endpointAccessMode", mode)):
+            if value is not None and not isinstance(value, str):
+                raise BadRequest(f"Invalid {field}: {value!r}")
+        if kind == REST_API:
+            name = body.get("name")
+            if not isinstance(name, str) or not name:
+                raise BadRequest("Invalid REST API name specified: a name is required")
+            resource_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
+            hostname = f"{resource_id}.execute-api.{self.region}.amazonaws.com"
+        else:
+            resource_id = name = body.get("domainName")
+            if not isinstance(resource_id, str) or not is_hostname(resource_id):
+                raise BadRequest(f"Invalid domain name: {resource_id!r}")
+            hostname = resource_id = resource_id.lower().rstrip(".")
+        mutual_tls = bool((body.get("mutualTlsAuthentication") or {}).get("truststoreUri"))
+        blank = Resource(kind, resource_id, hostname, endpoint_type, "TLS_1_2", None)
+        resource = Resource(kind, resource_id, hostname, endpoint_type, policy, mode.upper() if mode else None,
+                            mutual_tls, False, bool(body.get("disableExecuteApiEndpoint")), name, time.time())
+        validate_change(blank, resource, creating=True)
+        with self._lock:
+            if (kind, resource_id) in self._resources:
+                raise Conflict(f"The domain name you provided already exists: {resource_id}")
+            try:
+                self.server.add_endpoint(Endpoint(hostname, policy, endpoint_type, resource.access_mode,
+                                                  "default" if kind == REST_API else "custom", "rsa", resource.disabled))
+            except ApigwTlsError as error:
+                raise BadRequest(str(error)) from None
+            self._resources[(kind, resource_id)] = resource
+        return resource
+
+    def delete(self, kind: str, resource_id: str) -> None:
+        with self._lock:
+            resource = self._resources.pop((kind, resource_id), None)
+            if resource is None:
+                raise NotFound(f"Invalid {'REST API identifier' if kind == REST_API else 'domain name'} "
+                               f"specified: {resource_id}")
+            self.mappings.pop(resource_id, None)
+        self.server.remove_endpoint(resource.hostname)
+
+    def map_base_path(self, domain: str, body: dict[str, Any]) -> dict[str, Any]:
+        """create-base-path-mapping: ties a domain to an API (the domain's own policy still decides TLS)."""
+        self.get(DOMAIN_NAME, domain)
+        api = body.get("restApiId")
+        if not isinstance(api, str):
+            raise BadRequest("restApiId is required")
+        self.get(REST_API, api)
+        mapping = {"basePath": body.get("basePath") or "(none)", "restApiId": api, "stage": body.get("stage")}
+        with self._lock:
+            self.mappings.setdefault(domain, []).append(mapping)
+        return mapping
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until every accepted change has reached the server (tests and rehearsals)."""

@@ -118,7 +118,11 @@ def _answer(connection: h11.Connection, stream: TlsStream, request: h11.Request,
     values = {**connection_values, **_request_values(request, endpoint, sni)}
     host, request_id = values["host"], values["requestId"]
     refusal = refuse(endpoint, sni, host, values.get("arrivalType"))
-    if refusal:
+    if endpoint.disabled:  # disableExecuteApiEndpoint: TLS came first (under its policy), then this answer
+        status, body = 403, {"message": "Forbidden"}
+        values["error.message"] = "the execute-api endpoint is disabled"
+        extra = [(b"x-amzn-errortype", b"ForbiddenException"), (b"x-amzn-requestid", request_id.encode())]
+    elif refusal:
         status = settings.strict_status
         message = f"Misdirected Request: {refusal} (STRICT access mode)"
         values["error.message"] = message

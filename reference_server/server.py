@@ -158,6 +158,16 @@ class ReferenceServer:
             self._endpoints[endpoint.hostname] = endpoint
         return endpoint
 
+    def remove_endpoint(self, hostname: str) -> None:
+        """Stop serving `hostname` (delete-rest-api / delete-domain-name): new connections get unrecognized_name."""
+        with self._lock:
+            endpoint = self._endpoints.pop(hostname, None)
+            listener = self._pinned.pop(hostname, None)
+        if listener is not None:
+            listener.close()
+        with self._contexts_lock:
+            self._contexts.pop(endpoint, None)  # type: ignore[arg-type]
+
     def pin(self, hostname: str) -> tuple[str, int]:
         """A listener of the endpoint's own, where the SNI "localhost" (or its hostname) selects it: any
         client reaches it as https://localhost:PORT/ without resolver tricks (*.apigw.test resolves nowhere)."""

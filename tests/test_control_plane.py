@@ -116,7 +116,7 @@ def test_live_change_reaches_new_connections_and_not_established_ones():
         control.update(REST_API, "abcdef1234", [replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09"),
                                                 replace("/endpointAccessMode", "BASIC")])
         control.wait_idle()
-        assert control.get(REST_API, "abcdef1234").to_dict()["status"] == "AVAILABLE"
+        assert control.get(REST_API, "abcdef1234").to_dict()["apiStatus"] == "AVAILABLE"
         established = request_on(sock, tls, API)
         assert (established["tlsVersion"], established["securityPolicy"]) == ("TLSv1.2", "TLS_1_0")
         sock.close()
