@@ -23,13 +23,19 @@ SERVED_METHODS = {b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIO
 
 
 def _response(connection: h11.Connection, stream: TlsStream, status: int, body: dict[str, Any],
-              extra_headers: Sequence[tuple[bytes, bytes]] = ()) -> int:
-    """The whole answer in one TLS record when it fits (as real servers write it)."""
+              extra_headers: Sequence[tuple[bytes, bytes]] = (),
+              log: tuple[Callable[[dict[str, Any]], None], dict[str, Any]] | None = None) -> int:
+    """The whole answer in one TLS record when it fits (as real servers write it). The access-log line
+    is written before the answer leaves: a client that has its answer finds its line."""
     payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
                (b"server", SERVER_HEADER), *extra_headers]
-    stream.sendall(connection.send(h11.Response(status_code=status, headers=headers))
-                   + connection.send(h11.Data(data=payload)) + connection.send(h11.EndOfMessage()))
+    data = (connection.send(h11.Response(status_code=status, headers=headers))
+            + connection.send(h11.Data(data=payload)) + connection.send(h11.EndOfMessage()))
+    if log is not None:
+        write, values = log
+        write({**values, "status": status, "responseLength": len(payload)})
+    stream.sendall(data)
     return len(payload)
 
 
@@ -85,11 +91,9 @@ def _refuse_method(connection: h11.Connection, stream: TlsStream, request: h11.R
     upgrade = request.method in SERVED_METHODS
     status, message = (400, "Protocol upgrades are not supported") if upgrade else \
         (405, f"Method {request.method.decode('latin-1')} is not supported")
-    values = {**connection_values, **_request_values(request, endpoint, sni), "status": status,
-              "error.message": message}
-    values["responseLength"] = _response(connection, stream, status, {"message": message},
-                                         [(b"connection", b"close"), (b"allow", b", ".join(sorted(SERVED_METHODS)))])
-    log(values)
+    values = {**connection_values, **_request_values(request, endpoint, sni), "error.message": message}
+    _response(connection, stream, status, {"message": message},
+              [(b"connection", b"close"), (b"allow", b", ".join(sorted(SERVED_METHODS)))], (log, values))
 
 
 def _request_values(request: h11.Request, endpoint: Endpoint, sni: str | None) -> dict[str, Any]:
@@ -133,6 +137,4 @@ def _answer(connection: h11.Connection, stream: TlsStream, request: h11.Request,
         body = {key: values[key] for key in ("tlsVersion", "cipherSuite", "tlsGroup", "sni", "host", "endpoint",
                                              "securityPolicy", "endpointAccessMode", "endpointType", "requestId")}
         extra = [(b"x-amzn-requestid", request_id.encode())]
-    values["responseLength"] = _response(connection, stream, status, body, extra)
-    values["status"] = status
-    log(values)
+    _response(connection, stream, status, body, extra, (log, values))
