@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean fuzz bench nginx-example service-model
+.PHONY: demo test venv clean fuzz bench nginx-example gnutls-example service-model
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ nginx-example: $(STAMP)
 # Refresh the snapshot of API Gateway's SecurityPolicy enum from the newest botocore (a test compares the catalog with it).
 service-model: $(STAMP)
 	$(VENV)/bin/python scripts/refresh_service_model.py
+
+# The second vendor example, on GnuTLS (installs gnutls-bin): what a priority string cannot express is named.
+gnutls-example: $(STAMP)
+	command -v gnutls-serv >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnutls-bin)
+	$(VENV)/bin/python examples/gnutls/gnutls_policy.py --policy SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09
 
 clean:
 	rm -rf $(VENV) build *.egg-info

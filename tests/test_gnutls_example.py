@@ -1,0 +1,42 @@
+"""The second vendor example, on a non-OpenSSL stack: GnuTLS's gnutls-serv, judged by the suite."""
+
+import importlib.util
+import pathlib
+import shutil
+
+import pytest
+
+from pytest_apigw_tls.catalog import load_catalog
+
+pytestmark = pytest.mark.skipif(shutil.which("gnutls-serv") is None,
+                                reason="gnutls-serv is not installed (make gnutls-example installs gnutls-bin)")
+
+
+def load_example():
+    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "gnutls" / "gnutls_policy.py"
+    spec = importlib.util.spec_from_file_location("gnutls_policy", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gnutls_fails_only_where_its_priority_strings_and_groups_cannot_follow_the_policy(capsys):
+    example = load_example()
+    assert example.main(["--policy", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"]) == 0
+    out = capsys.readouterr().out
+    assert "4 failing cases; 4 of them differences this stack cannot avoid; 0 other" in out
+    assert "TLSv1.2-ECDHE-RSA-CHACHA20-POLY1305-rejected]: unavoidable: a priority string enables" in out
+    assert "ERROR" not in out.split("short test summary")[-1]  # no inconclusive case on this stack
+
+
+def test_a_tls13_only_policy_is_met_exactly_by_gnutls(capsys):
+    assert load_example().main(["--policy", "SecurityPolicy_TLS13_1_3_2025_09"]) == 0
+    assert "0 failing cases" in capsys.readouterr().out
+
+
+def test_the_priority_string_and_the_predicted_differences():
+    example = load_example()
+    policy = load_catalog().policy("SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09")
+    assert example.priority(policy).startswith("NONE:+VERS-TLS1.2:+VERS-TLS1.3:+AES-128-GCM:+AES-256-GCM:+CHACHA20")
+    assert example.unavoidable(policy, "rsa") == {"X25519MLKEM768", "SecP256r1MLKEM768", "SecP384r1MLKEM1024",
+                                                  "ECDHE-RSA-CHACHA20-POLY1305"}
