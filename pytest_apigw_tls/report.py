@@ -44,8 +44,10 @@ class CaseLog:
         message = ""
         if report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2])
-        elif report.failed and report.longreprtext:
-            message = report.longreprtext.strip().splitlines()[-1]
+        elif report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)  # the exception's own message, not a location
+            message = crash.message if crash is not None else (report.longreprtext.strip().splitlines() or [""])[-1]
+            message = message.removeprefix("pytest_apigw_tls.session.Inconclusive: ").removeprefix("Failed: ")
         self.outcomes[report.nodeid] = (str(properties[TARGET_KEY]), str(properties[DIMENSION_KEY]), outcome, message)
 
 

@@ -116,6 +116,8 @@ def running_gnutls(policy: Policy, cert_type: str) -> Iterator[tuple[str, int]]:
         finally:
             process.terminate()
             process.wait(timeout=10)
+            if process.stderr:
+                process.stderr.close()
 
 
 def main(argv: list[str] | None = None) -> int:
