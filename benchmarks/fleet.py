@@ -24,11 +24,12 @@ import tempfile
 import time
 from typing import Iterator
 
+from pytest_apigw_tls.reference_server import Endpoint
+
 from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.fleet import Fleet, FleetSettings
 from pytest_apigw_tls.probes import ProbeSettings, Target
 from pytest_apigw_tls.scan import scan
-from pytest_apigw_tls.reference_server import Endpoint
 
 
 def fleet_endpoints(count: int) -> list[tuple[Endpoint, str]]:

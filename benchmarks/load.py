@@ -16,10 +16,11 @@ import shutil
 import sys
 import time
 
+from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig
+
 from pytest_apigw_tls.access import http_probe
 from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.probes import Target
-from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples" / "nginx"))
 from nginx_policy import HOSTNAME, running_nginx  # noqa: E402

@@ -17,9 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from pytest_apigw_tls.reference_server.accesslog import format_line
+
 from pytest_apigw_tls.logformats import log_format
 from pytest_apigw_tls.logs_parallel import assess_inputs
-from pytest_apigw_tls.reference_server.accesslog import format_line
 
 CLIENTS = [("TLSv1", "AES128-SHA"), ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"), ("TLSv1.2", "AES256-SHA256"),
            ("TLSv1.3", "TLS_AES_128_GCM_SHA256")]

@@ -18,11 +18,12 @@ import sys
 import tempfile
 import time
 
+from pytest_apigw_tls.reference_server import ReferenceServer
+from pytest_apigw_tls.reference_server.config import policy_slug
+
 from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.probes import ProbeSettings, Target
 from pytest_apigw_tls.scan import scan
-from pytest_apigw_tls.reference_server import ReferenceServer
-from pytest_apigw_tls.reference_server.config import policy_slug
 
 SSLYZE_COMMANDS = ["--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3", "--elliptic_curves"]
 

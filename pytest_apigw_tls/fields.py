@@ -54,3 +54,16 @@ def check_fields(cls: type, raw: dict[str, Any], where: str) -> None:
     for key, value in raw.items():
         if not _accepts(hints[key], value):
             raise ConfigError(f"{where}: {key} must be {_describe(hints[key])}, not {value!r}")
+
+
+def read_toml(path: str, what: str) -> dict[str, Any]:
+    """A user's TOML file, or one ConfigError line (unreadable, not UTF-8, malformed)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"cannot read {what} {path}: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: malformed TOML: {error}") from None

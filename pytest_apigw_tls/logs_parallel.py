@@ -10,7 +10,7 @@ import os
 from typing import Iterator
 
 from .logs import Readiness, assess, merge
-from .logsources import Item, is_insights_header, expand, items
+from .logsources import Item, expand, is_insights_header, items
 
 PARALLEL_ABOVE = 16 * 1024 * 1024  # bytes: below this, starting processes costs more than it saves
 BLOCK = 1024 * 1024  # read and decoded a block at a time: memory stays flat whatever the file's size

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import tomllib
 from typing import Any
 
-from .catalog import CatalogError, Catalog, Group, Policy, Suite, build_policy
+from .catalog import Catalog, CatalogError, Group, Policy, Suite, build_policy
 from .codepoints import TlsVersion
 from .errors import ConfigError
+from .fields import read_toml
 
 FILE_SOURCE = "policy-file"
 
@@ -93,13 +93,7 @@ def _with_defaults(raw: Any, where: str) -> dict[str, Any]:
 
 def extend_catalog(catalog: Catalog, path: str) -> Catalog:
     """The catalog with the policies of the file at `path` added; ConfigError (one line) when it is wrong."""
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read policy file {path}: {error.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: malformed TOML: {error}") from None
+    data = read_toml(path, "policy file")
     unknown = set(data) - {"sources", "sets", "policy"}
     if unknown:
         raise ConfigError(f"{path}: unknown tables {', '.join(sorted(unknown))} (known: sources, sets, policy)")

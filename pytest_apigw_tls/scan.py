@@ -23,8 +23,6 @@ from .codepoints import TlsVersion
 from .errors import CatalogError, TargetError
 from .expectations import (
     ACCEPT,
-    OTHER_GROUPS,
-    OTHER_SUITES,
     REJECT,
     UNKNOWN,
     Expectation,

@@ -91,8 +91,9 @@ def _specs(args: argparse.Namespace) -> list[TargetSpec]:
     spec = make_target(args.target, args.policy, args.sni, args.endpoint_type, args.cert_type, args.access_mode,
                        args.strict_status)
     if args.other_path:
-        from .targets import parse_host_port
         import dataclasses
+
+        from .targets import parse_host_port
 
         parse_host_port(args.other_path)
         spec = dataclasses.replace(spec, other_path=args.other_path)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import tomllib
 from typing import Any
 
 from .catalog import CERT_TYPES, ENDPOINT_TYPES, Policy, cert_types, load_catalog
 from .errors import ApigwTlsError, ConfigError, TargetError
+from .fields import read_toml
+from .hostnames import is_ip_address
 from .probes import Target
 
 
@@ -29,14 +29,6 @@ def parse_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise TargetError(f"bad port {port_text!r} in {text!r} (1-65535)")
     return host, int(port_text)
-
-
-def is_ip_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,13 +149,7 @@ def load_targets_file(path: str) -> list[TargetSpec]:
     access_mode, strict_status, name, other_path (an arrival path of another endpoint type),
     default_endpoint (the API's execute-api hostname behind a custom domain) and
     default_endpoint_address (where to reach it, when not at its own name)."""
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read targets file {path}: {error.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: malformed TOML: {error}") from None
+    data = read_toml(path, "targets file")
     raw_targets = data.get("target")
     if not isinstance(raw_targets, list) or not raw_targets or not all(isinstance(t, dict) for t in raw_targets):
         raise ConfigError(f"{path}: needs at least one [[target]] table")

@@ -7,7 +7,6 @@ custom domain name, with its endpoint type, security policy, access mode and cer
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import pathlib
 import re
 import tomllib
@@ -16,6 +15,7 @@ from typing import Any
 from pytest_apigw_tls.catalog import ENDPOINT_TYPES, Policy, load_catalog
 from pytest_apigw_tls.errors import ConfigError
 from pytest_apigw_tls.fields import check_fields
+from pytest_apigw_tls.hostnames import is_ip_address
 
 ACCESS_MODES = ("BASIC", "STRICT")
 KINDS = ("default", "custom")
@@ -183,14 +183,6 @@ def load_config(path: str | pathlib.Path) -> ServerConfig:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
     return parse_config(text, str(path))
-
-
-def is_ip_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def validate_log_format(fmt: str) -> None:

@@ -110,7 +110,8 @@ class TlsStream:
         return True
 
     def handshake(self, deadline: float) -> None:
-        """Complete the handshake by `deadline`; an SSL.Error still sends OpenSSL's alert before it propagates."""
+        """Complete the handshake by `deadline`. On an SSL.Error, OpenSSL's alert stays pending until the
+        caller has recorded the refusal and calls flush(): a client that has its alert finds the record."""
         self.deadline = deadline
         while True:
             try:
@@ -123,8 +124,11 @@ class TlsStream:
                 if not self._pump_in():
                     raise PeerClosed("client closed during the handshake") from None
             except SSL.Error:
-                self._flush()
                 raise
+
+    def flush(self) -> None:
+        """Send what OpenSSL has written (an alert, after a failed handshake)."""
+        self._flush()
 
     def set_deadline(self, deadline: float | None) -> None:
         """Bound every read until `deadline` (a whole request, not only each read)."""

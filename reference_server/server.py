@@ -299,9 +299,9 @@ class ReferenceServer:
 
     def _refuse(self, sock: socket.socket, peer: tuple[Any, ...], description: AlertDescription, reason: str,
                 sni: str | None = None) -> None:
-        """A refusal the server decides itself: the alert a peer's TLS stack would send, and a record."""
-        sock.sendall(fatal_alert(description))
+        """A refusal the server decides itself: a record, then the alert a peer's TLS stack would send."""
         self.connections.append({"peer": peer[0], "sni": sni, "refused": description.name, "reason": reason})
+        sock.sendall(fatal_alert(description))
 
     def _handle(self, sock: socket.socket, peer: tuple[Any, ...], arrival_type: str | None,
                 pinned: str | None = None) -> None:
@@ -322,9 +322,9 @@ class ReferenceServer:
             endpoint = self.select_endpoint(hello)
         if endpoint is None:
             reason = "no SNI" if sni is None else "no endpoint has this SNI"
-            self._refuse(sock, peer, AlertDescription.unrecognized_name, reason, sni)
-            if pinned is not None:
-                self.connections[-1]["pinned"] = pinned
+            self.connections.append({"peer": peer[0], "sni": sni, "refused": "unrecognized_name", "reason": reason,
+                                     **({"pinned": pinned} if pinned else {})})
+            sock.sendall(fatal_alert(AlertDescription.unrecognized_name))
             return
         stream = TlsStream(self.context_for(endpoint, hello), sock, received, settings.idle_timeout)
         try:
@@ -332,6 +332,7 @@ class ReferenceServer:
         except SSL.Error as error:
             self.connections.append({"peer": peer[0], "sni": sni, "endpoint": endpoint.hostname,
                                      "refused": "handshake", "reason": _openssl_reason(error)})
+            stream.flush()  # OpenSSL's alert, after the record
             raise
         connection_values = {"identity.sourceIp": peer[0], **stream.negotiated}
         self.connections.append({"peer": peer[0], "sni": sni, "endpoint": endpoint.hostname,

@@ -8,13 +8,14 @@ import pytest
 
 botocore_session = pytest.importorskip("botocore.session")
 
+from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig  # noqa: E402
+from pytest_apigw_tls.reference_server.admin import AdminServer  # noqa: E402
+from pytest_apigw_tls.reference_server.control import ControlPlane  # noqa: E402
+
 from pytest_apigw_tls.access import http_probe  # noqa: E402
 from pytest_apigw_tls.codepoints import TlsVersion  # noqa: E402
 from pytest_apigw_tls.handshake import handshake_probe  # noqa: E402
 from pytest_apigw_tls.probes import Outcome, Target  # noqa: E402
-from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig  # noqa: E402
-from pytest_apigw_tls.reference_server.admin import AdminServer  # noqa: E402
-from pytest_apigw_tls.reference_server.control import ControlPlane  # noqa: E402
 
 TIMEOUT = 5.0
 

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-
-from pytest_apigw_tls.errors import ConfigError
 from pytest_apigw_tls.reference_server import Endpoint, parse_config
 from pytest_apigw_tls.reference_server.config import default_endpoints
+
+from pytest_apigw_tls.errors import ConfigError
 
 GOOD = """
 [server]

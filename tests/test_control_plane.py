@@ -2,18 +2,25 @@
 
 import json
 import time
-import urllib.error
-import urllib.request
 
 import pytest
+from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
+from pytest_apigw_tls.reference_server.admin import AdminServer
+from pytest_apigw_tls.reference_server.control import (
+    DOMAIN_NAME,
+    REST_API,
+    BadRequest,
+    ControlPlane,
+    Resource,
+    apply_patch,
+)
 
 from pytest_apigw_tls.access import http_probe
 from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.handshake import client_connection, client_context, drive, handshake_probe
 from pytest_apigw_tls.probes import Outcome, Target, connect
-from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
-from pytest_apigw_tls.reference_server.admin import AdminServer
-from pytest_apigw_tls.reference_server.control import DOMAIN_NAME, REST_API, BadRequest, ControlPlane, Resource, apply_patch
+
+from .helpers import admin_request
 
 API = "abcdef1234.execute-api.us-east-1.amazonaws.com"
 DOMAIN = "api.example.com"
@@ -141,13 +148,7 @@ def test_propagation_delay_is_honoured_with_updating_then_available():
 
 
 def admin_call(url, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
+    return admin_request(url, method, path, body)
 
 
 def test_blog_migration_basic_then_strict_then_back_rehearsed_end_to_end():

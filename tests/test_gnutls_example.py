@@ -1,23 +1,19 @@
 """The second vendor example, on a non-OpenSSL stack: GnuTLS's gnutls-serv, judged by the suite."""
 
-import importlib.util
-import pathlib
 import shutil
 
 import pytest
 
 from pytest_apigw_tls.catalog import load_catalog
 
+from . import helpers
+
 pytestmark = pytest.mark.skipif(shutil.which("gnutls-serv") is None,
                                 reason="gnutls-serv is not installed (make gnutls-example installs gnutls-bin)")
 
 
 def load_example():
-    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "gnutls" / "gnutls_policy.py"
-    spec = importlib.util.spec_from_file_location("gnutls_policy", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return helpers.load_example("gnutls", "gnutls_policy.py")
 
 
 def test_gnutls_fails_only_where_its_priority_strings_and_groups_cannot_follow_the_policy(capsys):

@@ -9,10 +9,10 @@ import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
 
 from pytest_apigw_tls.access import http_probe
 from pytest_apigw_tls.probes import Target
-from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
 
 from .hostile_inputs import HOSTNAME, hostile_streams, open_fds, send_hostile, settle
 

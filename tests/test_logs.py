@@ -5,6 +5,8 @@ import gzip
 import json
 
 import pytest
+from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
+from pytest_apigw_tls.reference_server.accesslog import VARIABLES
 
 from pytest_apigw_tls.access import http_probe
 from pytest_apigw_tls.catalog import load_catalog
@@ -13,8 +15,6 @@ from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.logformats import PRESETS, log_format
 from pytest_apigw_tls.logs import assess
 from pytest_apigw_tls.probes import Target
-from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
-from pytest_apigw_tls.reference_server.accesslog import VARIABLES
 
 HOST = "legacy.example.com"
 TARGET = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"

@@ -4,7 +4,6 @@ fails exactly the cases that name the fault and passes everything else; the true
 import re
 
 import pytest
-
 from pytest_apigw_tls.reference_server.mutants import INDEPENDENT, MUTANTS
 
 pytest_plugins = ["pytester"]

@@ -1,23 +1,19 @@
 """The vendor example: Debian's nginx set up for a policy, judged by the conformance suite."""
 
-import importlib.util
-import pathlib
 import shutil
 
 import pytest
 
 from pytest_apigw_tls.catalog import load_catalog
 
+from . import helpers
+
 NGINX = shutil.which("nginx") or (shutil.which("/usr/sbin/nginx"))
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (make nginx-example installs it)")
 
 
 def load_example():
-    path = pathlib.Path(__file__).resolve().parents[1] / "examples" / "nginx" / "nginx_policy.py"
-    spec = importlib.util.spec_from_file_location("nginx_policy", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return helpers.load_example("nginx", "nginx_policy.py")
 
 
 def test_nginx_conforms_except_for_the_groups_its_openssl_lacks(capsys):

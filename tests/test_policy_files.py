@@ -123,8 +123,9 @@ def test_the_shipped_examples_pass_on_the_reference_server_and_a_mutant_fails(py
 
 
 def test_the_elb_policy_is_served_and_judged(apigw_reference_server_factory=None):
-    from pytest_apigw_tls.probes import ProbeSettings, Target
     from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig
+
+    from pytest_apigw_tls.probes import ProbeSettings, Target
     from pytest_apigw_tls.scan import scan
 
     policy = use_policy_files([ELB]).policy("ELBSecurityPolicy-TLS13-1-3-CNSA2-INTEROP1-FIPS-PQ-2026-07")

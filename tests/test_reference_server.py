@@ -5,14 +5,14 @@ import socket
 import ssl
 
 import pytest
+from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
+from pytest_apigw_tls.reference_server.config import default_endpoints
 
 from pytest_apigw_tls.access import http_probe
 from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.handshake import handshake_probe
 from pytest_apigw_tls.probes import Outcome, Target
-from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
-from pytest_apigw_tls.reference_server.config import default_endpoints
 
 CATALOG = load_catalog()
 TLS_ENDPOINTS = [e for e in default_endpoints() if e.hostname.split(".")[1] in ("rsa", "ecdsa")]

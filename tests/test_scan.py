@@ -6,15 +6,15 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pytest_apigw_tls.reference_server import ReferenceServer
+from pytest_apigw_tls.reference_server.config import policy_slug
+from pytest_apigw_tls.reference_server.mutants import mutant_server
 
 from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.cli import main
 from pytest_apigw_tls.expectations import expectations_for
 from pytest_apigw_tls.probes import ProbeSettings, Target
 from pytest_apigw_tls.scan import FAIL, PASS, scan
-from pytest_apigw_tls.reference_server import ReferenceServer
-from pytest_apigw_tls.reference_server.config import policy_slug
-from pytest_apigw_tls.reference_server.mutants import mutant_server
 
 CATALOG = load_catalog()
 SETTINGS = ProbeSettings(timeout=5, concurrency=8)

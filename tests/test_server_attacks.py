@@ -6,20 +6,20 @@ import json
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 from OpenSSL import SSL
+from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
+from pytest_apigw_tls.reference_server.admin import AdminServer
+from pytest_apigw_tls.reference_server.control import ControlPlane
 
 from pytest_apigw_tls.access import http_probe
 from pytest_apigw_tls.handshake import client_connection, client_context, drive
 from pytest_apigw_tls.probes import Outcome, ProbeOffer, Target, connect, raw_probe
 from pytest_apigw_tls.wire import build_client_hello
 from pytest_apigw_tls.wire.messages import ClientHello, Extension
-from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
-from pytest_apigw_tls.reference_server.admin import AdminServer
-from pytest_apigw_tls.reference_server.control import ControlPlane
+
+from .helpers import admin_request
 
 HOST = "api.example.test"
 TIMEOUT = 5.0
@@ -192,15 +192,6 @@ def test_the_http_answer_comes_in_one_record_and_alpn_picks_http11():
             records.append(raw[0])
             raw = raw[5 + int.from_bytes(raw[3:5], "big"):]
         assert records.count(23) == 1, records  # the whole answer (headers and body) in one record
-
-
-def admin_request(url, method="GET", path="/restapis", body=None, headers=None):
-    request = urllib.request.Request(url + path, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 def test_the_admin_endpoint_refuses_foreign_hosts_large_bodies_and_bad_paths():
