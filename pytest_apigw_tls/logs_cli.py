@@ -113,7 +113,7 @@ def run_logs(args: argparse.Namespace) -> int:
     if not 0 <= args.max_unread <= 1:
         raise ConfigError("--max-unread is a share between 0 and 1")
     readiness = assess_inputs(args.files, args.format, policy.id, args.endpoint_type, args.strict, args.server_name,
-                              split_at)
+                              split_at, progress=sys.stderr.isatty())
     out = sys.stderr if args.json == "-" else sys.stdout
     _print(readiness, args.strict, out)
     _write(args.json, json.dumps(readiness.to_dict(), indent=2) + "\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import os
+import sys
 from typing import Iterator
 
 from .logs import Readiness, assess, merge
@@ -83,9 +84,16 @@ def _plain_and_large(path: str) -> bool:
     return not head.startswith(b"\x1f\x8b") and first.strip() not in ("{", "[") and not is_insights_header(first)
 
 
+def _say(progress: bool, text: str) -> None:
+    if progress:
+        sys.stderr.write(f"\r  reading: {text}\033[K")
+        sys.stderr.flush()
+
+
 def assess_inputs(paths: list[str], spec: str | None, policy_id: str, endpoint_type: str | None, strict: bool,
-                  server_name: str | None, split_at: datetime.datetime | None) -> Readiness:
-    """Every input in order; large plain files in parallel pieces."""
+                  server_name: str | None, split_at: datetime.datetime | None,
+                  progress: bool = False) -> Readiness:
+    """Every input in order; large plain files in parallel pieces; with `progress`, a line on stderr."""
     from .catalog import load_catalog
     from .logformats import log_format
 
@@ -94,15 +102,22 @@ def assess_inputs(paths: list[str], spec: str | None, policy_id: str, endpoint_t
     fmt = log_format(spec)
     workers = max(1, min(os.cpu_count() or 1, 8))
     parts, offsets = [], []
+    inputs = expand(paths)
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-        for path in expand(paths):
+        for number, path in enumerate(inputs, 1):
+            where = f"{number}/{len(inputs)} {path}"
             if workers > 1 and _plain_and_large(path):
                 pieces = _pieces(path, workers)
+                _say(progress, f"{where} ({os.path.getsize(path) >> 20} MiB in {len(pieces)} pieces)")
                 futures = [pool.submit(_read_piece, path, *piece, spec, policy_id, endpoint_type, strict,
                                        server_name, split_at) for piece in pieces]
                 offsets += _lines_before(path, pieces)  # counted while the pieces are being read
-                parts += [future.result() for future in futures]
+                for done, future in enumerate(futures, 1):
+                    parts.append(future.result())
+                    _say(progress, f"{where}: piece {done}/{len(pieces)} read")
             else:
+                _say(progress, where)
                 parts.append(assess(items([path]), fmt, policy, catalog, strict, server_name, split_at))
                 offsets.append(0)
+    _say(progress, f"{len(inputs)} inputs read\n")
     return merge(parts, offsets) if parts else Readiness(policy)

@@ -92,6 +92,11 @@ def test_a_disabled_execute_api_endpoint_still_handshakes_under_its_policy_then_
     assert handshake_probe(target, TIMEOUT, TlsVersion.TLSv1_1).outcome is Outcome.REJECTED  # its policy, first
     observation = http_probe(target, target.sni, TIMEOUT, version=TlsVersion.TLSv1_2)
     assert observation.status == 403 and json.loads(observation.body) == {"message": "Forbidden"}
+    client.update_rest_api(restApiId=api["id"], patchOperations=[
+        {"op": "replace", "path": "/disableExecuteApiEndpoint", "value": "false"}])
+    while client.get_rest_api(restApiId=api["id"])["apiStatus"] == "UPDATING":
+        time.sleep(0.05)
+    assert http_probe(target, target.sni, TIMEOUT).status == 200  # enabled again by a patch
     client.delete_rest_api(restApiId=api["id"])
     assert handshake_probe(target, TIMEOUT).evidence == "fatal alert unrecognized_name"
 
