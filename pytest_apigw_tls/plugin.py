@@ -70,6 +70,7 @@ class PluginState:
     started: datetime.datetime
     cache: ScanCache | None = None
     selected: list[TargetSpec] = dataclasses.field(default_factory=list)
+    late_errors: dict[str, str] = dataclasses.field(default_factory=dict)  # target name -> why its cases error
     worker_documents: dict[str, Any] = dataclasses.field(
         default_factory=lambda: {"scans": {}, "access": {}, "scans_run": 0})
 
@@ -150,22 +151,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _identify_targets(config: pytest.Config, state: PluginState) -> None:
     """Certificate types decide the expectations, so cases need them before collection. A worker takes
-    the controller's findings; elsewhere undeclared types are detected, every target side by side. A
-    target that cannot be reached is kept, marked: its cases error with the reason, the rest are judged."""
+    the controller's findings; elsewhere undeclared types are detected, every target side by side, but
+    only for targets that -k / -m can still select. A target that cannot be reached is kept, marked:
+    its cases error with the reason, the rest are judged."""
     worker_input = getattr(config, "workerinput", None)
     if worker_input is not None and WORKER_TARGETS_KEY in worker_input:
         found = json.loads(worker_input[WORKER_TARGETS_KEY])
         state.targets = [dataclasses.replace(t, cert_type=found[t.name]["cert_type"],
                                              unreachable=found[t.name]["unreachable"]) for t in state.targets]
         return
+    from .selection import may_be_selected
+
+    wanted = [t for t in state.targets if not t.on_reference and not t.cert_type and may_be_selected(config, t)]
+    state.targets = _identified(state, wanted)
+
+
+def _identified(state: PluginState, wanted: list[TargetSpec]) -> list[TargetSpec]:
+    """state.targets with `wanted` identified (connected to, certificate types detected), side by side."""
+    from .errors import ApigwTlsError
     from .fleet import Fleet, FleetSettings
     from .scan import check_reachable, detect_cert_type
 
     def identify(target: TargetSpec) -> TargetSpec:
-        from .errors import ApigwTlsError
-
-        if target.on_reference or target.cert_type:
-            return target
         address = target.resolve(None)
         try:
             check_reachable(address, state.settings.timeout)
@@ -173,9 +180,12 @@ def _identify_targets(config: pytest.Config, state: PluginState) -> None:
         except ApigwTlsError as error:
             return dataclasses.replace(target, cert_type="rsa", unreachable=str(error))
 
+    if not wanted:
+        return state.targets
     with Fleet(FleetSettings(total_probes=state.total_concurrency)) as fleet:
-        futures = [fleet.submit(lambda _budget, t=target: identify(t)) for target in state.targets]
-        state.targets = [future.result() for future in futures]
+        futures = {t.name: fleet.submit(lambda _budget, t=t: identify(t)) for t in wanted}
+        found = {name: future.result() for name, future in futures.items()}
+    return [found.get(t.name, t) for t in state.targets]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -222,12 +232,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             selected.setdefault(case.target.name, case.target)
     if not selected:
         return
+    state = state_of(config)
+    late = [t for t in selected.values() if not t.on_reference and not t.cert_type and not t.unreachable
+            and not hasattr(config, "workerinput")]
+    if late:  # selected after all (by a -k word the prefilter could not see): identify now, refuse a mismatch
+        found = {t.name: t for t in _identified(state, late)}
+        for name, target in found.items():
+            if target.name in selected and target.cert_type != "rsa" and not target.unreachable:
+                state.late_errors[name] = (f"its certificate type is {target.cert_type}, detected after -k/-m "
+                                           f"selection; its cases assumed rsa: give --apigw-cert-type "
+                                           f"{target.cert_type} (or cert_type in the targets file)")
+            elif target.unreachable:
+                state.late_errors[name] = target.unreachable
     from . import capabilities
 
     if capabilities.detect().missing:
         raise pytest.UsageError("apigw-tls: " + "; ".join(capabilities.detect().missing) + ": "
                                 + capabilities.UPGRADE_HINT)
-    state_of(config).selected = list(selected.values())
+    state.selected = [t for t in selected.values() if t.name not in state.late_errors]
 
 
 # -- fixtures ------------------------------------------------------------------------------------------
@@ -314,6 +336,9 @@ def apigw_verdict(apigw_case: Case, apigw_scans: ScanCache, request: pytest.Fixt
 
     if apigw_case.target.on_reference:
         request.getfixturevalue("apigw_reference_server")
+    late = state_of(request.config).late_errors.get(apigw_case.target.name)
+    if late:
+        raise Inconclusive(f"inconclusive: {apigw_case.target.name}: {late}")
     verdict = apigw_scans.verdict(apigw_case)
     request.node.user_properties.extend(verdict.properties)
     if verdict.verdict == INCONCLUSIVE:

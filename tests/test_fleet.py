@@ -123,3 +123,38 @@ def test_a_default_endpoint_that_accepts_what_the_domain_refuses_is_a_finding(su
     result.stdout.fnmatch_lines(["*default endpoint * behind tls13-1-3-2025-09.rsa.apigw.test accepts * things the "
                                  "domain's SecurityPolicy_TLS13_1_3_2025_09 refuses*TLSv1.0 (*",
                                  "FAILED*test_default_endpoint_alignment[[]hardened-default-endpoint[]]*"])
+
+
+def test_a_target_that_k_deselects_is_never_connected_to(suite, served, tmp_path):
+    """Identification (connecting, detecting the certificate) happens only for targets -k can select."""
+    import socket
+    import threading
+
+    accepted = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+
+    def count():
+        while not stopped.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(1)
+            conn.close()
+    stopped = threading.Event()
+    thread = threading.Thread(target=count, daemon=True)
+    thread.start()
+    address = "{}:{}".format(*served.address)
+    path = targets_file(tmp_path / "targets.toml",
+                        {"name": "watched", "address": "127.0.0.1:{}".format(listener.getsockname()[1]),
+                         "policy": "TLS_1_2"},
+                        {"name": "alive", "address": address, "sni": "tls-1-2.rsa.apigw.test", "policy": "TLS_1_2"})
+    try:
+        result = suite.runpytest("--apigw-targets", path, "-k", "alive and test_version")
+    finally:
+        stopped.set()
+        thread.join()
+        listener.close()
+    result.assert_outcomes(passed=5, deselected=result.parseoutcomes()["deselected"])
+    assert accepted == []
