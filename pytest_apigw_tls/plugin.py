@@ -69,7 +69,7 @@ class PluginState:
     log: CaseLog
     started: datetime.datetime
     cache: ScanCache | None = None
-    selected: list[TargetSpec] = dataclasses.field(default_factory=list)
+    selected: list[TargetSpec] = dataclasses.field(default_factory=list)  # whose TLS scans to start at once
     late_errors: dict[str, str] = dataclasses.field(default_factory=dict)  # target name -> why its cases error
     worker_documents: dict[str, Any] = dataclasses.field(
         default_factory=lambda: {"scans": {}, "access": {}, "scans_run": 0})
@@ -225,11 +225,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from .session import Case
 
     selected: dict[str, TargetSpec] = {}
+    scanned: set[str] = set()  # targets whose TLS scan a selected case reads
     for item in items:
         case = getattr(item, "callspec", None) and item.callspec.params.get("apigw_case")
         if isinstance(case, Case):
             item.user_properties += [(TARGET_KEY, case.target.name), (DIMENSION_KEY, case.dimension)]
             selected.setdefault(case.target.name, case.target)
+            if case.dimension in ("version", "suite", "group"):
+                scanned.add(case.target.name)
     if not selected:
         return
     state = state_of(config)
@@ -249,7 +252,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if capabilities.detect().missing:
         raise pytest.UsageError("apigw-tls: " + "; ".join(capabilities.detect().missing) + ": "
                                 + capabilities.UPGRADE_HINT)
-    state.selected = [t for t in selected.values() if t.name not in state.late_errors]
+    state.selected = [t for t in selected.values() if t.name not in state.late_errors and t.name in scanned]
 
 
 # -- fixtures ------------------------------------------------------------------------------------------

@@ -7,13 +7,18 @@ the group list. TLS 1.0/1.1 need security level 0 (SHA-1 signatures), set for th
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import importlib.resources
 import pathlib
 import threading
+from typing import Any
 
 import trustme
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
 from pytest_apigw_tls import capabilities
@@ -23,7 +28,6 @@ from pytest_apigw_tls.errors import ConfigError
 
 from .config import Endpoint
 
-_KEY_TYPES = {"rsa": trustme.KeyType.RSA, "ecdsa": trustme.KeyType.ECDSA}
 
 
 def policy_context(policy: Policy) -> SSL.Context:
@@ -53,11 +57,30 @@ def _select_http11(connection: SSL.Connection, offered: list[bytes]) -> bytes:
     return b"http/1.1" if b"http/1.1" in offered else SSL.NO_OVERLAPPING_PROTOCOLS
 
 
+@dataclasses.dataclass(frozen=True)
+class Leaf:
+    """An endpoint's certificate and key (cryptography objects), and how a context takes them."""
+
+    certificate: x509.Certificate
+    key: Any
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    def configure_cert(self, context: SSL.Context) -> None:
+        context.use_certificate(self.certificate)
+        context.use_privatekey(self.key)
+
+
 class CertificateAuthority:
     """Two trustme CAs, RSA and ECDSA, so that each leaf chains to a root of its own key type, as
     real RSA and ECDSA certificates do (a TLS 1.3 client that accepts only RSA signatures must be able
-    to verify the whole chain). Both roots go into one PEM file where clients can find it. Leaves are
-    issued on first use: a server with thousands of endpoints starts at once.
+    to verify the whole chain). Both roots go into one PEM file where clients can find it.
+
+    Leaves are issued on first use, and share one key per key type: issuing one is a signature (about a
+    millisecond), not an RSA key generation (50-100 ms), so thousands of endpoints serve at once. A
+    policy test needs certificates that verify, not endpoints with keys of their own.
     """
 
     def __init__(self, directory: pathlib.Path, ca: trustme.CA | None = None) -> None:
@@ -68,22 +91,46 @@ class CertificateAuthority:
         self.directory = directory
         self.ca_file = directory / "apigw-tls-ca.pem"
         self.ca_file.write_bytes(b"".join(c.cert_pem.bytes() for c in self.cas.values()))
-        self._leaves: dict[tuple[str, str], trustme.LeafCert] = {}
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._issuers = {kind: (x509.load_pem_x509_certificate(c.cert_pem.bytes()),
+                                serialization.load_pem_private_key(c.private_key_pem.bytes(), password=None))
+                         for kind, c in self.cas.items()}
+        self._keys: dict[str, Any] = {}
+        self._leaves: dict[tuple[str, str], Leaf] = {}
         self._lock = threading.Lock()
 
-    def leaf(self, hostname: str, cert_type: str) -> trustme.LeafCert:
-        """The certificate of `hostname` for one key type, issued once (RSA key generation is slow; one
-        lock per certificate, so endpoints do not wait for each other's keys)."""
-        key = (hostname, cert_type)
+    def _key(self, cert_type: str) -> Any:
+        if cert_type not in self._keys:
+            self._keys[cert_type] = (rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                                     if cert_type == "rsa" else ec.generate_private_key(ec.SECP256R1()))
+        return self._keys[cert_type]
+
+    def leaf(self, hostname: str, cert_type: str) -> Leaf:
+        """The certificate of `hostname` (and "localhost": an endpoint pinned to a listener of its own
+        is reached by that name) for one key type, issued once."""
         with self._lock:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            if key not in self._leaves:
-                # "localhost" too: an endpoint pinned to a listener of its own is reached by that name
-                self._leaves[key] = self.cas[cert_type].issue_cert(hostname, "localhost",
-                                                                   key_type=_KEY_TYPES[cert_type])
-            return self._leaves[key]
+            if (hostname, cert_type) not in self._leaves:
+                self._leaves[(hostname, cert_type)] = self._issue(hostname, cert_type)
+            return self._leaves[(hostname, cert_type)]
+
+    def _issue(self, hostname: str, cert_type: str) -> Leaf:
+        issuer, issuer_key = self._issuers[cert_type]
+        key = self._key(cert_type)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "apigw-tls reference server")]))
+            .issuer_name(issuer.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname), x509.DNSName("localhost")]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+            .sign(issuer_key, hashes.SHA256()))
+        return Leaf(certificate, key)
 
 
 def _key_type_of(ca: trustme.CA) -> str:

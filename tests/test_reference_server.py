@@ -196,8 +196,7 @@ def test_rsa_leaves_chain_to_an_rsa_root_and_ecdsa_leaves_to_an_ecdsa_root(serve
     roots = x509.load_pem_x509_certificates(server.ca_file.read_bytes())
     by_subject = {root.subject: root for root in roots}
     for cert_type, key_class in (("rsa", rsa.RSAPublicKey), ("ecdsa", ec.EllipticCurvePublicKey)):
-        leaf = x509.load_pem_x509_certificate(server.authority.leaf(f"tls-1-2.{cert_type}.apigw.test", cert_type)
-                                              .cert_chain_pems[0].bytes())
+        leaf = server.authority.leaf(f"tls-1-2.{cert_type}.apigw.test", cert_type).certificate
         assert isinstance(by_subject[leaf.issuer].public_key(), key_class), cert_type
         leaf.verify_directly_issued_by(by_subject[leaf.issuer])
 
