@@ -4,7 +4,8 @@
 
 Writes LINES access-log lines in the reference server's JSON form (mixed TLS 1.0 CBC, TLS 1.2 and TLS
 1.3 clients) and a tenth as many in each console preset with the TLS variables, then times the whole
-reading (as the CLI runs it: large plain files in one process per core) of each and prints lines per second and peak memory.
+reading (as the CLI runs it: large plain files in one process per core) of each and prints lines
+per second and peak memory.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def main() -> int:
             write(path, fmt, count)
             elapsed, requests = timed(path, spec)
             print(f"{label:<12} {requests:>9} lines in {elapsed:6.2f}s: {requests / elapsed:>9,.0f} lines/s")
-    print(f"peak memory (whole run, writing included): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (whole run, writing included): {peak:.0f} MiB")
     return 0
 
 

@@ -135,7 +135,8 @@ class Policy:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "kind": self.kind, "endpoint_types": list(self.endpoint_types),
-                "resource_kinds": list(self.resource_kinds), "versions": self.versions.to_dict(), "tls13_suites": self.tls13_suites.to_dict(),
+                "resource_kinds": list(self.resource_kinds), "versions": self.versions.to_dict(),
+                "tls13_suites": self.tls13_suites.to_dict(),
                 "tls12_suites": self.tls12_suites.to_dict(), "groups": self.groups.to_dict()}
 
     def valid_for(self, endpoint_type: str) -> bool:
@@ -314,13 +315,13 @@ def build_policy(raw: dict[str, Any], catalog: "Catalog", sets: dict[str, list[s
     for key in ("versions", "tls13_suites", "tls12_suites", "groups"):
         if key not in raw:
             raise CatalogError(f"{where}: {key} is missing")
-    sources = catalog.sources
+    sources, suite = catalog.sources, resolve_suite or catalog.suite
     return Policy(
         id=policy_id, name=raw.get("name", policy_id), kind=raw.get("kind", "custom"), endpoint_types=endpoint_types,
         resource_kinds=tuple(raw.get("resource_kinds", RESOURCE_KINDS)),
         versions=_fact(raw["versions"], TlsVersion.from_label, sets, sources, f"{where}: versions"),
-        tls13_suites=_fact(raw["tls13_suites"], resolve_suite or catalog.suite, sets, sources, f"{where}: tls13_suites"),
-        tls12_suites=_fact(raw["tls12_suites"], resolve_suite or catalog.suite, sets, sources, f"{where}: tls12_suites"),
+        tls13_suites=_fact(raw["tls13_suites"], suite, sets, sources, f"{where}: tls13_suites"),
+        tls12_suites=_fact(raw["tls12_suites"], suite, sets, sources, f"{where}: tls12_suites"),
         groups=_fact(raw["groups"], resolve_group or catalog.group, sets, sources, f"{where}: groups"),
     )
 
@@ -384,7 +385,8 @@ def load_catalog() -> Catalog:
 
 
 def use_policy_files(paths: Iterable[str]) -> Catalog:
-    """The built-in catalog extended with users' policy files becomes the catalog in use (policyfiles.py validates them), for every
+    """The built-in catalog extended with users' policy files becomes the catalog in use
+    (policyfiles.py validates them), for every
     front-end at once: plugin, scan, serve, logs, policies, matrix and the reference server."""
     from .policyfiles import extend_catalog
 

@@ -67,7 +67,8 @@ def policy_from_scan(path: str, name: str | None = None) -> str:
     unprobed = [v for v in versions if v not in probed]
     if unprobed:
         raise ConfigError(f"the scan accepted {', '.join(unprobed)} but asked no suite there (its policy "
-                          f"{scan.get('policy')} does not allow it): scan against TLS_1_0, the widest policy, to derive")
+                          f"{scan.get('policy')} does not allow it): scan against TLS_1_0, the widest policy, "
+                          "to derive")
     target = scan.get("target", {})
     where = f"{target.get('host')}:{target.get('port')} (SNI {target.get('sni')})"
     policy_id = name or f"Observed-{target.get('sni') or label}"

@@ -27,7 +27,8 @@ def register(commands: Any) -> None:
                     "Logs exports, `aws logs filter-log-events`/`tail` output, Logs Insights CSV) and report the "
                     "clients, versions and suites a target policy would refuse. Exit 0 ready, 1 clients at risk, "
                     "2 bad input or nothing parsed, 3 incomplete reading.")
-    parser.add_argument("files", nargs="+", metavar="FILE", help="access-log files or directories ('-': standard input)")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="access-log files or directories ('-': standard input)")
     parser.add_argument("--policy", required=True, help="the policy you plan to move to")
     parser.add_argument("--endpoint-type", type=endpoint_type_arg, metavar="REGIONAL|PRIVATE|EDGE")
     parser.add_argument("--strict", action="store_true", help="also report Host/server-name mismatches")
@@ -73,7 +74,8 @@ def _print(readiness: Any, strict: bool, out: Any) -> None:
         print(f"  {label} --split-at: {at_risk} of {requests} requests at risk", file=out)
     if strict:
         if readiness.strict_mismatches:
-            print(f"  STRICT would refuse {sum(readiness.strict_mismatches.values())} requests (Host differs):", file=out)
+            refused = sum(readiness.strict_mismatches.values())
+            print(f"  STRICT would refuse {refused} requests (Host differs):", file=out)
             for (ip, name, host), count in readiness.strict_mismatches.most_common():
                 print(f"    {ip:<40} {count:>6}  server name {name}, Host {host}", file=out)
         else:

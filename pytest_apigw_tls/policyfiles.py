@@ -68,7 +68,8 @@ def _check(policy: Policy, where: str) -> None:
         raise CatalogError(f"{where}: versions is empty")
     for suite in policy.tls13_suites.value:
         if suite.max_version < TlsVersion.TLSv1_3:
-            raise CatalogError(f"{where}: tls13_suites: {suite.openssl} is not a TLS 1.3 suite (list it in tls12_suites)")
+            raise CatalogError(f"{where}: tls13_suites: {suite.openssl} is not a TLS 1.3 suite "
+                               "(list it in tls12_suites)")
     for suite in policy.tls12_suites.value:
         if suite.min_version > TlsVersion.TLSv1_2:
             raise CatalogError(f"{where}: tls12_suites: {suite.openssl} is a TLS 1.3 suite (list it in tls13_suites)")

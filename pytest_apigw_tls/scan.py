@@ -142,7 +142,8 @@ class _Prober:
             return first
         suite = self._openssl_name(first.suite)
         # the same groups as the raw offer (OpenSSL's own defaults add FFDHE ones, which change DHE's answer)
-        offered = groups or [g.name for g in self.catalog.groups if g.code in offer.groups and g.name in detect().groups]
+        offered = groups or [g.name for g in self.catalog.groups
+                             if g.code in offer.groups and g.name in detect().groups]
         second = self.handshake(version, suite, offered or None)
         wanted_group = self.catalog.group(groups[0]).code if groups and len(groups) == 1 else None
         if (second.outcome is Outcome.ACCEPTED and second.version == version
@@ -231,7 +232,8 @@ def _group_offer_suites(prober: _Prober, policy: Policy, version: TlsVersion, ce
         accepted = policy.accepted_suites(version, cert_type)
         return tuple(s.code for s in accepted or prober.catalog.suites_at(version))
     ecdhe = ecdhe_suites(policy, version, cert_type) or tuple(
-        s for s in prober.catalog.suites_at(version) if s.kx == "ECDHE" and s.auth == "RSA" and s.negotiable_at(version))
+        s for s in prober.catalog.suites_at(version)
+        if s.kx == "ECDHE" and s.auth == "RSA" and s.negotiable_at(version))
     return tuple(s.code for s in ecdhe)
 
 

@@ -32,7 +32,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--targets", metavar="FILE", help="TOML file of [[target]] tables, as for the plugin")
     parser.add_argument("--policy", help="policy name or catalog id (see `apigw-tls policies`)")
     parser.add_argument("--sni", help="server name to send (default: HOST unless it is an IP address)")
-    parser.add_argument("--cert-type", metavar="rsa|ecdsa|rsa,ecdsa", help="certificate key type(s) (default: detected)")
+    parser.add_argument("--cert-type", metavar="rsa|ecdsa|rsa,ecdsa",
+                        help="certificate key type(s) (default: detected)")
     parser.add_argument("--endpoint-type", type=endpoint_type_arg, metavar="REGIONAL|PRIVATE|EDGE",
                         help="picks the family of a legacy policy name (default REGIONAL)")
     parser.add_argument("--access-mode", choices=("BASIC", "STRICT"), type=str.upper,
@@ -56,7 +57,7 @@ def _print_table(out: Any, result: ScanResult, access: tuple[AccessVerdict, ...]
     for verdict in result.verdicts:
         if verbose or verdict.verdict != PASS:
             e = verdict.expectation
-            mark = " [inferred]" if e.provenance == "inferred" else " [undocumented]" if e.provenance == "unknown" else ""
+            mark = {"inferred": " [inferred]", "unknown": " [undocumented]"}.get(e.provenance, "")
             print(f"  {verdict.verdict.upper():<12} {e.dimension:<8} {e.test_id:<58} observed {verdict.observed}: "
                   f"{verdict.evidence}{mark}", file=out)
     for access_verdict in access:

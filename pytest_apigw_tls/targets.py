@@ -88,7 +88,10 @@ class TargetSpec:
         if not self.default_endpoint:
             return None
         hostname, port = parse_host_port(self.default_endpoint)
-        host, port = parse_host_port(self.default_endpoint_address) if self.default_endpoint_address else (hostname, port)
+        if self.default_endpoint_address:
+            host, port = parse_host_port(self.default_endpoint_address)
+        else:
+            host = hostname
         return dataclasses.replace(self, name=f"{self.name}@default-endpoint", host=host, port=port,
                                    sni=None if is_ip_address(hostname) else hostname, cert_type="rsa",
                                    default_endpoint=None, default_endpoint_address=None, access_mode=None,

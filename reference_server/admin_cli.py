@@ -46,7 +46,8 @@ def run_admin(args: argparse.Namespace) -> int:
             raise ConfigError(f"--patch-operations is not JSON: {error}") from None
     parsed = urllib.parse.urlsplit(args.url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ConfigError(f"--url {args.url!r} is not an http:// URL (use the admin endpoint `apigw-tls serve` printed)")
+        raise ConfigError(f"--url {args.url!r} is not an http:// URL "
+                          "(use the admin endpoint `apigw-tls serve` printed)")
     url = f"{args.url.rstrip('/')}/{collection}/{urllib.parse.quote(resource_id)}"
     request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
     try:

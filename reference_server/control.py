@@ -219,8 +219,9 @@ class ControlPlane:
             if (kind, resource_id) in self._resources:
                 raise Conflict(f"The domain name you provided already exists: {resource_id}")
             try:
+                endpoint_kind = "default" if kind == REST_API else "custom"
                 self.server.add_endpoint(Endpoint(hostname, policy, endpoint_type, resource.access_mode,
-                                                  "default" if kind == REST_API else "custom", "rsa", resource.disabled))
+                                                  endpoint_kind, "rsa", resource.disabled))
             except ApigwTlsError as error:
                 raise BadRequest(str(error)) from None
             self._resources[(kind, resource_id)] = resource

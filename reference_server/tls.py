@@ -29,7 +29,6 @@ from pytest_apigw_tls.errors import ConfigError
 from .config import Endpoint
 
 
-
 def policy_context(policy: Policy) -> SSL.Context:
     """A server context allowing exactly `policy`'s versions, suites and groups (no certificate yet)."""
     versions = sorted(policy.versions.value)

@@ -143,7 +143,8 @@ groups = { value = ["x25519"], provenance = "documented", source = "blog" }
 def test_a_named_suite_must_be_the_registry_value_under_its_name():
     """Regression: NULL-MD5 was once filed at 0x0000, which IANA calls TLS_NULL_WITH_NULL_NULL."""
     text = (__import__("importlib.resources").resources.files("pytest_apigw_tls").joinpath("data/catalog.toml")
-            .read_text("utf-8").replace('iana = "TLS_RSA_WITH_NULL_MD5"\ncode = 0x0001', 'iana = "TLS_RSA_WITH_NULL_MD5"\ncode = 0x0000'))
+            .read_text("utf-8").replace('iana = "TLS_RSA_WITH_NULL_MD5"\ncode = 0x0001',
+                                        'iana = "TLS_RSA_WITH_NULL_MD5"\ncode = 0x0000'))
     with pytest.raises(CatalogError, match="0x0000 is TLS_NULL_WITH_NULL_NULL in the IANA registry"):
         parse_catalog(text)
     assert CATALOG.suite("NULL-MD5").code == 0x0001

@@ -29,7 +29,8 @@ def traffic(path, fmt):
     with open(path, "w") as log, ReferenceServer(config, access_log=log) as server:
         target = Target(*server.address, HOST)
         assert http_probe(target, HOST, 5, version=TlsVersion.TLSv1_0, suite="AES128-SHA").status == 200
-        assert http_probe(target, HOST, 5, version=TlsVersion.TLSv1_2, suite="ECDHE-RSA-AES128-GCM-SHA256").status == 200
+        gcm = "ECDHE-RSA-AES128-GCM-SHA256"
+        assert http_probe(target, HOST, 5, version=TlsVersion.TLSv1_2, suite=gcm).status == 200
         assert http_probe(target, HOST, 5, version=TlsVersion.TLSv1_2, suite="AES256-SHA256").status == 200
         assert http_probe(target, HOST, 5).status == 200
         assert http_probe(target, "other.example.com", 5).status == 200

@@ -118,7 +118,8 @@ def test_the_shipped_examples_pass_on_the_reference_server_and_a_mutant_fails(py
     outcomes = result.parseoutcomes()
     assert outcomes["passed"] > 150 and outcomes.get("failed", 0) == failed and outcomes.get("errors", 0) == 0
     if failed:
-        result.stdout.fnmatch_lines(["FAILED *test_suite[[]Mozilla-Intermediate-5.7-rsa-TLSv1.2-ECDHE-RSA-AES128-SHA256-"
+        result.stdout.fnmatch_lines(["FAILED *test_suite[[]Mozilla-Intermediate-5.7-rsa-TLSv1.2-"
+                                     "ECDHE-RSA-AES128-SHA256-"
                                      "rejected[]]*"])
 
 
@@ -132,7 +133,8 @@ def test_the_elb_policy_is_served_and_judged(apigw_reference_server_factory=None
     with ReferenceServer(ServerConfig((Endpoint("cnsa.example.test", policy.id, cert_type="ecdsa"),))) as server:
         result = scan(Target(*server.address, "cnsa.example.test"), policy, "ecdsa", ProbeSettings())
     assert result.conforms, [v.evidence for v in result.verdicts if v.verdict != "pass"]
-    accepted = {v.expectation.item for v in result.verdicts if v.observed == "accepted" and v.expectation.dimension == "group"}
+    accepted = {v.expectation.item for v in result.verdicts
+                if v.observed == "accepted" and v.expectation.dimension == "group"}
     assert accepted == {"secp384r1", "MLKEM1024"}
 
 

@@ -31,7 +31,8 @@ def target_for(server, policy, cert_type):
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(policy=st.sampled_from([p for p in CATALOG.policies if p.enforceable]), cert_type=st.sampled_from(["rsa", "ecdsa"]))
+@given(policy=st.sampled_from([p for p in CATALOG.policies if p.enforceable]),
+       cert_type=st.sampled_from(["rsa", "ecdsa"]))
 def test_scan_of_the_reference_yields_exactly_the_catalog(server, policy, cert_type):
     result = scan(target_for(server, policy, cert_type), policy, cert_type, SETTINGS)
     observed = {v.expectation.key: v.observed for v in result.verdicts}

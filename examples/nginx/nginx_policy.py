@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     missing = unsupported_groups(policy)
     with running_nginx(policy, args.cert_type) as (host, port):
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "--pyargs", "pytest_apigw_tls.conformance", "-q", "-p", "no:cacheprovider", "--tb=no",
+            [sys.executable, "-m", "pytest", "--pyargs", "pytest_apigw_tls.conformance", "-q", "-p", "no:cacheprovider",
+             "--tb=no",
              "-rf", "--apigw-target", f"{host}:{port}", "--apigw-sni", HOSTNAME, "--apigw-policy", policy.id,
              "--apigw-cert-type", args.cert_type], cwd=tempfile.gettempdir(), capture_output=True, text=True)
     print(result.stdout)
