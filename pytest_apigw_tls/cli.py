@@ -6,9 +6,10 @@ Every error the user can cause ends as one line on stderr and exit status 2, nev
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
-from typing import Callable, Sequence
+from collections.abc import Sequence
 
 from .catalog import ENDPOINT_TYPES, Policy, load_catalog
 from .errors import ApigwTlsError
@@ -75,7 +76,7 @@ def run_policies(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="apigw-tls", description="Prove what a TLS endpoint accepts under an API Gateway "
                                                    "TLS security policy.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -93,24 +94,33 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_file_option(policies)
     policies.set_defaults(run=run_policies)
 
-    for register in _subcommand_registrars():
-        register(commands)
-    for name in ("scan", "serve", "logs", "matrix"):
-        add_policy_file_option(commands.choices[name])
+    chosen = _chosen_command(sys.argv[1:] if argv is None else argv)
+    for name, module in SUBCOMMANDS.items():
+        if chosen in (None, name):
+            importlib.import_module(module).register(commands)
+            if name in ("scan", "serve", "logs", "matrix"):
+                add_policy_file_option(commands.choices[name])
+        else:  # never parsed: argparse hands the arguments to the chosen command's parser only
+            commands.add_parser(name)
     return parser
 
 
-def _subcommand_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Subcommands that live beside their subject (server, scanner), imported lazily."""
-    from pytest_apigw_tls.reference_server.admin_cli import register as register_admin
-    from pytest_apigw_tls.reference_server.cli import register as register_serve
+SUBCOMMANDS = {  # command: the module beside its subject (server, scanner) that registers it
+    "serve": "pytest_apigw_tls.reference_server.cli",
+    "scan": "pytest_apigw_tls.scan_cli",
+    "logs": "pytest_apigw_tls.logs_cli",
+    "matrix": "pytest_apigw_tls.matrix_cli",
+    "diff": "pytest_apigw_tls.diff_cli",
+    "admin": "pytest_apigw_tls.reference_server.admin_cli",
+}
 
-    from .diff_cli import register as register_diff
-    from .logs_cli import register as register_logs
-    from .matrix_cli import register as register_matrix
-    from .scan_cli import register as register_scan
 
-    return [register_serve, register_scan, register_logs, register_matrix, register_diff, register_admin]
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand asked for, when argv names one; None (register them all) for --help or a typo.
+
+    Importing only the chosen module keeps `apigw-tls scan` from loading the reference server."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in SUBCOMMANDS else None
 
 
 def _version() -> str:
@@ -123,7 +133,7 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         if getattr(args, "policy_file", None):
             from .catalog import use_policy_files

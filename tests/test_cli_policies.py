@@ -39,3 +39,26 @@ def test_unknown_endpoint_type_is_one_line_and_status_2():
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "unknown endpoint type 'LOCAL'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_scan_loads_neither_the_reference_server_nor_the_other_subcommands():
+    """Start-up is part of a scan's time: `scan` imports what it uses, not every subcommand's module."""
+    probe = ("import sys\nfrom pytest_apigw_tls.cli import main\n"
+             "status = main(['scan', '127.0.0.1:1', '--policy', 'TLS_1_0', '--cert-type', 'rsa'])\n"
+             "loaded = sorted(m for m in sys.modules if m.startswith(('pytest_apigw_tls.reference_server', "
+             "'pytest_apigw_tls.logs', 'pytest_apigw_tls.matrix', 'trustme', 'h11')))\n"
+             "print(status, loaded)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert result.stdout.strip() == "2 []", result.stdout + result.stderr
+    assert "cannot connect to 127.0.0.1:1" in result.stderr
+
+
+def test_every_subcommand_is_listed_and_a_typo_names_them(capsys):
+    assert subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli", "admin", "--help"],
+                          capture_output=True, text=True, check=True).stdout.startswith("usage: apigw-tls admin")
+    result = subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli", "scna"], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 2
+    assert "invalid choice: 'scna'" in result.stderr
+    for command in ("policies", "serve", "scan", "logs", "matrix", "diff", "admin"):
+        assert f"'{command}'" in result.stderr
