@@ -92,13 +92,23 @@ def ecdhe_suites(policy: Policy, version: TlsVersion, cert_type: str) -> tuple[S
     return tuple(s for s in policy.accepted_suites(version, cert_type) if s.kx == "ECDHE" and s.auth == "RSA")
 
 
+def ecdsa_ecdhe_suites(policy: Policy, version: TlsVersion, cert_type: str) -> tuple[Suite, ...]:
+    """An endpoint with only an ECDSA certificate: its accepted ECDHE_ECDSA suites, through which the
+    refused TLS 1.2-and-below groups are asked, each offer also naming the certificate's curve."""
+    if cert_types(cert_type) != ("ecdsa",):
+        return ()
+    return tuple(s for s in policy.accepted_suites(version, cert_type) if s.kx == "ECDHE" and s.auth == "ECDSA")
+
+
 def group_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list[Expectation]:
     """Key-exchange groups: every named group at TLS 1.3; the named curves at each lower version the
     policy allows, asked through its ECDHE_RSA suites (post-quantum hybrids exist only in TLS 1.3);
     and a catch-all case per version for the rest of the registry.
 
-    Below TLS 1.3 only with an RSA certificate: with an ECDSA one, supported_groups also has to name
-    the certificate's curve (RFC 8422 5.1), so a single group cannot be offered alone.
+    Below TLS 1.3 with only an ECDSA certificate, supported_groups has to name the certificate's curve
+    too (RFC 8422 5.1), so every offer carries it: a server that prefers its own order may then never
+    choose an allowed curve it ranks lower, which says nothing against it. So only the refused curves
+    are asked there, and "refused" means what a client can observe: never chosen beside that curve.
     """
     out = []
     named_codes = {g.code for g in catalog.groups}
@@ -108,6 +118,9 @@ def group_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list
             groups = catalog.groups
         elif ecdhe_suites(policy, version, cert_type) or (fact.unknown and "rsa" in cert_types(cert_type)):
             groups = tuple(g for g in catalog.groups if g.kind == "ecdhe" and g.min_version <= version)
+        elif ecdsa_ecdhe_suites(policy, version, cert_type) and not fact.unknown:
+            groups = tuple(g for g in catalog.groups if g.kind == "ecdhe" and g.min_version <= version
+                           and not policy.accepts_group(g, version))
         else:
             continue
         for group in groups:

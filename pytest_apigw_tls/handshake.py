@@ -62,6 +62,16 @@ def _cert_type(connection: SSL.Connection) -> str | None:
     return type(key).__name__
 
 
+def _cert_curve(connection: SSL.Connection) -> int | None:
+    """The registry code of an ECDSA certificate's curve (TLS 1.2 can only use it when the client's
+    supported_groups names it, RFC 8422 5.1); None for other keys or curves the registry lacks."""
+    certificate = connection.get_peer_certificate(as_cryptography=True)
+    key = certificate.public_key() if certificate is not None else None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        return None
+    return next((g.code for g in load_catalog().universe.groups if g.name.lower() == key.curve.name.lower()), None)
+
+
 # Signature algorithms by certificate key type: a handshake offering only one family can only be
 # completed with a certificate of that type (TLS 1.2 and 1.3; TLS 1.0/1.1 have no such extension).
 SIGALGS = {"rsa": "RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA1",
@@ -145,7 +155,8 @@ def handshake_probe(target: Target, timeout: float, version: TlsVersion | None =
         return Observation(
             Outcome.ACCEPTED, f"handshake: {negotiated.label} {suite_name}" + (f" {group}" if group else ""),
             version=int(negotiated), suite=_code(load_catalog().suite, suite_name),
-            group=_code(load_catalog().group, group), cert_type=_cert_type(connection))
+            group=_code(load_catalog().group, group), cert_type=_cert_type(connection),
+            cert_curve=_cert_curve(connection))
 
 
 def _code(lookup: Callable[[str], Suite | Group], name: str | None) -> int | None:

@@ -70,6 +70,7 @@ class Observation:
         version, suite, group: what the server chose, when it chose something.
         hello_retry: the answer was a HelloRetryRequest (a choice of group, not yet a key exchange).
         cert_type: "rsa" or "ecdsa" from the peer certificate, for handshake probes.
+        cert_curve: the registry code of an ECDSA certificate's curve, for handshake probes.
     """
 
     outcome: Outcome
@@ -79,11 +80,12 @@ class Observation:
     group: int | None = None
     hello_retry: bool = False
     cert_type: str | None = None
+    cert_curve: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"outcome": self.outcome.value, "evidence": self.evidence, "version": self.version,
                 "suite": self.suite, "group": self.group, "hello_retry": self.hello_retry,
-                "cert_type": self.cert_type}
+                "cert_type": self.cert_type, "cert_curve": self.cert_curve}
 
 
 @dataclasses.dataclass(frozen=True)

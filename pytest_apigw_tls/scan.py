@@ -27,6 +27,7 @@ from .expectations import (
     UNKNOWN,
     Expectation,
     ecdhe_suites,
+    ecdsa_ecdhe_suites,
     expectations_for,
 )
 from .handshake import handshake_probe
@@ -39,6 +40,7 @@ from .probes import (
     Target,
     connect,
     describe_os_error,
+    inconclusive,
     raw_probe,
     with_retries,
 )
@@ -116,6 +118,8 @@ class _Prober:
         self.pacer = Pacer(settings.delay)
         self.count = 0
         self._lock = threading.Lock()
+        self._certificate: Observation | None = None
+        self._certificate_lock = threading.Lock()
 
     def _run(self, probe: Callable[[], Observation]) -> Observation:
         def counted() -> Observation:
@@ -131,8 +135,17 @@ class _Prober:
         return self._run(lambda: raw_probe(self.target, offer, self.settings.timeout))
 
     def handshake(self, version: TlsVersion | None = None, suite: str | None = None,
-                  groups: list[str] | None = None) -> Observation:
-        return self._run(lambda: handshake_probe(self.target, self.settings.timeout, version, suite, groups))
+                  groups: list[str] | None = None, cert_type: str | None = None) -> Observation:
+        return self._run(lambda: handshake_probe(self.target, self.settings.timeout, version, suite, groups,
+                                                 cert_type))
+
+    def certificate_handshake(self) -> Observation:
+        """One ECDSA handshake (any version: the certificate is the SNI's), shared by the jobs that
+        need the certificate's curve."""
+        with self._certificate_lock:  # not self._lock: the handshake itself takes that one to count
+            if self._certificate is None:
+                self._certificate = self.handshake(cert_type="ecdsa")
+            return self._certificate
 
     def confirmed(self, offer: ProbeOffer, version: TlsVersion, groups: list[str] | None = None) -> Observation:
         """A raw acceptance counts only once a real handshake, limited to what the server chose in the
@@ -227,10 +240,13 @@ def _refused_suites_job(prober: _Prober, version: TlsVersion, refused: list[Expe
 
 
 def _group_offer_suites(prober: _Prober, policy: Policy, version: TlsVersion, cert_type: str) -> tuple[int, ...]:
-    """The suites a group probe offers: the policy's (ECDHE_RSA below TLS 1.3), else every named one."""
+    """The suites a group probe offers: the policy's (ECDHE_RSA below TLS 1.3, or ECDHE_ECDSA for an
+    endpoint with only an ECDSA certificate), else every named one."""
     if version is TlsVersion.TLSv1_3:
         accepted = policy.accepted_suites(version, cert_type)
         return tuple(s.code for s in accepted or prober.catalog.suites_at(version))
+    if ecdsa := ecdsa_ecdhe_suites(policy, version, cert_type):
+        return tuple(s.code for s in ecdsa)
     ecdhe = ecdhe_suites(policy, version, cert_type) or tuple(
         s for s in prober.catalog.suites_at(version)
         if s.kx == "ECDHE" and s.auth == "RSA" and s.negotiable_at(version))
@@ -238,15 +254,30 @@ def _group_offer_suites(prober: _Prober, policy: Policy, version: TlsVersion, ce
 
 
 def _refused_groups_job(prober: _Prober, version: TlsVersion, refused: list[Expectation], suites: tuple[int, ...],
-                        control: int | None) -> Job:
+                        control: int | None, beside_certificate_curve: bool) -> Job:
+    """With `beside_certificate_curve` (TLS 1.2 and below, ECDSA certificate only) the control is the
+    certificate's curve, read from a handshake: a refusal counts once the server, offered the bundle
+    and that curve, chooses the curve."""
     lookup = lambda name: prober.catalog.group(name).code  # noqa: E731
     items = [code for e in refused for code in _codes_of(e, lookup)]
 
     def job() -> list[tuple[Expectation, Observation]]:
+        chosen_control = control
+        if beside_certificate_curve:
+            certificate = prober.certificate_handshake()
+            if certificate.cert_curve is None:
+                return [(e, _without_certificate_curve(certificate, version)) for e in refused]
+            chosen_control = certificate.cert_curve
         result = run_bundle(lambda codes: prober.raw(ProbeOffer((int(version),), suites, codes, ())), items,
-                            lambda observation: observation.group, control)
+                            lambda observation: observation.group, chosen_control)
         return _bundle_observations(refused, lookup, result, prober.catalog.universe.describe_group)
     return job
+
+
+def _without_certificate_curve(certificate: Observation, version: TlsVersion) -> Observation:
+    """No ECDSA certificate seen: its curve is in every group offer below TLS 1.3, so nothing is asked."""
+    return inconclusive(f"the ECDSA certificate's curve could not be read ({certificate.evidence}); every group "
+                        f"offer at {version.label} must name it (RFC 8422 5.1)")
 
 
 def _accepted_group_job(prober: _Prober, expectation: Expectation, suites: tuple[int, ...]) -> Job:
@@ -281,9 +312,10 @@ def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_
             jobs.append(_refused_suites_job(prober, version, refused, allowed[0].code if allowed else None))
         else:
             allowed_groups = policy.accepted_groups(version)
+            beside_curve = version is not TlsVersion.TLSv1_3 and bool(ecdsa_ecdhe_suites(policy, version, cert_type))
             jobs.append(_refused_groups_job(prober, version, refused,
                                             _group_offer_suites(prober, policy, version, cert_type),
-                                            allowed_groups[0].code if allowed_groups else None))
+                                            allowed_groups[0].code if allowed_groups else None, beside_curve))
     return jobs
 
 

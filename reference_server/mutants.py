@@ -125,7 +125,8 @@ def _missing_group(server: ReferenceServer) -> ReferenceServer:
 
 def _extra_group(server: ReferenceServer) -> ReferenceServer:
     secp521r1 = load_catalog().group("secp521r1")
-    _retarget(server, "SecurityPolicy_TLS13_1_2_2021_06", lambda p: _with(p, groups=p.groups.value + (secp521r1,)))
+    # first in the server's order: chosen even beside the certificate's curve on the ECDSA endpoint at TLS 1.2
+    _retarget(server, "SecurityPolicy_TLS13_1_2_2021_06", lambda p: _with(p, groups=(secp521r1,) + p.groups.value))
     return server
 
 
@@ -142,6 +143,14 @@ def _registry_group(server: ReferenceServer) -> ReferenceServer:
     ffdhe4096 = Group("ffdhe4096", 0x0102, "ffdhe", TlsVersion.TLSv1_3)
     _retarget(server, "SecurityPolicy_TLS13_1_3_FIPS_2025_09",
               lambda p: _with(p, groups=p.groups.value + (ffdhe4096,)))
+    return server
+
+
+def _registry_curve(server: ReferenceServer) -> ReferenceServer:
+    """A TLS 1.2 curve only the registry knows, first in the server's order: brainpoolP256r1."""
+    brainpool = Group("brainpoolP256r1", 0x001A, "ecdhe", TlsVersion.TLSv1_0)
+    _retarget(server, "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09",
+              lambda p: _with(p, groups=(brainpool,) + p.groups.value))
     return server
 
 
@@ -184,7 +193,7 @@ MUTANTS = {m.name: m for m in (
     Mutant("extra-group", "SecurityPolicy_TLS13_1_2_2021_06 also accepts secp521r1",
            ReferenceServer, _extra_group,
            (r"test_group\[SecurityPolicy_TLS13_1_2_2021_06-(rsa|ecdsa)-TLSv1\.3-secp521r1-rejected\]",
-            r"test_group\[SecurityPolicy_TLS13_1_2_2021_06-rsa-TLSv1\.2-secp521r1-rejected\]"), 3),
+            r"test_group\[SecurityPolicy_TLS13_1_2_2021_06-(rsa|ecdsa)-TLSv1\.2-secp521r1-rejected\]"), 4),
     Mutant("missing-group", "SecurityPolicy_TLS13_1_2_PQ_2025_09 lacks SecP384r1MLKEM1024",
            ReferenceServer, _missing_group,
            (r"test_group\[SecurityPolicy_TLS13_1_2_PQ_2025_09-(rsa|ecdsa)-TLSv1\.3-SecP384r1MLKEM1024-accepted\]",), 2),
@@ -206,6 +215,10 @@ MUTANTS = {m.name: m for m in (
     Mutant("registry-group", "SecurityPolicy_TLS13_1_3_FIPS_2025_09 also accepts ffdhe4096, a group the catalog never "
            "names", ReferenceServer, _registry_group,
            (r"test_group\[SecurityPolicy_TLS13_1_3_FIPS_2025_09-(rsa|ecdsa)-TLSv1\.3-other-registered-groups-"
+            r"rejected\]",), 2),
+    Mutant("registry-curve", "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09 prefers brainpoolP256r1, a TLS 1.2 curve "
+           "the catalog never names", ReferenceServer, _registry_curve,
+           (r"test_group\[SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09-(rsa|ecdsa)-TLSv1\.2-other-registered-groups-"
             r"rejected\]",), 2),
     Mutant("policy-by-host", "the handshake ignores the SNI (one policy for every hostname)", _PolicyByHost, None,
            (r"test_policy_follows_sni\[.+\]",), 28, independent=False),

@@ -56,8 +56,8 @@ def check_exact(failed, mutants):
 
 
 def test_independent_mutants_together_fail_exactly_the_cases_naming_their_faults(pytester):
-    """Nine faults on disjoint endpoints and dimensions, carried by one server: each case that fails
-    names its fault, and nothing else fails (one run of the whole suite instead of nine)."""
+    """Ten faults on disjoint endpoints and dimensions, carried by one server: each case that fails
+    names its fault, and nothing else fails (one run of the whole suite instead of ten)."""
     result = run_suite(pytester, "independent")
     failed = failed_ids(result)
     check_exact(failed, INDEPENDENT)

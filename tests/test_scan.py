@@ -10,6 +10,7 @@ from pytest_apigw_tls.reference_server import ReferenceServer
 from pytest_apigw_tls.reference_server.config import policy_slug
 from pytest_apigw_tls.reference_server.mutants import mutant_server
 
+from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.cli import main
 from pytest_apigw_tls.expectations import expectations_for
@@ -41,6 +42,19 @@ def test_scan_of_the_reference_yields_exactly_the_catalog(server, policy, cert_t
     assert result.conforms
 
 
+@pytest.mark.parametrize("cert_type,directions", [
+    ("rsa", {"accepted", "rejected"}),  # the policy's ECDHE_RSA suites carry one curve each
+    ("rsa,ecdsa", {"accepted", "rejected"}),
+    ("ecdsa", {"rejected"}),  # every offer names the certificate's curve too: only refusals are evidence
+])
+def test_tls12_group_cases_follow_what_the_certificate_lets_a_client_offer(cert_type, directions):
+    policy = CATALOG.policy("TLS_1_2")
+    tls12 = [e for e in expectations_for(policy, cert_type, CATALOG)
+             if e.dimension == "group" and e.version is TlsVersion.TLSv1_2]
+    assert {e.expected for e in tls12} == directions
+    assert "other-registered-groups" in {e.item for e in tls12}
+
+
 def test_certificate_type_is_detected_when_not_given(server):
     policy = CATALOG.policy("SecurityPolicy_TLS12_PFS_2025_EDGE")
     assert scan(target_for(server, policy, "ecdsa"), policy, None, SETTINGS).cert_type == "ecdsa"
@@ -65,7 +79,11 @@ def failures(result):
     ("extra-group", "SecurityPolicy_TLS13_1_2_2021_06", "rsa",
      ["TLSv1.2-secp521r1-rejected", "TLSv1.3-secp521r1-rejected"]),
     ("registry-suite", "TLS_1_2", "rsa", ["TLSv1.2-other-registered-suites-rejected"]),
+    ("extra-group", "SecurityPolicy_TLS13_1_2_2021_06", "ecdsa",
+     ["TLSv1.2-secp521r1-rejected", "TLSv1.3-secp521r1-rejected"]),
     ("registry-group", "SecurityPolicy_TLS13_1_3_FIPS_2025_09", "ecdsa", ["TLSv1.3-other-registered-groups-rejected"]),
+    ("registry-curve", "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09", "ecdsa",
+     ["TLSv1.2-other-registered-groups-rejected"]),
 ])
 def test_a_wrong_server_is_caught_and_the_culprit_named(mutant, policy_id, cert_type, culprits):
     policy = CATALOG.policy(policy_id)
