@@ -79,7 +79,7 @@ def run_policies(args: argparse.Namespace) -> int:
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = _Parser(prog="apigw-tls", description="Prove what a TLS endpoint accepts under an API Gateway "
                                                    "TLS security policy.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     policies = commands.add_parser("policies", help="list the policy catalog")
@@ -121,6 +121,14 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
     Importing only the chosen module keeps `apigw-tls scan` from loading the reference server."""
     first = next((arg for arg in argv if not arg.startswith("-")), None)
     return first if first in SUBCOMMANDS else None
+
+
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked for (importlib.metadata costs a scan 25 ms of start-up)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
