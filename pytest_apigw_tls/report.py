@@ -115,7 +115,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     scans = [entry["scan"] for entry in targets.values() if "scan" in entry]
     if scans:
         lines.append(f"{len(scans)} scans, {sum(s['probes'] for s in scans)} probes, "
-                     f"{sum(s['elapsed_s'] for s in scans):.2f}s of probing")
+                     f"{sum(s['elapsed_s'] for s in scans):.2f}s of probing (summed over targets scanned side by side)")
         for name, entry in targets.items():
             if "scan" in entry and entry["scan"].get("cert_type", "").count(","):
                 lines.append(f"{name}: certificates seen: {entry['scan']['cert_type']}")
