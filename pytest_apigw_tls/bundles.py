@@ -4,12 +4,17 @@ and count the final refusal only when it is evidence.
 Elimination: when the target chooses an item of the bundle, that item is accepted (named as a
 culprit) and the rest is offered again, until the target refuses. A refusal alone proves little: a
 server that drops every large or unusual ClientHello refuses every bundle. So the same bundle is
-offered once more with one allowed item added; only when the target then accepts (choosing the
-allowed item) does the refusal count for each item of the bundle. When that control fails, the
-bundle is split in halves and each half asked again; a single item whose control still fails is
-INCONCLUSIVE with that reason. A target that refuses the allowed item even alone accepts nothing in
-that offer's frame (typically the version), so it accepts none of the bundle either: refused, and
-said so (the case expecting the allowed item fails on its own).
+offered once more with one allowed item added (the control); only when the target then accepts
+(choosing the allowed item) does the refusal count for each item of the bundle.
+
+The control must be one the target takes. When the bundle plus a control is refused, that control
+is offered alone: if the target takes it, the refusal is about the bundle's size or shape, so the
+bundle is split in halves and each half asked again (a single item whose control still fails is
+INCONCLUSIVE with that reason); if the target refuses it alone too, it lacks that allowed item (its
+own case fails) and the next allowed item is tried as the control. When no allowed item is taken
+even alone: a target that answers with protocol_version (or a lower version) does not speak the
+offer's version, so it accepts none of the bundle; otherwise each item is offered alone, the
+smallest offer there is, and judged by that answer.
 """
 
 from __future__ import annotations
@@ -42,18 +47,35 @@ class BundleResult:
 class _Run:
     offer: OfferItems
     chosen: Chosen
-    control: int | None
+    controls: tuple[int, ...]
     result: BundleResult
-    control_alone: Observation | None = None
+    alone: dict[int, Observation] = dataclasses.field(default_factory=dict)  # control -> offered alone
+    working: int | None = None  # a control the target has taken
 
     def picked(self, observation: Observation) -> int | None:
         return self.chosen(observation) if observation.outcome is Outcome.ACCEPTED else None
 
+    def candidates(self) -> list[int]:
+        """The controls still worth a try: one known to work, else the untried allowed items, else
+        (none given) the items the target has already taken."""
+        if self.working is not None:
+            return [self.working]
+        pool = list(self.controls) or list(self.result.accepted)
+        return [c for c in pool if c not in self.alone]
 
-def run_bundle(offer: OfferItems, items: Sequence[int], chosen: Chosen, control: int | None) -> BundleResult:
-    """Ask about `items` in bulk. `control` is an item the target must accept (None: none is known;
-    then the first item found accepted serves, and failing that a refusal is taken as it is, labelled)."""
-    run = _Run(offer, chosen, control, BundleResult())
+    def taken_alone(self, control: int) -> bool:
+        if control not in self.alone:
+            self.alone[control] = self.offer((control,))
+        if self.picked(self.alone[control]) == control:
+            self.working = control
+            return True
+        return False
+
+
+def run_bundle(offer: OfferItems, items: Sequence[int], chosen: Chosen, controls: Sequence[int]) -> BundleResult:
+    """Ask about `items` in bulk. `controls` are items the target must accept, best first (none known:
+    the items found accepted serve, and failing those a refusal is taken as it is, labelled)."""
+    run = _Run(offer, chosen, tuple(controls), BundleResult())
     if items:
         _ask(run, list(items))
     return run.result
@@ -82,44 +104,62 @@ def _ask(run: _Run, items: list[int]) -> None:
 
 
 def _control(run: _Run, remaining: list[int], refusal: Observation) -> None:
-    control = run.control if run.control is not None else next(iter(run.result.accepted), None)
-    if control is None:
+    for control in run.candidates():
+        check = run.offer(tuple(remaining) + (control,))
+        pick = run.picked(check)
+        if pick == control:
+            run.working = control
+            _all(run.result.refused, remaining, dataclasses.replace(
+                refusal, evidence=f"{refusal.evidence}; accepted once an allowed item was added ({check.evidence})"))
+            return
+        if pick in remaining:  # a forbidden item taken only beside the allowed one: accepted all the same
+            run.result.accepted[pick] = check  # type: ignore[index]
+            rest = [item for item in remaining if item != pick]
+            if rest:
+                _ask(run, rest)
+            return
+        if run.taken_alone(control):  # the control works: the bundle's size or shape was refused
+            if len(remaining) == 1:
+                run.result.inconclusive[remaining[0]] = inconclusive(
+                    f"{refusal.evidence}, but refused too with an allowed item added ({check.evidence}): "
+                    "the refusal is no evidence")
+                return
+            half = len(remaining) // 2
+            _ask(run, remaining[:half])
+            _ask(run, remaining[half:])
+            return
+    _without_control(run, remaining, refusal)
+
+
+def _without_control(run: _Run, remaining: list[int], refusal: Observation) -> None:
+    """No allowed item is taken here, even alone."""
+    if not run.alone:
         _all(run.result.refused, remaining, dataclasses.replace(
             refusal, evidence=f"{refusal.evidence} (no allowed item to control the refusal with)"))
         return
-    check = run.offer(tuple(remaining) + (control,))
-    pick = run.picked(check)
-    if pick == control:
+    if all(_refuses_the_version(alone) for alone in run.alone.values()):
+        code, alone = next(iter(run.alone.items()))
         _all(run.result.refused, remaining, dataclasses.replace(
-            refusal, evidence=f"{refusal.evidence}; accepted once an allowed item was added ({check.evidence})"))
+            refusal, evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{code:04X} alone "
+                              f"({alone.evidence}): it does not speak this version, so it accepts none of these"))
         return
-    if pick in remaining:  # a forbidden item taken only beside the allowed one: accepted all the same
-        run.result.accepted[pick] = check  # type: ignore[index]
-        rest = [item for item in remaining if item != pick]
-        if rest:
-            _ask(run, rest)
-        return
-    if run.control_alone is None:
-        run.control_alone = run.offer((control,))
-    alone = run.control_alone
-    if alone.outcome is Outcome.REJECTED:  # it accepts nothing here (say, not this version): nor these
-        _all(run.result.refused, remaining, dataclasses.replace(
-            refusal, evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{control:04X} alone "
-                              f"({alone.evidence}), so it accepts none of these"))
-        return
-    if run.picked(alone) != control:
-        _all(run.result.inconclusive, remaining, inconclusive(
-            f"the allowed item 0x{control:04X} alone was not taken either ({alone.evidence}): "
-            "no refusal from this target is evidence"))
-        return
-    if len(remaining) == 1:
-        run.result.inconclusive[remaining[0]] = inconclusive(
-            f"{refusal.evidence}, but refused too with an allowed item added ({check.evidence}): "
-            "the refusal is no evidence")
-        return
-    half = len(remaining) // 2
-    _ask(run, remaining[:half])
-    _ask(run, remaining[half:])
+    for item in remaining:
+        alone = run.offer((item,))
+        pick = run.picked(alone)
+        if pick == item:
+            run.result.accepted[item] = alone
+        elif alone.outcome is Outcome.REJECTED:
+            run.result.refused[item] = dataclasses.replace(
+                alone, evidence=f"{alone.evidence} (offered alone: no allowed item is taken here either)")
+        else:
+            run.result.inconclusive[item] = alone if alone.outcome is Outcome.INCONCLUSIVE else inconclusive(
+                f"offered alone, answered with another choice: {alone.evidence}")
+
+
+def _refuses_the_version(observation: Observation) -> bool:
+    """A protocol_version alert, or a ServerHello for a lower version: the offer's version is refused."""
+    return observation.outcome is Outcome.REJECTED and (
+        "protocol_version" in observation.evidence or observation.version is not None)
 
 
 def _all(table: dict[int, Observation], items: list[int], observation: Observation) -> None:

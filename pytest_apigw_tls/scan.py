@@ -227,14 +227,15 @@ def _bundle_observations(expectations: list[Expectation], lookup: Callable[[str]
     return out
 
 
-def _refused_suites_job(prober: _Prober, version: TlsVersion, refused: list[Expectation], control: int | None) -> Job:
+def _refused_suites_job(prober: _Prober, version: TlsVersion, refused: list[Expectation],
+                        controls: tuple[int, ...]) -> Job:
     """Offer every suite that must be refused (registry-wide); name what the target takes."""
     lookup = lambda name: prober.catalog.suite(name).code  # noqa: E731
     items = [code for e in refused for code in _codes_of(e, lookup)]
 
     def job() -> list[tuple[Expectation, Observation]]:
         result = run_bundle(lambda codes: prober.raw(prober.offer(version, codes)), items,
-                            lambda observation: observation.suite, control)
+                            lambda observation: observation.suite, controls)
         return _bundle_observations(refused, lookup, result, prober.catalog.universe.describe_suite)
     return job
 
@@ -254,7 +255,7 @@ def _group_offer_suites(prober: _Prober, policy: Policy, version: TlsVersion, ce
 
 
 def _refused_groups_job(prober: _Prober, version: TlsVersion, refused: list[Expectation], suites: tuple[int, ...],
-                        control: int | None, beside_certificate_curve: bool) -> Job:
+                        controls: tuple[int, ...], beside_certificate_curve: bool) -> Job:
     """With `beside_certificate_curve` (TLS 1.2 and below, ECDSA certificate only) the control is the
     certificate's curve, read from a handshake: a refusal counts once the server, offered the bundle
     and that curve, chooses the curve."""
@@ -262,14 +263,14 @@ def _refused_groups_job(prober: _Prober, version: TlsVersion, refused: list[Expe
     items = [code for e in refused for code in _codes_of(e, lookup)]
 
     def job() -> list[tuple[Expectation, Observation]]:
-        chosen_control = control
+        chosen_controls = controls
         if beside_certificate_curve:
             certificate = prober.certificate_handshake()
             if certificate.cert_curve is None:
                 return [(e, _without_certificate_curve(certificate, version)) for e in refused]
-            chosen_control = certificate.cert_curve
+            chosen_controls = (certificate.cert_curve,)
         result = run_bundle(lambda codes: prober.raw(ProbeOffer((int(version),), suites, codes, ())), items,
-                            lambda observation: observation.group, chosen_control)
+                            lambda observation: observation.group, chosen_controls)
         return _bundle_observations(refused, lookup, result, prober.catalog.universe.describe_group)
     return job
 
@@ -309,13 +310,13 @@ def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_
     for (dimension, version), refused in bundles.items():
         if dimension == "suite":
             allowed = policy.accepted_suites(version, cert_type)
-            jobs.append(_refused_suites_job(prober, version, refused, allowed[0].code if allowed else None))
+            jobs.append(_refused_suites_job(prober, version, refused, tuple(s.code for s in allowed)))
         else:
             allowed_groups = policy.accepted_groups(version)
             beside_curve = version is not TlsVersion.TLSv1_3 and bool(ecdsa_ecdhe_suites(policy, version, cert_type))
             jobs.append(_refused_groups_job(prober, version, refused,
                                             _group_offer_suites(prober, policy, version, cert_type),
-                                            allowed_groups[0].code if allowed_groups else None, beside_curve))
+                                            tuple(g.code for g in allowed_groups), beside_curve))
     return jobs
 
 

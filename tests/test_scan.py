@@ -10,12 +10,13 @@ from pytest_apigw_tls.reference_server import ReferenceServer
 from pytest_apigw_tls.reference_server.config import policy_slug
 from pytest_apigw_tls.reference_server.mutants import mutant_server
 
-from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.catalog import load_catalog
+from pytest_apigw_tls.catalog import Group, load_catalog
 from pytest_apigw_tls.cli import main
+from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.expectations import expectations_for
 from pytest_apigw_tls.probes import ProbeSettings, Target
 from pytest_apigw_tls.scan import FAIL, PASS, scan
+from pytest_apigw_tls.wire.messages import ExtensionType
 
 CATALOG = load_catalog()
 SETTINGS = ProbeSettings(timeout=5, concurrency=8)
@@ -166,3 +167,46 @@ def test_a_server_that_refuses_its_own_allowed_suite_alongside_any_bundle_is_inc
         result = scan(target_for(odd, policy, "rsa"), policy, "rsa", SETTINGS)
     catch_all = next(v for v in result.verdicts if v.expectation.test_id == "TLSv1.3-other-registered-suites-rejected")
     assert catch_all.verdict == "inconclusive" and "no evidence" in catch_all.evidence
+
+
+class _DropsLargeGroupOffers(ReferenceServer):
+    """Refuses every ClientHello naming more than 20 groups: a bundle refusal here proves nothing."""
+
+    def select_endpoint(self, hello):
+        groups = next((e.data for e in hello.extensions if e.type == ExtensionType.supported_groups), b"")
+        return None if len(groups) > 2 + 2 * 20 else super().select_endpoint(hello)
+
+
+def test_a_control_the_target_lacks_is_replaced_by_another_allowed_item():
+    """SecurityPolicy_TLS13_1_2_PQ_2025_09 served without its first group (X25519MLKEM768) and wrongly
+    with ffdhe4096: that first control is refused even alone, which is no proof that the version
+    accepts nothing; another allowed group serves as the control and the culprit is still found."""
+    from pytest_apigw_tls.reference_server.mutants import _retarget, _with
+
+    policy = CATALOG.policy("SecurityPolicy_TLS13_1_2_PQ_2025_09")
+    ffdhe4096 = Group("ffdhe4096", 0x0102, "ffdhe", TlsVersion.TLSv1_3)
+    wrong = _DropsLargeGroupOffers()
+    _retarget(wrong, policy.id, lambda p: _with(p, groups=tuple(
+        g for g in p.groups.value if g.name != "X25519MLKEM768") + (ffdhe4096,)))
+    with wrong:
+        result = scan(target_for(wrong, policy, "rsa"), policy, "rsa", SETTINGS)
+    assert failures(result) == ["TLSv1.3-X25519MLKEM768-accepted", "TLSv1.3-other-registered-groups-rejected"]
+    culprit = next(v for v in result.verdicts if v.expectation.test_id == "TLSv1.3-other-registered-groups-rejected")
+    assert "ffdhe4096" in culprit.evidence
+
+
+def test_a_target_taking_no_allowed_item_has_each_forbidden_one_offered_alone():
+    """No allowed group at all, only ffdhe4096, and large offers dropped: no control can work, and no
+    protocol_version alert says the version is refused, so each item is asked alone and the culprit found."""
+    from pytest_apigw_tls.reference_server.mutants import _retarget, _with
+
+    policy = CATALOG.policy("SecurityPolicy_TLS13_1_3_2025_09")
+    wrong = _DropsLargeGroupOffers()
+    _retarget(wrong, policy.id, lambda p: _with(p, groups=(Group("ffdhe4096", 0x0102, "ffdhe", TlsVersion.TLSv1_3),)))
+    with wrong:
+        result = scan(target_for(wrong, policy, "rsa"), policy, "rsa", SETTINGS)
+    catch_all = next(v for v in result.verdicts if v.expectation.test_id == "TLSv1.3-other-registered-groups-rejected")
+    assert catch_all.verdict == FAIL and "ffdhe4096" in catch_all.evidence
+    assert all(v.verdict == PASS for v in result.verdicts
+               if v.expectation.dimension == "group" and v.expectation.expected == "rejected"
+               and v.expectation.item != "other-registered-groups")
