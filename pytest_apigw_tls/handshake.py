@@ -69,7 +69,8 @@ def _cert_curve(connection: SSL.Connection) -> int | None:
     key = certificate.public_key() if certificate is not None else None
     if not isinstance(key, ec.EllipticCurvePublicKey):
         return None
-    return next((g.code for g in load_catalog().universe.groups if g.name.lower() == key.curve.name.lower()), None)
+    registered = load_catalog().universe.group_named(key.curve.name)
+    return registered.code if registered else None
 
 
 # Signature algorithms by certificate key type: a handshake offering only one family can only be

@@ -16,6 +16,7 @@ from .catalog import Catalog, CatalogError, Group, Policy, Suite, build_policy
 from .codepoints import TlsVersion
 from .errors import ConfigError
 from .fields import read_toml
+from .universe import RegisteredGroup
 
 FILE_SOURCE = "policy-file"
 
@@ -53,13 +54,19 @@ def _group_resolver(catalog: Catalog, added: dict[int, Group]) -> Any:
             return catalog.group(name)
         except CatalogError:
             pass
-        registered = next((g for g in catalog.universe.groups if g.name.lower() == name.lower()), None)
+        registered = catalog.universe.group_named(name)
         if registered is None:
             raise CatalogError(f"unknown group {name!r}{_suggest(name, names)}")
-        kind = {"ec": "ecdhe"}.get(registered.kind, registered.kind)
-        low = TlsVersion.TLSv1_3 if kind != "ecdhe" or registered.name.endswith("tls13") else TlsVersion.TLSv1_0
-        return added.setdefault(registered.code, Group(registered.name, registered.code, kind, low))
+        return added.setdefault(registered.code, group_from_registry(registered))
     return resolve
+
+
+def group_from_registry(registered: RegisteredGroup) -> Group:
+    """A registry-only group as the catalog models one: curves from TLS 1.0 (the *tls13 brainpool
+    variants excepted), everything else from TLS 1.3."""
+    kind = {"ec": "ecdhe"}.get(registered.kind, registered.kind)
+    low = TlsVersion.TLSv1_3 if kind != "ecdhe" or registered.name.endswith("tls13") else TlsVersion.TLSv1_0
+    return Group(registered.name, registered.code, kind, low)
 
 
 def _check(policy: Policy, where: str) -> None:

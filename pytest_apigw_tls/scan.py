@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Callable, Iterable
 
-from .bundles import run_bundle
+from .bundles import BundleResult, run_bundle
 from .capabilities import detect
 from .catalog import CERT_TYPES, Catalog, Policy, load_catalog
 from .codepoints import TlsVersion
@@ -204,13 +204,13 @@ def _codes_of(expectation: Expectation, lookup: Callable[[str], int]) -> tuple[i
     return expectation.members if expectation.members else (lookup(expectation.item),)
 
 
-def _bundle_observations(expectations: list[Expectation], lookup: Callable[[str], int], result: object,
+def _bundle_observations(expectations: list[Expectation], lookup: Callable[[str], int], result: BundleResult,
                          describe: Callable[[int], str]) -> list[tuple[Expectation, Observation]]:
     """One observation per expectation from a bundle's per-item results; a catch-all names every culprit."""
     out = []
     for expectation in expectations:
         codes = _codes_of(expectation, lookup)
-        seen = [result.observation(code) for code in codes]  # type: ignore[attr-defined]
+        seen = [result.observation(code) for code in codes]
         culprits = [code for code, obs in zip(codes, seen) if obs.outcome is Outcome.ACCEPTED]
         if not expectation.members:
             out.append((expectation, seen[0]))

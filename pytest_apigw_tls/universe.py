@@ -121,6 +121,10 @@ class Universe:
     def group(self, code: int) -> RegisteredGroup | None:
         return self._groups_by_code.get(code)
 
+    def group_named(self, name: str) -> RegisteredGroup | None:
+        """A group by its registry name, in any case ("secp256r1", "brainpoolP256r1")."""
+        return next((g for g in self.groups if g.name.lower() == name.lower()), None)
+
     @functools.cached_property
     def _suites_by_code(self) -> dict[int, RegisteredSuite]:
         return {s.code: s for s in self.suites}

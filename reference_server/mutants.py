@@ -12,8 +12,9 @@ from typing import Any, Callable
 
 from OpenSSL import SSL
 
-from pytest_apigw_tls.catalog import Group, Policy, Suite, load_catalog
+from pytest_apigw_tls.catalog import Policy, Suite, load_catalog
 from pytest_apigw_tls.codepoints import TlsVersion
+from pytest_apigw_tls.policyfiles import group_from_registry
 from pytest_apigw_tls.wire import ClientHello
 from pytest_apigw_tls.wire.messages import ExtensionType
 
@@ -140,7 +141,7 @@ def _registry_suite(server: ReferenceServer) -> ReferenceServer:
 
 def _registry_group(server: ReferenceServer) -> ReferenceServer:
     """A group only the IANA registry knows (never named in the catalog): ffdhe4096."""
-    ffdhe4096 = Group("ffdhe4096", 0x0102, "ffdhe", TlsVersion.TLSv1_3)
+    ffdhe4096 = group_from_registry(load_catalog().universe.group_named("ffdhe4096"))
     _retarget(server, "SecurityPolicy_TLS13_1_3_FIPS_2025_09",
               lambda p: _with(p, groups=p.groups.value + (ffdhe4096,)))
     return server
@@ -148,7 +149,7 @@ def _registry_group(server: ReferenceServer) -> ReferenceServer:
 
 def _registry_curve(server: ReferenceServer) -> ReferenceServer:
     """A TLS 1.2 curve only the registry knows, first in the server's order: brainpoolP256r1."""
-    brainpool = Group("brainpoolP256r1", 0x001A, "ecdhe", TlsVersion.TLSv1_0)
+    brainpool = group_from_registry(load_catalog().universe.group_named("brainpoolP256r1"))
     _retarget(server, "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09",
               lambda p: _with(p, groups=(brainpool,) + p.groups.value))
     return server
