@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Sequence
 
+from .codepoints import AlertDescription
 from .probes import Observation, Outcome, inconclusive
 
 OfferItems = Callable[[tuple[int, ...]], Observation]  # offer exactly these items (suites or groups)
@@ -159,7 +160,7 @@ def _without_control(run: _Run, remaining: list[int], refusal: Observation) -> N
 def _refuses_the_version(observation: Observation) -> bool:
     """A protocol_version alert, or a ServerHello for a lower version: the offer's version is refused."""
     return observation.outcome is Outcome.REJECTED and (
-        "protocol_version" in observation.evidence or observation.version is not None)
+        observation.alert == AlertDescription.protocol_version or observation.version is not None)
 
 
 def _all(table: dict[int, Observation], items: list[int], observation: Observation) -> None:

@@ -71,6 +71,7 @@ class Observation:
         hello_retry: the answer was a HelloRetryRequest (a choice of group, not yet a key exchange).
         cert_type: "rsa" or "ecdsa" from the peer certificate, for handshake probes.
         cert_curve: the registry code of an ECDSA certificate's curve, for handshake probes.
+        alert: the description code of the alert that refused a raw probe.
     """
 
     outcome: Outcome
@@ -81,11 +82,12 @@ class Observation:
     hello_retry: bool = False
     cert_type: str | None = None
     cert_curve: int | None = None
+    alert: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"outcome": self.outcome.value, "evidence": self.evidence, "version": self.version,
                 "suite": self.suite, "group": self.group, "hello_retry": self.hello_retry,
-                "cert_type": self.cert_type, "cert_curve": self.cert_curve}
+                "cert_type": self.cert_type, "cert_curve": self.cert_curve, "alert": self.alert}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,7 +257,8 @@ def raw_probe(target: Target, offer: ProbeOffer, timeout: float) -> Observation:
         return Observation(Outcome.REJECTED, "connection closed without an alert")
     if isinstance(answer, Alert):
         level = "fatal" if answer.level == 2 else "warning"
-        return Observation(Outcome.REJECTED, f"{level} alert {AlertDescription.describe(answer.description)}")
+        return Observation(Outcome.REJECTED, f"{level} alert {AlertDescription.describe(answer.description)}",
+                           alert=answer.description)
     return _judge_server_hello(answer[0], offer, answer[1])
 
 

@@ -210,3 +210,14 @@ def test_a_target_taking_no_allowed_item_has_each_forbidden_one_offered_alone():
     assert all(v.verdict == PASS for v in result.verdicts
                if v.expectation.dimension == "group" and v.expectation.expected == "rejected"
                and v.expectation.item != "other-registered-groups")
+
+
+def test_a_version_refused_with_protocol_version_refuses_its_bundles_without_asking_each_item():
+    """TLS 1.1 switched off on TLS_1_0's endpoint: every control is refused alone with protocol_version,
+    which says the version is refused; the ~300 registry suites are not then asked one by one."""
+    policy = CATALOG.policy("TLS_1_0")
+    with mutant_server("tls11-missing") as wrong:
+        result = scan(target_for(wrong, policy, "rsa"), policy, "rsa", SETTINGS)
+    catch_all = next(v for v in result.verdicts if v.expectation.test_id == "TLSv1.1-other-registered-suites-rejected")
+    assert catch_all.verdict == PASS and "it does not speak this version" in catch_all.evidence
+    assert result.probes < 200
