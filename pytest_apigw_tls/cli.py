@@ -120,7 +120,7 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
 
     Importing only the chosen module keeps `apigw-tls scan` from loading the reference server."""
     first = next((arg for arg in argv if not arg.startswith("-")), None)
-    return first if first in SUBCOMMANDS else None
+    return first if first in SUBCOMMANDS or first == "policies" else None
 
 
 class _VersionAction(argparse.Action):

@@ -117,7 +117,7 @@ class ScanCache:
         out: dict[str, Any] = {"scans": {}, "access": {}}
         with self._lock:
             entries = list(self._futures.items())
-        out["scans_run"] = sum(1 for (kind, _identity) in self._futures if kind == "tls")
+        out["scans_run"] = sum(1 for (kind, _identity), _ in entries if kind == "tls")
         for (kind, _identity), (name, future) in entries:
             if not future.done() or future.exception() is not None:
                 continue
