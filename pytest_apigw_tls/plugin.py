@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
@@ -81,7 +82,7 @@ def _number(config: pytest.Config, name: str, kind: type, default: float, low: f
         value = kind(text) if text is not None else kind(default)
     except ValueError:
         raise pytest.UsageError(f"apigw-tls: --apigw-{name}: not a number: {text!r}") from None
-    if not value >= low or value != value or value in (float("inf"),):  # also refuses nan and inf
+    if not (math.isfinite(value) and value >= low):
         raise pytest.UsageError(f"apigw-tls: --apigw-{name} >= {low:g} is required (a finite number), not {text}")
     return value
 

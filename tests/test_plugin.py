@@ -92,6 +92,8 @@ def test_an_unresponsive_target_gives_errors_not_passes(suite):
      "*unknown endpoint type 'LAN'*"),
     (("--apigw-timeout", "soon",), "*--apigw-timeout*"),
     (("--apigw-delay", "-1",), "*--apigw-delay >= 0*"),
+    (("--apigw-timeout", "nan",), "*--apigw-timeout >= 0.001 is required (a finite number)*"),
+    (("--apigw-delay", "inf",), "*--apigw-delay >= 0 is required (a finite number)*"),
 ])
 def test_bad_options_are_one_line_usage_errors(suite, args, message):
     result = suite.runpytest(*args)
