@@ -45,15 +45,19 @@ def _describe(annotation: Any) -> str:
 
 
 def check_fields(cls: type, raw: dict[str, Any], where: str) -> None:
-    """One-line ConfigError for an unknown key or a value of the wrong type."""
+    """One-line ConfigError for a key that is not a field of dataclass `cls`, or a value of the wrong type."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(raw) - names
+    check_values({f.name: hints[f.name] for f in dataclasses.fields(cls)}, raw, where)
+
+
+def check_values(types: dict[str, Any], raw: dict[str, Any], where: str) -> None:
+    """One-line ConfigError for a key `types` does not name, or a value not of the type it gives."""
+    unknown = set(raw) - set(types)
     if unknown:
-        raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(names))})")
+        raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(types))})")
     for key, value in raw.items():
-        if not _accepts(hints[key], value):
-            raise ConfigError(f"{where}: {key} must be {_describe(hints[key])}, not {value!r}")
+        if not _accepts(types[key], value):
+            raise ConfigError(f"{where}: {key} must be {_describe(types[key])}, not {value!r}")
 
 
 def read_toml(path: str, what: str) -> dict[str, Any]:

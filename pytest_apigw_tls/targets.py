@@ -7,7 +7,7 @@ from typing import Any
 
 from .catalog import CERT_TYPES, ENDPOINT_TYPES, Policy, cert_types, load_catalog
 from .errors import ApigwTlsError, ConfigError, TargetError
-from .fields import read_toml
+from .fields import check_values, read_toml
 from .hostnames import is_ip_address
 from .probes import Target
 
@@ -159,14 +159,7 @@ def load_targets_file(path: str) -> list[TargetSpec]:
     targets, explicit = [], []
     for number, raw in enumerate(raw_targets, 1):
         where = f"{path}: target {number}"
-        unknown = set(raw) - set(_TARGET_KEYS)
-        if unknown:
-            raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-        for key, value in raw.items():
-            wanted = _TARGET_KEYS[key]
-            if not isinstance(value, wanted) or isinstance(value, bool):
-                raise ConfigError(f"{where}: {key} must be a {'string' if wanted is str else 'whole number'}, "
-                                  f"not {value!r}")
+        check_values(_TARGET_KEYS, raw, where)
         if "address" not in raw or "policy" not in raw:
             raise ConfigError(f"{where}: needs address and policy")
         try:
