@@ -68,7 +68,7 @@ def compile_our_sources() -> None:
 
 def fewest_probes(result) -> int:
     """The least any prober could send for these verdicts: one question per version and per accepted
-    suite or group, and two per refused bundle (the refusal and its control), with no confirmation."""
+    suite or group, and two per refused bundle (the refusal and its control)."""
     verdicts = [v.expectation for v in result.verdicts]
     accepted = sum(1 for e in verdicts if e.dimension != "version" and e.expected == "accepted")
     bundles = {(e.dimension, e.version) for e in verdicts if e.dimension != "version" and e.expected != "accepted"}

@@ -2,7 +2,7 @@
 
 Per version: one bundle offering every suite the target must refuse, named ones and the rest of the
 IANA registry (bundles.py: elimination names every culprit, a control offer makes the refusal
-evidence); one probe per suite it must accept, confirmed by a full handshake. Groups the same way:
+evidence); one full handshake per suite it must accept (the raw ClientHello too when that does not complete). Groups the same way:
 at TLS 1.3 through an empty key_share (a HelloRetryRequest names the group taken), below it through
 the policy's ECDHE_RSA suites (the ServerKeyExchange names the curve). A confirmation handshake is
 limited to what the server chose in the raw probe, never to a suite picked in advance.
@@ -148,23 +148,50 @@ class _Prober:
             return self._certificate
 
     def confirmed(self, offer: ProbeOffer, version: TlsVersion, groups: list[str] | None = None) -> Observation:
-        """A raw acceptance counts only once a real handshake, limited to what the server chose in the
-        raw probe (its suite, and the given groups), completes with the same choice."""
+        """For an offer that should be refused: the raw ClientHello first (a refusal needs nothing more);
+        an acceptance counts only once a real handshake, limited to what the server chose (its suite,
+        and the given groups), completes with the same choice."""
         first = self.raw(offer)
         if first.outcome is not Outcome.ACCEPTED:
             return first
         suite = self._openssl_name(first.suite)
-        # the same groups as the raw offer (OpenSSL's own defaults add FFDHE ones, which change DHE's answer)
-        offered = groups or [g.name for g in self.catalog.groups
-                             if g.code in offer.groups and g.name in detect().groups]
-        second = self.handshake(version, suite, offered or None)
-        wanted_group = self.catalog.group(groups[0]).code if groups and len(groups) == 1 else None
-        if (second.outcome is Outcome.ACCEPTED and second.version == version
-                and (suite is None or second.suite == first.suite)
-                and (wanted_group is None or second.group == wanted_group)):
+        second = self.handshake(version, suite, self._local_groups(offer, groups))
+        if self._agrees(second, version, (first.suite,) if suite else None, groups):
             return dataclasses.replace(second, evidence=f"{first.evidence}; {second.evidence}")
         return Observation(Outcome.INCONCLUSIVE, f"{first.evidence}, but the full handshake did not agree: "
                                                  f"{second.evidence}")
+
+    def accepted(self, offer: ProbeOffer, version: TlsVersion, groups: list[str] | None = None) -> Observation:
+        """For an offer the policy allows: a full handshake limited to the offer is the strongest
+        evidence of acceptance, so it goes first. Only when it does not complete is the raw ClientHello
+        asked: a refusal counts when both refuse; a raw acceptance the handshake could not finish is
+        inconclusive."""
+        names = [self._openssl_name(code) for code in offer.suites]
+        if None in names:  # the local OpenSSL cannot be limited to these suites: the raw answer decides what to confirm
+            return self.confirmed(offer, version, groups)
+        handshake = self.handshake(version, ":".join(names), self._local_groups(offer, groups))  # type: ignore[arg-type]
+        if self._agrees(handshake, version, offer.suites, groups):
+            return handshake
+        raw = self.raw(offer)
+        if raw.outcome is Outcome.REJECTED:
+            return dataclasses.replace(raw, evidence=f"{raw.evidence}; a full handshake too: {handshake.evidence}")
+        if raw.outcome is Outcome.ACCEPTED:
+            return inconclusive(f"{raw.evidence}, but the full handshake did not agree: {handshake.evidence}")
+        return raw
+
+    def _local_groups(self, offer: ProbeOffer, groups: list[str] | None) -> list[str] | None:
+        """The raw offer's groups that the local OpenSSL has (its own defaults add FFDHE ones, which
+        change a DHE suite's answer)."""
+        local = groups or [g.name for g in self.catalog.groups if g.code in offer.groups and g.name in detect().groups]
+        return local or None
+
+    def _agrees(self, handshake: Observation, version: TlsVersion, suites: tuple[int, ...] | None,
+                groups: list[str] | None) -> bool:
+        """The handshake finished at `version` with one of `suites` (None: any) and, for one group, with it."""
+        wanted_group = self.catalog.group(groups[0]).code if groups and len(groups) == 1 else None
+        return (handshake.outcome is Outcome.ACCEPTED and handshake.version == version
+                and (suites is None or handshake.suite in suites)
+                and (wanted_group is None or handshake.group == wanted_group))
 
     def _openssl_name(self, code: int | None) -> str | None:
         try:
@@ -190,14 +217,16 @@ def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert
         offer = prober.offer(version, suites)
         if version is TlsVersion.SSLv3:  # the local OpenSSL cannot complete SSLv3: the ServerHello must do
             return [(expectation, prober.raw(offer))]
+        if expectation.expected == ACCEPT:
+            return [(expectation, prober.accepted(offer, version))]
         return [(expectation, prober.confirmed(offer, version))]
     return job
 
 
 def _accepted_suite_job(prober: _Prober, expectation: Expectation) -> Job:
     suite = prober.catalog.suite(expectation.item)
-    return lambda: [(expectation, prober.confirmed(prober.offer(expectation.version, [suite.code]),
-                                                   expectation.version))]
+    return lambda: [(expectation, prober.accepted(prober.offer(expectation.version, [suite.code]),
+                                                  expectation.version))]
 
 
 def _codes_of(expectation: Expectation, lookup: Callable[[str], int]) -> tuple[int, ...]:
@@ -289,7 +318,7 @@ def _accepted_group_job(prober: _Prober, expectation: Expectation, suites: tuple
     def job() -> list[tuple[Expectation, Observation]]:
         offer = ProbeOffer((int(version),), suites, (group.code,), ())
         if group.name in detect().groups:
-            return [(expectation, prober.confirmed(offer, version, [group.name]))]
+            return [(expectation, prober.accepted(offer, version, [group.name]))]
         return [(expectation, prober.raw(offer))]
     return job
 

@@ -104,3 +104,10 @@ def endless_stream(sock: socket.socket) -> None:
     read_hello(sock)
     while True:  # change_cipher_spec records forever: never a ServerHello
         sock.sendall(Record(20, 0x0303, b"\x01").to_bytes() * 100)
+
+
+def hello_then_close(sock: socket.socket) -> None:
+    """A TLS 1.3 ServerHello taking the first offered suite and X25519, then nothing: a raw probe sees
+    an acceptance that no real handshake can finish."""
+    hello = read_hello(sock)
+    sock.sendall(server_hello(0x0304, hello.cipher_suites[0], 0x001D))

@@ -7,13 +7,15 @@ import pytest
 
 from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.probes import Outcome, ProbeOffer, ProbeSettings, Target, raw_probe
-from pytest_apigw_tls.scan import PASS, scan
+from pytest_apigw_tls.codepoints import TlsVersion
+from pytest_apigw_tls.scan import INCONCLUSIVE, PASS, scan
 
 from .hostile import (
     HostileServer,
     answer_with,
     close_silently,
     endless_stream,
+    hello_then_close,
     never_answer,
     reset,
     server_hello,
@@ -104,3 +106,18 @@ def test_a_scan_of_a_hostile_server_never_passes(behaviour):
                       ProbeSettings(timeout=TIMEOUT, retries=0, concurrency=16))
     assert result.verdicts and not any(v.verdict == PASS for v in result.verdicts)
     assert not result.conforms
+
+
+def test_an_acceptance_no_handshake_can_finish_is_inconclusive():
+    """Allowed items are asked with a full handshake first; when it fails, the raw ServerHello that
+    still says accepted makes the case inconclusive, neither a pass nor a refusal."""
+    policy = load_catalog().policy("SecurityPolicy_TLS13_1_3_2025_09")
+    with HostileServer(hello_then_close) as server:
+        result = scan(Target(*server.address, "api.example.test"), policy, "rsa",
+                      ProbeSettings(timeout=TIMEOUT, retries=0, concurrency=16))
+    allowed = [v for v in result.verdicts if v.expectation.dimension == "suite" and v.expectation.expected == "accepted"]
+    assert [v.expectation.item for v in allowed] == [s.openssl for s in policy.accepted_suites(TlsVersion.TLSv1_3, "rsa")]
+    for verdict in allowed:
+        assert verdict.verdict == INCONCLUSIVE
+        assert verdict.evidence.startswith("ServerHello: TLSv1.3 suite 0x130")
+        assert "but the full handshake did not agree" in verdict.evidence
