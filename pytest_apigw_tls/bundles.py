@@ -46,6 +46,8 @@ class BundleResult:
 
 @dataclasses.dataclass
 class _Run:
+    """One bundle's questions: how to offer and read, the controls, and what was learnt so far."""
+
     offer: OfferItems
     chosen: Chosen
     controls: tuple[int, ...]

@@ -7,15 +7,13 @@ these objects and the expectations are computed from them.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
-import importlib.resources
 import tomllib
 from typing import Any, Iterable
 
 from .codepoints import TlsVersion
 from .errors import CatalogError, UnknownPolicyError
-from .universe import Universe, load_universe
+from .universe import DATA, Universe, load_universe
 
 ENDPOINT_TYPES = ("REGIONAL", "PRIVATE", "EDGE")
 CERT_TYPES = ("rsa", "ecdsa")
@@ -242,7 +240,7 @@ class Catalog:
         if any(p.name == name for p in self.policies):
             raise UnknownPolicyError(f"policy {name} is not valid for endpoint type {wanted_type}")
         same_but_case = [known for known in sorted(by_id) if known.lower() == name.lower()]
-        close = same_but_case or difflib.get_close_matches(name, sorted(by_id), n=1)
+        close = same_but_case or _close_matches(name, sorted(by_id))
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise UnknownPolicyError(f"unknown policy {name!r}{hint}")
 
@@ -369,10 +367,16 @@ def _reject_duplicates(what: str, values: Iterable[Any]) -> None:
         seen.add(value)
 
 
+def _close_matches(name: str, known: list[str]) -> list[str]:
+    import difflib  # only when a name is wrong: the hint costs every start-up 2 ms otherwise
+
+    return difflib.get_close_matches(name, known, n=1)
+
+
 @functools.cache
 def builtin_catalog() -> Catalog:
     """The packaged catalog (parsed once per process)."""
-    text = importlib.resources.files(__package__).joinpath("data/catalog.toml").read_text("utf-8")
+    text = (DATA / "catalog.toml").read_text("utf-8")
     return parse_catalog(text)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 from collections.abc import Sequence
 
@@ -66,6 +65,8 @@ def run_policies(args: argparse.Namespace) -> int:
         return 0
     policies = load_catalog().policies_for(args.endpoint_type)
     if args.json:
+        import json
+
         json.dump([p.to_dict() for p in policies], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
@@ -161,5 +162,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The console script: main(), then an exit without the interpreter's teardown.
+
+    Every command has closed its files and joined its threads when main() returns, and the standard
+    streams are flushed here; the teardown only frees what the OS frees anyway, and took 20-25 ms of
+    a 0.2 s scan. An exception still ends the ordinary way, with its traceback."""
+    import os
+
+    status = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader has gone (see main): end quietly
+        status = status or 1
+    try:
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -80,6 +80,8 @@ def judge(expectation: Expectation, observation: Observation) -> Verdict:
 
 @dataclasses.dataclass(frozen=True)
 class ScanResult:
+    """Every verdict of one scan of one target, with the probes it took and how long."""
+
     target: Target
     policy_id: str
     cert_type: str

@@ -7,7 +7,6 @@ pytest plugin runs them, from the same file format, to the same verdicts.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from typing import TYPE_CHECKING, Any
@@ -168,6 +167,8 @@ def _report(specs: list[TargetSpec], results: dict[str, Any], accesses: dict[str
 
 
 def _write_json(path: str, document: Any) -> None:
+    import json
+
     if path == "-":
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")

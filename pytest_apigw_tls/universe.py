@@ -17,12 +17,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-import importlib.resources
 import io
+import pathlib
 from typing import Iterable
 
 from .codepoints import TlsVersion
 
+DATA = pathlib.Path(__file__).with_name("data")  # the packaged data files (a plain directory: never zipped)
 SOURCE = "IANA TLS parameters registries (tls-parameters-4, tls-parameters-8), transcribed 2026-11-26"
 
 # Suites that are TLS 1.3 only although their value is outside 0x13xx.
@@ -111,6 +112,8 @@ def group_kind(code: int) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Universe:
+    """Every registered suite and group: what a policy does not name must be refused."""
+
     suites: tuple[RegisteredSuite, ...]
     groups: tuple[RegisteredGroup, ...]
     source: str = SOURCE
@@ -163,9 +166,8 @@ def _rows(text: str) -> Iterable[tuple[int, str]]:
 @functools.cache
 def load_universe() -> Universe:
     """The packaged registries, parsed once per process."""
-    data = importlib.resources.files(__package__).joinpath("data")
     suites = tuple(derive_suite(code, name)
-                   for code, name in _rows(data.joinpath("iana_cipher_suites.csv").read_text("utf-8")))
+                   for code, name in _rows((DATA / "iana_cipher_suites.csv").read_text("utf-8")))
     groups = tuple(RegisteredGroup(code, name, group_kind(code))
-                   for code, name in _rows(data.joinpath("iana_supported_groups.csv").read_text("utf-8")))
+                   for code, name in _rows((DATA / "iana_supported_groups.csv").read_text("utf-8")))
     return Universe(suites, groups)

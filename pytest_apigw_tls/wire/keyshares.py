@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Callable
 
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 
 class UnsupportedKeyShare(LookupError):
@@ -18,8 +17,12 @@ class UnsupportedKeyShare(LookupError):
 
 
 def _ecdh(curve: ec.EllipticCurve) -> Callable[[], bytes]:
-    return lambda: ec.generate_private_key(curve).public_key().public_bytes(Encoding.X962,
-                                                                            PublicFormat.UncompressedPoint)
+    def make() -> bytes:
+        # imported here: serialization (with its SSH codecs) costs 4 ms, and most probes share X25519 only
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        return ec.generate_private_key(curve).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return make
 
 
 def _x25519() -> bytes:

@@ -76,6 +76,8 @@ class Record:
 
 @dataclasses.dataclass(frozen=True)
 class Extension:
+    """One extension: its type and its bytes as sent (RFC 8446 4.2)."""
+
     type: int
     data: bytes
 
@@ -103,6 +105,8 @@ def handshake_message(msg_type: int, body: bytes) -> bytes:
 
 @dataclasses.dataclass(frozen=True)
 class KeyShareEntry:
+    """A group and the public key share offered for it (RFC 8446 4.2.8)."""
+
     group: int
     key_exchange: bytes
 
@@ -228,6 +232,8 @@ class ServerHello:
 
 @dataclasses.dataclass(frozen=True)
 class Alert:
+    """An alert's level (1 warning, 2 fatal) and description (RFC 8446 6)."""
+
     level: int
     description: int
 
