@@ -28,9 +28,10 @@ def cert_types(cert_type: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in cert_type.split(",") if part.strip())
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Suite:
-    """A cipher suite, named both ways, with what it needs to be negotiated."""
+    """A cipher suite, named both ways, with what it needs to be negotiated. Two are equal when their
+    code points are (the registry's identity; comparing every field cost a scan's planning 4 ms)."""
 
     openssl: str
     iana: str
@@ -52,15 +53,21 @@ class Suite:
         """Whether a server holding certificates of `cert_type` ("rsa,ecdsa" for both) could choose this suite."""
         return self.auth == "any" or self.auth.lower() in cert_types(cert_type)
 
+    def __eq__(self, other: object) -> bool:
+        return other.code == self.code if isinstance(other, Suite) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.code)
+
     def to_dict(self) -> dict[str, Any]:
         return {"openssl": self.openssl, "iana": self.iana, "code": f"0x{self.code:04X}", "kx": self.kx,
                 "auth": self.auth, "mode": self.mode, "min_version": self.min_version.label,
                 "max_version": self.max_version.label}
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Group:
-    """A named group (RFC 8446 section 4.2.7), classic or post-quantum hybrid."""
+    """A named group (RFC 8446 section 4.2.7), classic or post-quantum hybrid; equal by code point, as suites."""
 
     name: str
     code: int
@@ -70,6 +77,12 @@ class Group:
     @property
     def is_post_quantum(self) -> bool:
         return self.kind in ("hybrid", "mlkem")
+
+    def __eq__(self, other: object) -> bool:
+        return other.code == self.code if isinstance(other, Group) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.code)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "code": f"0x{self.code:04X}", "kind": self.kind,
@@ -245,16 +258,35 @@ class Catalog:
         raise UnknownPolicyError(f"unknown policy {name!r}{hint}")
 
     def suite(self, name_or_code: str | int) -> Suite:
-        for suite in self.suites:
-            if name_or_code in (suite.openssl, suite.iana, suite.code):
-                return suite
-        raise CatalogError(f"unknown cipher suite {name_or_code!r}")
+        try:
+            return self._suites_by_key[name_or_code]
+        except (KeyError, TypeError):
+            raise CatalogError(f"unknown cipher suite {name_or_code!r}") from None
 
     def group(self, name_or_code: str | int) -> Group:
+        key = name_or_code.lower() if isinstance(name_or_code, str) else name_or_code
+        try:
+            return self._groups_by_key[key]
+        except (KeyError, TypeError):
+            raise CatalogError(f"unknown group {name_or_code!r}") from None
+
+    @functools.cached_property
+    def _suites_by_key(self) -> dict[str | int, Suite]:
+        """OpenSSL name, IANA name and code point -> suite (a probe looks suites up hundreds of times)."""
+        index: dict[str | int, Suite] = {}
+        for suite in self.suites:
+            for key in (suite.openssl, suite.iana, suite.code):
+                index.setdefault(key, suite)
+        return index
+
+    @functools.cached_property
+    def _groups_by_key(self) -> dict[str | int, Group]:
+        """Name (any case) and code point -> group."""
+        index: dict[str | int, Group] = {}
         for group in self.groups:
-            if name_or_code in (group.name, group.code) or str(name_or_code).lower() == group.name.lower():
-                return group
-        raise CatalogError(f"unknown group {name_or_code!r}")
+            for key in (group.name.lower(), group.code):
+                index.setdefault(key, group)
+        return index
 
     def suites_at(self, version: TlsVersion) -> tuple[Suite, ...]:
         """Every suite a ClientHello for `version` may offer (the TLS 1.3 ones only at TLS 1.3)."""

@@ -50,11 +50,14 @@ def classify_handshake_error(error: SSL.Error) -> tuple[Outcome, str]:
     return Outcome.INCONCLUSIVE, f"handshake failed locally: {text}"
 
 
-def _cert_type(connection: SSL.Connection) -> str | None:
+def _peer_key(connection: SSL.Connection) -> object | None:
     certificate = connection.get_peer_certificate(as_cryptography=True)
-    if certificate is None:
+    return certificate.public_key() if certificate is not None else None
+
+
+def _cert_type(key: object | None) -> str | None:
+    if key is None:
         return None
-    key = certificate.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         return "rsa"
     if isinstance(key, ec.EllipticCurvePublicKey):
@@ -62,11 +65,9 @@ def _cert_type(connection: SSL.Connection) -> str | None:
     return type(key).__name__
 
 
-def _cert_curve(connection: SSL.Connection) -> int | None:
+def _cert_curve(key: object | None) -> int | None:
     """The registry code of an ECDSA certificate's curve (TLS 1.2 can only use it when the client's
     supported_groups names it, RFC 8422 5.1); None for other keys or curves the registry lacks."""
-    certificate = connection.get_peer_certificate(as_cryptography=True)
-    key = certificate.public_key() if certificate is not None else None
     if not isinstance(key, ec.EllipticCurvePublicKey):
         return None
     registered = load_catalog().universe.group_named(key.curve.name)
@@ -87,12 +88,12 @@ def client_context(version: TlsVersion | None, suite: str | None, groups: list[s
     context.set_min_proto_version(version or SSL.TLS1_VERSION)
     if version:
         context.set_max_proto_version(version)
-    context.set_cipher_list(b"ALL:COMPLEMENTOFALL:@SECLEVEL=0")  # lets TLS 1.0/1.1 and SHA-1 through
-    if suite:
-        if suite.startswith("TLS_"):
+    if suite and not suite.startswith("TLS_"):
+        context.set_cipher_list(f"{suite}:@SECLEVEL=0".encode())  # SECLEVEL 0 lets TLS 1.0/1.1 and SHA-1 through
+    else:
+        context.set_cipher_list(b"ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+        if suite:
             context.set_tls13_ciphersuites(suite.encode())
-        else:
-            context.set_cipher_list(f"{suite}:@SECLEVEL=0".encode())
     if groups:
         capabilities.set_groups(context, groups)
     if cert_type:
@@ -153,11 +154,12 @@ def handshake_probe(target: Target, timeout: float, version: TlsVersion | None =
         negotiated = TlsVersion(connection.get_protocol_version())
         suite_name = connection.get_cipher_name()
         group = _group_name(connection)
+        key = _peer_key(connection)
         return Observation(
             Outcome.ACCEPTED, f"handshake: {negotiated.label} {suite_name}" + (f" {group}" if group else ""),
             version=int(negotiated), suite=_code(load_catalog().suite, suite_name),
-            group=_code(load_catalog().group, group), cert_type=_cert_type(connection),
-            cert_curve=_cert_curve(connection))
+            group=_code(load_catalog().group, group), cert_type=_cert_type(key),
+            cert_curve=_cert_curve(key))
 
 
 def _code(lookup: Callable[[str], Suite | Group], name: str | None) -> int | None:
