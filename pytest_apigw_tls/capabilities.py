@@ -58,9 +58,9 @@ def detect() -> Capabilities:
     if can_set:
         from .catalog import load_catalog
 
+        context = SSL.Context(SSL.TLS_METHOD)  # each call replaces the list: one context answers for every group
         for group in load_catalog().groups:
-            ctx = SSL.Context(SSL.TLS_METHOD)
-            if lib.SSL_CTX_set1_curves_list(ctx._context, group.name.encode()) == 1:
+            if lib.SSL_CTX_set1_curves_list(context._context, group.name.encode()) == 1:
                 groups.add(group.name)
     try:
         from cryptography.hazmat.primitives.asymmetric import mlkem  # noqa: F401

@@ -326,7 +326,10 @@ def _accepted_group_job(prober: _Prober, expectation: Expectation, suites: tuple
 
 
 def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_type: str) -> list[Job]:
+    """The jobs of a scan, refused bundles first: each is a chain of probes (elimination, then the
+    control), the longest paths of a scan; started last, they left the target idle at the end."""
     jobs: list[Job] = []
+    bundle_jobs: list[Job] = []
     bundles: dict[tuple[str, TlsVersion], list[Expectation]] = {}
     for expectation in expectations:
         if expectation.dimension == "version":
@@ -341,14 +344,14 @@ def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_
     for (dimension, version), refused in bundles.items():
         if dimension == "suite":
             allowed = policy.accepted_suites(version, cert_type)
-            jobs.append(_refused_suites_job(prober, version, refused, tuple(s.code for s in allowed)))
+            bundle_jobs.append(_refused_suites_job(prober, version, refused, tuple(s.code for s in allowed)))
         else:
             allowed_groups = policy.accepted_groups(version)
             beside_curve = version is not TlsVersion.TLSv1_3 and bool(ecdsa_ecdhe_suites(policy, version, cert_type))
-            jobs.append(_refused_groups_job(prober, version, refused,
-                                            _group_offer_suites(prober, policy, version, cert_type),
-                                            tuple(g.code for g in allowed_groups), beside_curve))
-    return jobs
+            bundle_jobs.append(_refused_groups_job(prober, version, refused,
+                                                   _group_offer_suites(prober, policy, version, cert_type),
+                                                   tuple(g.code for g in allowed_groups), beside_curve))
+    return bundle_jobs + jobs
 
 
 def check_reachable(target: Target, timeout: float) -> None:
