@@ -112,8 +112,8 @@ def _control(run: _Run, remaining: list[int], refusal: Observation) -> None:
         pick = run.picked(check)
         if pick == control:
             run.working = control
-            _all(run.result.refused, remaining, dataclasses.replace(
-                refusal, evidence=f"{refusal.evidence}; accepted once an allowed item was added ({check.evidence})"))
+            _all(run.result.refused, remaining, refusal._replace(
+                evidence=f"{refusal.evidence}; accepted once an allowed item was added ({check.evidence})"))
             return
         if pick in remaining:  # a forbidden item taken only beside the allowed one: accepted all the same
             run.result.accepted[pick] = check  # type: ignore[index]
@@ -137,14 +137,14 @@ def _control(run: _Run, remaining: list[int], refusal: Observation) -> None:
 def _without_control(run: _Run, remaining: list[int], refusal: Observation) -> None:
     """No allowed item is taken here, even alone."""
     if not run.alone:
-        _all(run.result.refused, remaining, dataclasses.replace(
-            refusal, evidence=f"{refusal.evidence} (no allowed item to control the refusal with)"))
+        _all(run.result.refused, remaining, refusal._replace(
+            evidence=f"{refusal.evidence} (no allowed item to control the refusal with)"))
         return
     if all(_refuses_the_version(alone) for alone in run.alone.values()):
         code, alone = next(iter(run.alone.items()))
-        _all(run.result.refused, remaining, dataclasses.replace(
-            refusal, evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{code:04X} alone "
-                              f"({alone.evidence}): it does not speak this version, so it accepts none of these"))
+        _all(run.result.refused, remaining, refusal._replace(
+            evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{code:04X} alone "
+            f"({alone.evidence}): it does not speak this version, so it accepts none of these"))
         return
     for item in remaining:
         alone = run.offer((item,))
@@ -152,8 +152,8 @@ def _without_control(run: _Run, remaining: list[int], refusal: Observation) -> N
         if pick == item:
             run.result.accepted[item] = alone
         elif alone.outcome is Outcome.REJECTED:
-            run.result.refused[item] = dataclasses.replace(
-                alone, evidence=f"{alone.evidence} (offered alone: no allowed item is taken here either)")
+            run.result.refused[item] = alone._replace(
+                evidence=f"{alone.evidence} (offered alone: no allowed item is taken here either)")
         else:
             run.result.inconclusive[item] = alone if alone.outcome is Outcome.INCONCLUSIVE else inconclusive(
                 f"offered alone, answered with another choice: {alone.evidence}")

@@ -8,8 +8,8 @@ one is a clear CapabilityError naming the fix instead of an AttributeError deep 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+from typing import NamedTuple
 
 from .errors import CapabilityError
 
@@ -17,8 +17,7 @@ PQ_GROUPS = ("X25519MLKEM768", "SecP256r1MLKEM768", "SecP384r1MLKEM1024")
 UPGRADE_HINT = "install cryptography>=46 and pyOpenSSL>=25 (their wheels bundle OpenSSL 3.5+)"
 
 
-@dataclasses.dataclass(frozen=True)
-class Capabilities:
+class Capabilities(NamedTuple):
     """Attributes:
     openssl_version: the OpenSSL that pyOpenSSL and cryptography are linked with.
     can_set_groups: the group-list binding exists.

@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import tomllib
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
+from . import datacache
 from .codepoints import TlsVersion
 from .errors import CatalogError, UnknownPolicyError
 from .universe import DATA, Universe, load_universe
@@ -214,8 +215,7 @@ class Policy:
         return tuple(g for g in self.groups.value if self.accepts_group(g, version))
 
 
-@dataclasses.dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """A configuration rule the control plane applies, with its provenance."""
 
     id: str
@@ -358,7 +358,11 @@ def build_policy(raw: dict[str, Any], catalog: "Catalog", sets: dict[str, list[s
 
 def parse_catalog(text: str) -> Catalog:
     """Build a Catalog from TOML text, rejecting unknown names and duplicates."""
-    data = tomllib.loads(text)
+    return catalog_from_tables(tomllib.loads(text))
+
+
+def catalog_from_tables(data: dict[str, Any]) -> Catalog:
+    """Build a Catalog from the catalog's parsed TOML tables, rejecting unknown names and duplicates."""
     suites = tuple(
         Suite(s["openssl"], s["iana"], s["code"], s["kx"], s["auth"], s["mode"],
               TlsVersion.from_label(s["min"]), TlsVersion.from_label(s["max"]))
@@ -408,8 +412,7 @@ def _close_matches(name: str, known: list[str]) -> list[str]:
 @functools.cache
 def builtin_catalog() -> Catalog:
     """The packaged catalog (parsed once per process)."""
-    text = (DATA / "catalog.toml").read_text("utf-8")
-    return parse_catalog(text)
+    return catalog_from_tables(datacache.parsed(DATA / "catalog.toml", tomllib.loads))
 
 
 _active: list[Catalog] = []  # the built-in catalog extended by users' policy files, once they are loaded

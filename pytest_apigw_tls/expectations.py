@@ -7,7 +7,7 @@ expected to be refused, never counted as a missing acceptance.
 
 from __future__ import annotations
 
-import dataclasses
+from typing import NamedTuple
 
 from .catalog import Catalog, Policy, Suite, cert_types
 from .codepoints import TlsVersion
@@ -22,8 +22,7 @@ OTHER_SUITES = "other-registered-suites"
 OTHER_GROUPS = "other-registered-groups"
 
 
-@dataclasses.dataclass(frozen=True)
-class Expectation:
+class Expectation(NamedTuple):
     """One thing a target must do. `item` is a version label, suite (OpenSSL name), group name, or a
     catch-all item whose `members` are the registry code points it stands for."""
 
@@ -160,8 +159,7 @@ ORIGIN_CASE = "origin-other-type"
 _STRICT_REFUSES = {"host-different", "host-absent", ORIGIN_CASE}
 
 
-@dataclasses.dataclass(frozen=True)
-class AccessExpectation:
+class AccessExpectation(NamedTuple):
     """One STRICT/BASIC Host case: whether a request must be let through or refused."""
 
     access_mode: str

@@ -2,10 +2,11 @@
 
 Per version: one bundle offering every suite the target must refuse, named ones and the rest of the
 IANA registry (bundles.py: elimination names every culprit, a control offer makes the refusal
-evidence); one full handshake per suite it must accept (the raw ClientHello too when that does not complete). Groups the same way:
-at TLS 1.3 through an empty key_share (a HelloRetryRequest names the group taken), below it through
-the policy's ECDHE_RSA suites (the ServerKeyExchange names the curve). A confirmation handshake is
-limited to what the server chose in the raw probe, never to a suite picked in advance.
+evidence); one full handshake per suite it must accept (our own ClientHello too when that does not
+complete). Groups the same way: at TLS 1.3 through an empty key_share (a HelloRetryRequest names the
+group taken), below it through the policy's ECDHE_RSA suites (the ServerKeyExchange names the curve).
+A raw acceptance where a refusal is expected is confirmed by a handshake limited to what the server
+chose, never to a suite picked in advance.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import concurrent.futures
 import dataclasses
 import threading
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from .bundles import BundleResult, run_bundle
 from .capabilities import detect
@@ -51,8 +52,7 @@ __all__ = ["FAIL", "INCONCLUSIVE", "PASS", "REPORTED", "ScanResult", "Verdict", 
 Job = Callable[[], list[tuple[Expectation, Observation]]]
 
 
-@dataclasses.dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """An expectation, what was observed, and whether they agree (with the evidence)."""
 
     expectation: Expectation
@@ -159,7 +159,7 @@ class _Prober:
         suite = self._openssl_name(first.suite)
         second = self.handshake(version, suite, self._local_groups(offer, groups))
         if self._agrees(second, version, (first.suite,) if suite else None, groups):
-            return dataclasses.replace(second, evidence=f"{first.evidence}; {second.evidence}")
+            return second._replace(evidence=f"{first.evidence}; {second.evidence}")
         return Observation(Outcome.INCONCLUSIVE, f"{first.evidence}, but the full handshake did not agree: "
                                                  f"{second.evidence}")
 
@@ -169,14 +169,15 @@ class _Prober:
         asked: a refusal counts when both refuse; a raw acceptance the handshake could not finish is
         inconclusive."""
         names = [self._openssl_name(code) for code in offer.suites]
-        if None in names:  # the local OpenSSL cannot be limited to these suites: the raw answer decides what to confirm
+        if None in names:  # the local OpenSSL cannot be limited to these: the raw answer says what to confirm
             return self.confirmed(offer, version, groups)
-        handshake = self.handshake(version, ":".join(names), self._local_groups(offer, groups))  # type: ignore[arg-type]
+        suites = ":".join(names)  # type: ignore[arg-type]
+        handshake = self.handshake(version, suites, self._local_groups(offer, groups))
         if self._agrees(handshake, version, offer.suites, groups):
             return handshake
         raw = self.raw(offer)
         if raw.outcome is Outcome.REJECTED:
-            return dataclasses.replace(raw, evidence=f"{raw.evidence}; a full handshake too: {handshake.evidence}")
+            return raw._replace(evidence=f"{raw.evidence}; a full handshake too: {handshake.evidence}")
         if raw.outcome is Outcome.ACCEPTED:
             return inconclusive(f"{raw.evidence}, but the full handshake did not agree: {handshake.evidence}")
         return raw
@@ -253,8 +254,7 @@ def _bundle_observations(expectations: list[Expectation], lookup: Callable[[str]
             out.append((expectation, Observation(Outcome.INCONCLUSIVE, f"{len(undecided)} of {len(codes)} "
                                                                         f"undecided: {undecided[0].evidence}")))
         else:
-            out.append((expectation, dataclasses.replace(
-                seen[0], evidence=f"all {len(codes)} refused: {seen[0].evidence}")))
+            out.append((expectation, seen[0]._replace(evidence=f"all {len(codes)} refused: {seen[0].evidence}")))
     return out
 
 

@@ -19,8 +19,9 @@ import dataclasses
 import functools
 import io
 import pathlib
-from typing import Iterable
+from typing import NamedTuple
 
+from . import datacache
 from .codepoints import TlsVersion
 
 DATA = pathlib.Path(__file__).with_name("data")  # the packaged data files (a plain directory: never zipped)
@@ -32,8 +33,7 @@ _TLS13_ONLY = {0x00C6, 0x00C7, 0xC0B4, 0xC0B5, 0xC103, 0xC104, 0xC105, 0xC106}
 _TLS12_AND_13 = {0xC0B0, 0xC0B1, 0xC0B2, 0xC0B3}
 
 
-@dataclasses.dataclass(frozen=True)
-class RegisteredSuite:
+class RegisteredSuite(NamedTuple):
     """One registry entry with what follows from its name."""
 
     code: int
@@ -56,8 +56,7 @@ class RegisteredSuite:
         return self.min_version <= TlsVersion.TLSv1_2
 
 
-@dataclasses.dataclass(frozen=True)
-class RegisteredGroup:
+class RegisteredGroup(NamedTuple):
     """One Supported Groups registry entry; `kind` is ec, ffdhe, mlkem, hybrid or explicit."""
 
     code: int
@@ -157,17 +156,15 @@ class Universe:
         return known.name if known else f"0x{code:04X}"
 
 
-def _rows(text: str) -> Iterable[tuple[int, str]]:
+def _rows(text: str) -> list[tuple[int, str]]:
     body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-    for row in csv.DictReader(io.StringIO(body)):
-        yield int(row["value"], 16), row["description"].strip()
+    return [(int(row["value"], 16), row["description"].strip()) for row in csv.DictReader(io.StringIO(body))]
 
 
 @functools.cache
 def load_universe() -> Universe:
     """The packaged registries, parsed once per process."""
-    suites = tuple(derive_suite(code, name)
-                   for code, name in _rows((DATA / "iana_cipher_suites.csv").read_text("utf-8")))
+    suites = tuple(derive_suite(code, name) for code, name in datacache.parsed(DATA / "iana_cipher_suites.csv", _rows))
     groups = tuple(RegisteredGroup(code, name, group_kind(code))
-                   for code, name in _rows((DATA / "iana_supported_groups.csv").read_text("utf-8")))
+                   for code, name in datacache.parsed(DATA / "iana_supported_groups.csv", _rows))
     return Universe(suites, groups)

@@ -1,14 +1,14 @@
 """TLS records and the handshake messages a probe needs: ClientHello out; ServerHello, HelloRetryRequest
 and Alert in (RFC 8446 sections 4.1.2-4.1.4, 5.1, 6; RFC 5246 for TLS 1.2 and below).
 
-Each message is a frozen dataclass with `to_bytes()` and `from_bytes()`; the parser checks every
+Each message is an immutable named tuple with `to_bytes()` and `from_bytes()`; the parser checks every
 length and raises DecodeError with the reason.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
+from typing import NamedTuple
 
 from .codec import DecodeError, Reader, uint, uints, vector
 
@@ -46,8 +46,7 @@ class ExtensionType(enum.IntEnum):
 HRR_RANDOM = bytes.fromhex("CF21AD74E59A6111BE1D8C021E65B891C2A211167ABB8C5E079E09E2C8A8339C")
 
 
-@dataclasses.dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One TLSPlaintext record."""
 
     content_type: int
@@ -74,8 +73,7 @@ class Record:
         return cls(content_type, version, bytes(data[5:5 + length])), 5 + length
 
 
-@dataclasses.dataclass(frozen=True)
-class Extension:
+class Extension(NamedTuple):
     """One extension: its type and its bytes as sent (RFC 8446 4.2)."""
 
     type: int
@@ -103,8 +101,7 @@ def handshake_message(msg_type: int, body: bytes) -> bytes:
     return uint(msg_type, 1) + vector(body, 3)
 
 
-@dataclasses.dataclass(frozen=True)
-class KeyShareEntry:
+class KeyShareEntry(NamedTuple):
     """A group and the public key share offered for it (RFC 8446 4.2.8)."""
 
     group: int
@@ -114,8 +111,7 @@ class KeyShareEntry:
         return uint(self.group, 2) + vector(self.key_exchange, 2)
 
 
-@dataclasses.dataclass(frozen=True)
-class ClientHello:
+class ClientHello(NamedTuple):
     """A ClientHello with exactly the fields we choose; `extensions` are written in the given order."""
 
     legacy_version: int
@@ -177,8 +173,7 @@ class ClientHello:
         return None
 
 
-@dataclasses.dataclass(frozen=True)
-class ServerHello:
+class ServerHello(NamedTuple):
     """A ServerHello or HelloRetryRequest, with the values a probe reads from it."""
 
     legacy_version: int
@@ -230,8 +225,7 @@ class ServerHello:
         return hello
 
 
-@dataclasses.dataclass(frozen=True)
-class Alert:
+class Alert(NamedTuple):
     """An alert's level (1 warning, 2 fatal) and description (RFC 8446 6)."""
 
     level: int
