@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import tomllib
 from typing import Any, Iterable, NamedTuple
 
 from . import datacache
@@ -358,7 +357,13 @@ def build_policy(raw: dict[str, Any], catalog: "Catalog", sets: dict[str, list[s
 
 def parse_catalog(text: str) -> Catalog:
     """Build a Catalog from TOML text, rejecting unknown names and duplicates."""
-    return catalog_from_tables(tomllib.loads(text))
+    return catalog_from_tables(_toml_tables(text))
+
+
+def _toml_tables(text: str) -> dict[str, Any]:
+    import tomllib  # only when the parse cache misses (datacache.py): its import cost every start-up 2 ms
+
+    return tomllib.loads(text)
 
 
 def catalog_from_tables(data: dict[str, Any]) -> Catalog:
@@ -412,7 +417,7 @@ def _close_matches(name: str, known: list[str]) -> list[str]:
 @functools.cache
 def builtin_catalog() -> Catalog:
     """The packaged catalog (parsed once per process)."""
-    return catalog_from_tables(datacache.parsed(DATA / "catalog.toml", tomllib.loads))
+    return catalog_from_tables(datacache.parsed(DATA / "catalog.toml", _toml_tables))
 
 
 _active: list[Catalog] = []  # the built-in catalog extended by users' policy files, once they are loaded

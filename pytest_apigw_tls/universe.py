@@ -14,10 +14,8 @@ versions at which it can be negotiated) follows from its name and RFC, derived h
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
-import io
 import pathlib
 from typing import NamedTuple
 
@@ -157,6 +155,9 @@ class Universe:
 
 
 def _rows(text: str) -> list[tuple[int, str]]:
+    import csv  # only when the parse cache misses (datacache.py)
+    import io
+
     body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
     return [(int(row["value"], 16), row["description"].strip()) for row in csv.DictReader(io.StringIO(body))]
 
