@@ -27,7 +27,7 @@ from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.probes import ProbeSettings, Target
 from pytest_apigw_tls.scan import scan
 
-REPEATS = 5  # medians of five runs each side: one slow start on a noisy machine does not decide the ratio
+REPEATS = 7  # medians of seven runs each side: one slow start on a noisy machine does not decide the ratio
 SSLYZE_COMMANDS = ["--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3", "--elliptic_curves"]
 
 
@@ -54,7 +54,8 @@ def cli_scan_time(host: str, port: int, hostname: str, policy_id: str) -> float:
     """Our CLI as a process too, so both sides pay interpreter start-up and imports."""
     started = time.monotonic()
     subprocess.run([str(pathlib.Path(sys.executable).with_name("apigw-tls")), "scan", f"{host}:{port}", "--sni",
-                    hostname, "--policy", policy_id, "--cert-type", "rsa"], capture_output=True, timeout=300, check=False)
+                    hostname, "--policy", policy_id, "--cert-type", "rsa"],
+                   capture_output=True, timeout=300, check=False)
     return time.monotonic() - started
 
 
@@ -67,12 +68,14 @@ def compile_our_sources() -> None:
 
 
 def fewest_probes(result) -> int:
-    """The least any prober could send for these verdicts: one question per version and per accepted
-    suite or group, and two per refused bundle (the refusal and its control)."""
+    """The least any prober could send for these verdicts: one question per refused version and per
+    accepted suite or group (an accepted version can share its suite's), and two per refused bundle
+    (the refusal and its control)."""
     verdicts = [v.expectation for v in result.verdicts]
     accepted = sum(1 for e in verdicts if e.dimension != "version" and e.expected == "accepted")
     bundles = {(e.dimension, e.version) for e in verdicts if e.dimension != "version" and e.expected != "accepted"}
-    return sum(1 for e in verdicts if e.dimension == "version") + accepted + 2 * len(bundles)
+    refused_versions = sum(1 for e in verdicts if e.dimension == "version" and e.expected != "accepted")
+    return refused_versions + accepted + 2 * len(bundles)
 
 
 def main() -> int:
@@ -102,9 +105,12 @@ def main() -> int:
             venv = pathlib.Path(directory)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "sslyze"], check=True)
-            sslyze_runs = [sslyze_scan(venv, hostname, host, port) for _ in range(REPEATS)]
+            sslyze_runs, cli_runs = [], []
+            for _ in range(REPEATS):  # alternated: a machine that slows down mid-run slows both sides alike
+                sslyze_runs.append(sslyze_scan(venv, hostname, host, port))
+                cli_runs.append(cli_scan_time(host, port, hostname, policy.id))
         sslyze_time, tried = statistics.median(t for t, _ in sslyze_runs), sslyze_runs[0][1]
-        cli_time = statistics.median(cli_scan_time(host, port, hostname, policy.id) for _ in range(REPEATS))
+        cli_time = statistics.median(cli_runs)
         print(f"apigw-tls scan as a process, same endpoint: {cli_time:.2f}s")
         print(f"sslyze, same endpoint (versions, suites, curves): {sslyze_time:.2f}s, {tried} suites tried")
         print(f"ratio sslyze / apigw-tls for one policy: {sslyze_time / one.elapsed:.1f}x in-process, "

@@ -208,9 +208,12 @@ class _Prober:
         return ProbeOffer((int(version),), tuple(suites), groups, shares)
 
 
-def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert_type: str) -> Job:
-    """An allowed version is offered with the policy's own suites for it; a refused one with every named
-    suite that can be negotiated there (small offers: a refusal must not come from the offer's size)."""
+def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert_type: str,
+                 first_suite: Expectation | None = None) -> Job:
+    """A refused version is offered with every named suite that can be negotiated there (small offers:
+    a refusal must not come from the offer's size). An allowed one is answered by the handshake of its
+    first allowed suite (`first_suite`), which settles both cases with one connection; only when that
+    does not finish is the version offered with all the policy's suites for it."""
     version = expectation.version
     allowed = policy.accepted_suites(version, cert_type) if expectation.expected == ACCEPT else ()
     suites = [s.code for s in allowed or prober.catalog.suites_at(version) if s.negotiable_at(version)] or \
@@ -220,9 +223,14 @@ def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert
         offer = prober.offer(version, suites)
         if version is TlsVersion.SSLv3:  # the local OpenSSL cannot complete SSLv3: the ServerHello must do
             return [(expectation, prober.raw(offer))]
-        if expectation.expected == ACCEPT:
+        if expectation.expected != ACCEPT:
+            return [(expectation, prober.confirmed(offer, version))]
+        if first_suite is None:
             return [(expectation, prober.accepted(offer, version))]
-        return [(expectation, prober.confirmed(offer, version))]
+        alone = prober.accepted(prober.offer(version, [prober.catalog.suite(first_suite.item).code]), version)
+        if alone.outcome is Outcome.ACCEPTED:
+            return [(first_suite, alone), (expectation, alone)]
+        return [(first_suite, alone), (expectation, prober.accepted(offer, version))]
     return job
 
 
@@ -331,9 +339,12 @@ def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_
     jobs: list[Job] = []
     bundle_jobs: list[Job] = []
     bundles: dict[tuple[str, TlsVersion], list[Expectation]] = {}
+    first_suites = _first_allowed_suites(expectations)
     for expectation in expectations:
         if expectation.dimension == "version":
-            jobs.append(_version_job(prober, expectation, policy, cert_type))
+            jobs.append(_version_job(prober, expectation, policy, cert_type, first_suites.get(expectation.version)))
+        elif expectation in first_suites.values():
+            continue  # asked by its version's job
         elif expectation.expected == ACCEPT and expectation.dimension == "suite":
             jobs.append(_accepted_suite_job(prober, expectation))
         elif expectation.expected == ACCEPT:
@@ -352,6 +363,17 @@ def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_
                                                    _group_offer_suites(prober, policy, version, cert_type),
                                                    tuple(g.code for g in allowed_groups), beside_curve))
     return bundle_jobs + jobs
+
+
+def _first_allowed_suites(expectations: list[Expectation]) -> dict[TlsVersion, Expectation]:
+    """Per allowed version (SSLv3 aside: asked by its ServerHello only), its first allowed suite."""
+    allowed = {e.version for e in expectations
+               if e.dimension == "version" and e.expected == ACCEPT and e.version is not TlsVersion.SSLv3}
+    first: dict[TlsVersion, Expectation] = {}
+    for e in expectations:
+        if e.dimension == "suite" and e.expected == ACCEPT and e.version in allowed:
+            first.setdefault(e.version, e)
+    return first
 
 
 def check_reachable(target: Target, timeout: float) -> None:

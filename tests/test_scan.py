@@ -64,7 +64,8 @@ def test_certificate_type_is_detected_when_not_given(server):
 def test_scan_counts_few_probes_per_policy(server):
     policy = CATALOG.policy("SecurityPolicy_TLS13_1_3_2025_09")
     result = scan(target_for(server, policy, "rsa"), policy, "rsa", SETTINGS)
-    # 5 versions, 3 suites, 11 groups: one refusal probe and a raw+handshake pair per acceptance
+    # 5 versions, 3 suites, 11 groups: one handshake per acceptance (an allowed version shares its first
+    # suite's), two probes per refused bundle
     assert result.probes < len(result.verdicts) + 10
 
 
@@ -221,3 +222,21 @@ def test_a_version_refused_with_protocol_version_refuses_its_bundles_without_ask
     catch_all = next(v for v in result.verdicts if v.expectation.test_id == "TLSv1.1-other-registered-suites-rejected")
     assert catch_all.verdict == PASS and "it does not speak this version" in catch_all.evidence
     assert result.probes < 200
+
+
+def test_an_allowed_version_is_still_judged_when_its_first_suite_is_missing():
+    """The handshake of a version's first allowed suite answers both cases; a server lacking exactly
+    that suite fails the suite's case alone, and the version is then asked with all its suites."""
+    from pytest_apigw_tls.reference_server.mutants import _retarget, _with
+
+    policy = CATALOG.policy("TLS_1_2")
+    first = next(e for e in expectations_for(policy, "rsa", CATALOG)
+                 if e.dimension == "suite" and e.expected == "accepted" and e.version is TlsVersion.TLSv1_2)
+    wrong = ReferenceServer()
+    _retarget(wrong, policy.id, lambda p: _with(p, tls12_suites=tuple(
+        s for s in p.tls12_suites.value if s.openssl != first.item)))
+    with wrong:
+        result = scan(target_for(wrong, policy, "rsa"), policy, "rsa", SETTINGS)
+    assert failures(result) == [first.test_id]
+    version = next(v for v in result.verdicts if v.expectation.test_id == "TLSv1.2-accepted")
+    assert version.verdict == PASS and version.evidence.startswith("handshake: TLSv1.2 ")
