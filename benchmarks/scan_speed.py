@@ -11,6 +11,7 @@ their ratio and our probe counts.
 from __future__ import annotations
 
 import argparse
+import collections
 import compileall
 import json
 import pathlib
@@ -68,14 +69,16 @@ def compile_our_sources() -> None:
 
 
 def fewest_probes(result) -> int:
-    """The least any prober could send for these verdicts: one question per refused version and per
-    accepted suite or group (an accepted version can share its suite's), and two per refused bundle
-    (the refusal and its control)."""
-    verdicts = [v.expectation for v in result.verdicts]
-    accepted = sum(1 for e in verdicts if e.dimension != "version" and e.expected == "accepted")
-    bundles = {(e.dimension, e.version) for e in verdicts if e.dimension != "version" and e.expected != "accepted"}
-    refused_versions = sum(1 for e in verdicts if e.dimension == "version" and e.expected != "accepted")
-    return refused_versions + accepted + 2 * len(bundles)
+    """The least any prober could send for these verdicts: one question per refused version; per
+    version, one handshake per accepted suite or group, whichever are more (a handshake shows one of
+    each, and the version too); two per refused bundle (the refusal and its control)."""
+    cases = [v.expectation for v in result.verdicts]
+    accepted = collections.Counter((e.dimension, e.version) for e in cases if e.expected == "accepted")
+    versions = {e.version for e in cases}
+    handshakes = sum(max(accepted[("suite", v)], accepted[("group", v)], accepted[("version", v)]) for v in versions)
+    refused_versions = sum(1 for e in cases if e.dimension == "version" and e.expected != "accepted")
+    bundles = {(e.dimension, e.version) for e in cases if e.dimension != "version" and e.expected != "accepted"}
+    return refused_versions + handshakes + 2 * len(bundles)
 
 
 def main() -> int:

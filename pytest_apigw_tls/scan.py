@@ -3,8 +3,9 @@
 Per version: one bundle offering every suite the target must refuse, named ones and the rest of the
 IANA registry (bundles.py: elimination names every culprit, a control offer makes the refusal
 evidence); one full handshake per suite it must accept (our own ClientHello too when that does not
-complete). Groups the same way: at TLS 1.3 through an empty key_share (a HelloRetryRequest names the
-group taken), below it through the policy's ECDHE_RSA suites (the ServerKeyExchange names the curve).
+complete), which also asks one allowed group and, for a version's first suite, the version
+(_paired_jobs). Groups the same way: at TLS 1.3 through an empty key_share (a HelloRetryRequest names
+the group taken), below it through the policy's ECDHE_RSA suites (the ServerKeyExchange names the curve).
 A raw acceptance where a refusal is expected is confirmed by a handshake limited to what the server
 chose, never to a suite picked in advance.
 """
@@ -157,8 +158,8 @@ class _Prober:
         if first.outcome is not Outcome.ACCEPTED:
             return first
         suite = self._openssl_name(first.suite)
-        second = self.handshake(version, suite, self._local_groups(offer, groups))
-        if self._agrees(second, version, (first.suite,) if suite else None, groups):
+        second = self.handshake(version, suite, self.local_groups(offer, groups))
+        if self.agrees(second, version, (first.suite,) if suite else None, groups):
             return second._replace(evidence=f"{first.evidence}; {second.evidence}")
         return Observation(Outcome.INCONCLUSIVE, f"{first.evidence}, but the full handshake did not agree: "
                                                  f"{second.evidence}")
@@ -172,8 +173,8 @@ class _Prober:
         if None in names:  # the local OpenSSL cannot be limited to these: the raw answer says what to confirm
             return self.confirmed(offer, version, groups)
         suites = ":".join(names)  # type: ignore[arg-type]
-        handshake = self.handshake(version, suites, self._local_groups(offer, groups))
-        if self._agrees(handshake, version, offer.suites, groups):
+        handshake = self.handshake(version, suites, self.local_groups(offer, groups))
+        if self.agrees(handshake, version, offer.suites, groups):
             return handshake
         raw = self.raw(offer)
         if raw.outcome is Outcome.REJECTED:
@@ -182,13 +183,13 @@ class _Prober:
             return inconclusive(f"{raw.evidence}, but the full handshake did not agree: {handshake.evidence}")
         return raw
 
-    def _local_groups(self, offer: ProbeOffer, groups: list[str] | None) -> list[str] | None:
+    def local_groups(self, offer: ProbeOffer, groups: list[str] | None) -> list[str] | None:
         """The raw offer's groups that the local OpenSSL has (its own defaults add FFDHE ones, which
         change a DHE suite's answer)."""
         local = groups or [g.name for g in self.catalog.groups if g.code in offer.groups and g.name in detect().groups]
         return local or None
 
-    def _agrees(self, handshake: Observation, version: TlsVersion, suites: tuple[int, ...] | None,
+    def agrees(self, handshake: Observation, version: TlsVersion, suites: tuple[int, ...] | None,
                 groups: list[str] | None) -> bool:
         """The handshake finished at `version` with one of `suites` (None: any) and, for one group, with it."""
         wanted_group = self.catalog.group(groups[0]).code if groups and len(groups) == 1 else None
@@ -208,12 +209,9 @@ class _Prober:
         return ProbeOffer((int(version),), tuple(suites), groups, shares)
 
 
-def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert_type: str,
-                 first_suite: Expectation | None = None) -> Job:
-    """A refused version is offered with every named suite that can be negotiated there (small offers:
-    a refusal must not come from the offer's size). An allowed one is answered by the handshake of its
-    first allowed suite (`first_suite`), which settles both cases with one connection; only when that
-    does not finish is the version offered with all the policy's suites for it."""
+def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert_type: str) -> Job:
+    """An allowed version is offered with the policy's own suites for it; a refused one with every named
+    suite that can be negotiated there (small offers: a refusal must not come from the offer's size)."""
     version = expectation.version
     allowed = policy.accepted_suites(version, cert_type) if expectation.expected == ACCEPT else ()
     suites = [s.code for s in allowed or prober.catalog.suites_at(version) if s.negotiable_at(version)] or \
@@ -223,14 +221,9 @@ def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert
         offer = prober.offer(version, suites)
         if version is TlsVersion.SSLv3:  # the local OpenSSL cannot complete SSLv3: the ServerHello must do
             return [(expectation, prober.raw(offer))]
-        if expectation.expected != ACCEPT:
-            return [(expectation, prober.confirmed(offer, version))]
-        if first_suite is None:
+        if expectation.expected == ACCEPT:
             return [(expectation, prober.accepted(offer, version))]
-        alone = prober.accepted(prober.offer(version, [prober.catalog.suite(first_suite.item).code]), version)
-        if alone.outcome is Outcome.ACCEPTED:
-            return [(first_suite, alone), (expectation, alone)]
-        return [(first_suite, alone), (expectation, prober.accepted(offer, version))]
+        return [(expectation, prober.confirmed(offer, version))]
     return job
 
 
@@ -336,15 +329,14 @@ def _accepted_group_job(prober: _Prober, expectation: Expectation, suites: tuple
 def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_type: str) -> list[Job]:
     """The jobs of a scan, refused bundles first: each is a chain of probes (elimination, then the
     control), the longest paths of a scan; started last, they left the target idle at the end."""
-    jobs: list[Job] = []
     bundle_jobs: list[Job] = []
     bundles: dict[tuple[str, TlsVersion], list[Expectation]] = {}
-    first_suites = _first_allowed_suites(expectations)
+    jobs, paired = _paired_jobs(prober, expectations, policy, cert_type)
     for expectation in expectations:
+        if expectation in paired:
+            continue
         if expectation.dimension == "version":
-            jobs.append(_version_job(prober, expectation, policy, cert_type, first_suites.get(expectation.version)))
-        elif expectation in first_suites.values():
-            continue  # asked by its version's job
+            jobs.append(_version_job(prober, expectation, policy, cert_type))
         elif expectation.expected == ACCEPT and expectation.dimension == "suite":
             jobs.append(_accepted_suite_job(prober, expectation))
         elif expectation.expected == ACCEPT:
@@ -365,15 +357,52 @@ def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_
     return bundle_jobs + jobs
 
 
-def _first_allowed_suites(expectations: list[Expectation]) -> dict[TlsVersion, Expectation]:
-    """Per allowed version (SSLv3 aside: asked by its ServerHello only), its first allowed suite."""
-    allowed = {e.version for e in expectations
-               if e.dimension == "version" and e.expected == ACCEPT and e.version is not TlsVersion.SSLv3}
-    first: dict[TlsVersion, Expectation] = {}
-    for e in expectations:
-        if e.dimension == "suite" and e.expected == ACCEPT and e.version in allowed:
-            first.setdefault(e.version, e)
-    return first
+def _paired_jobs(prober: _Prober, expectations: list[Expectation], policy: Policy,
+                 cert_type: str) -> tuple[list[Job], set[Expectation]]:
+    """Handshakes that answer several acceptance cases at once, and the cases they answer.
+
+    Per version, each allowed suite's handshake also offers one allowed group alone (where a handshake
+    with that suite shows the group: any suite at TLS 1.3, the ECDHE suites that ask groups below
+    it), and the first one stands for the version too. SSLv3 is asked by its ServerHello only."""
+    jobs: list[Job] = []
+    paired: set[Expectation] = set()
+    accepted = [e for e in expectations if e.expected == ACCEPT and e.version is not TlsVersion.SSLv3]
+    for version in dict.fromkeys(e.version for e in accepted):
+        at_version = [e for e in accepted if e.version is version]
+        suites = [e for e in at_version if e.dimension == "suite"]
+        groups = [e for e in at_version if e.dimension == "group" and e.item in detect().groups]
+        version_case = next((e for e in at_version if e.dimension == "version"), None)
+        showing_groups = set(_group_offer_suites(prober, policy, version, cert_type))
+        for suite_case in suites:
+            code = prober.catalog.suite(suite_case.item).code
+            group_case = groups.pop(0) if groups and code in showing_groups else None
+            if group_case is None and version_case is None:
+                continue
+            jobs.append(_paired_job(prober, policy, cert_type, suite_case, group_case, version_case))
+            paired.update(case for case in (suite_case, group_case, version_case) if case)
+            version_case = None
+    return jobs, paired
+
+
+def _paired_job(prober: _Prober, policy: Policy, cert_type: str, suite_case: Expectation,
+                group_case: Expectation | None, version_case: Expectation | None) -> Job:
+    """One handshake offering only the suite (and only the group): a conforming target settles every
+    case with it. When it does not finish, each case is asked on its own, as if never paired."""
+    version, suite = suite_case.version, prober.catalog.suite(suite_case.item)
+    group = [group_case.item] if group_case else None
+
+    def job() -> list[tuple[Expectation, Observation]]:
+        offer = prober.offer(version, [suite.code])
+        together = prober.handshake(version, suite.openssl, group or prober.local_groups(offer, None))
+        if prober.agrees(together, version, (suite.code,), group):
+            return [(case, together) for case in (suite_case, group_case, version_case) if case]
+        out = _accepted_suite_job(prober, suite_case)()
+        if group_case:
+            out += _accepted_group_job(prober, group_case, _group_offer_suites(prober, policy, version, cert_type))()
+        if version_case:
+            out += _version_job(prober, version_case, policy, cert_type)()
+        return out
+    return job
 
 
 def check_reachable(target: Target, timeout: float) -> None:

@@ -64,8 +64,8 @@ def test_certificate_type_is_detected_when_not_given(server):
 def test_scan_counts_few_probes_per_policy(server):
     policy = CATALOG.policy("SecurityPolicy_TLS13_1_3_2025_09")
     result = scan(target_for(server, policy, "rsa"), policy, "rsa", SETTINGS)
-    # 5 versions, 3 suites, 11 groups: one handshake per acceptance (an allowed version shares its first
-    # suite's), two probes per refused bundle
+    # 5 versions, 3 suites, 11 groups: one handshake per allowed suite (each also asks a group, the first
+    # the version too), two probes per refused bundle
     assert result.probes < len(result.verdicts) + 10
 
 
@@ -240,3 +240,17 @@ def test_an_allowed_version_is_still_judged_when_its_first_suite_is_missing():
     assert failures(result) == [first.test_id]
     version = next(v for v in result.verdicts if v.expectation.test_id == "TLSv1.2-accepted")
     assert version.verdict == PASS and version.evidence.startswith("handshake: TLSv1.2 ")
+
+
+def test_a_missing_group_fails_alone_though_its_handshake_was_paired_with_a_suite():
+    """Each allowed suite's handshake also offers one allowed group; when the target lacks the group,
+    the pair is asked apart: the group's cases fail and the suite's pass (TLS 1.2 through ECDHE_RSA,
+    TLS 1.3 directly)."""
+    from pytest_apigw_tls.reference_server.mutants import _retarget, _with
+
+    policy = CATALOG.policy("TLS_1_2")
+    wrong = ReferenceServer()
+    _retarget(wrong, policy.id, lambda p: _with(p, groups=tuple(g for g in p.groups.value if g.name != "secp384r1")))
+    with wrong:
+        result = scan(target_for(wrong, policy, "rsa"), policy, "rsa", SETTINGS)
+    assert failures(result) == ["TLSv1.2-secp384r1-accepted", "TLSv1.3-secp384r1-accepted"]
