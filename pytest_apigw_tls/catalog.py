@@ -98,6 +98,11 @@ class Fact:
     source: str
     note: str = ""
 
+    @functools.cached_property
+    def value_set(self) -> frozenset[Any]:
+        """The values for membership tests (a scan's planning asks thousands of them)."""
+        return frozenset(self.value)
+
     @property
     def inferred(self) -> bool:
         return self.provenance == "inferred"
@@ -163,7 +168,7 @@ class Policy:
         """Must a server with this policy and a `cert_type` certificate accept `suite` at `version`?"""
         return (
             self.allows_version(version)
-            and suite in self.suite_fact(version).value
+            and suite in self.suite_fact(version).value_set
             and suite.negotiable_at(version)
             and suite.works_with_cert(cert_type)
         )
@@ -208,7 +213,7 @@ class Policy:
             raise
 
     def accepts_group(self, group: Group, version: TlsVersion) -> bool:
-        return self.allows_version(version) and group in self.groups.value and group.min_version <= version
+        return self.allows_version(version) and group in self.groups.value_set and group.min_version <= version
 
     def accepted_groups(self, version: TlsVersion) -> tuple[Group, ...]:
         return tuple(g for g in self.groups.value if self.accepts_group(g, version))

@@ -71,7 +71,7 @@ def suite_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list
                 expected, reason = UNKNOWN, "the policy's suites are undocumented"
             elif policy.accepts_suite(suite, version, cert_type):
                 expected, reason = ACCEPT, "in the policy"
-            elif suite not in fact.value:
+            elif suite not in fact.value_set:
                 expected, reason = REJECT, "not in the policy"
             elif not suite.negotiable_at(version):
                 expected, reason = REJECT, f"cannot be negotiated at {version.label}"
