@@ -254,3 +254,28 @@ def test_a_missing_group_fails_alone_though_its_handshake_was_paired_with_a_suit
     with wrong:
         result = scan(target_for(wrong, policy, "rsa"), policy, "rsa", SETTINGS)
     assert failures(result) == ["TLSv1.2-secp384r1-accepted", "TLSv1.3-secp384r1-accepted"]
+
+
+def test_the_console_script_flushes_everything_before_its_fast_exit(server, tmp_path):
+    """`apigw-tls` ends without the interpreter's teardown: every line and the JSON file must be whole."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as most users run it
+    policy = CATALOG.policy("TLS_1_0")
+    target = target_for(server, policy, "rsa")
+    script = pathlib.Path(sys.executable).with_name("apigw-tls")
+    report = tmp_path / "scan.json"
+    result = subprocess.run([str(script), "scan", f"{target.host}:{target.port}", "--sni", target.sni, "--policy",
+                             policy.id, "--cert-type", "rsa", "-v", "--json", str(report)],
+                            capture_output=True, text=True, timeout=120, check=False, env=buffered)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 + 185 + 3 and lines[-1].startswith("  version  pass 5")
+    assert json.loads(report.read_text())["counts"]["pass"] == 185
+    piped = subprocess.run([str(script), "scan", f"{target.host}:{target.port}", "--sni", target.sni, "--policy",
+                            policy.id, "--cert-type", "rsa", "--json", "-"], capture_output=True, text=True,
+                           timeout=120, check=False, env=buffered)
+    assert piped.returncode == 0 and json.loads(piped.stdout)["conforms"] is True
