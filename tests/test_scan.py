@@ -279,3 +279,70 @@ def test_the_console_script_flushes_everything_before_its_fast_exit(server, tmp_
                             policy.id, "--cert-type", "rsa", "--json", "-"], capture_output=True, text=True,
                            timeout=120, check=False, env=buffered)
     assert piped.returncode == 0 and json.loads(piped.stdout)["conforms"] is True
+
+
+SERVABLE_SUITES = sorted({s.openssl for p in CATALOG.policies if p.enforceable
+                          for s in p.tls13_suites.value + p.tls12_suites.value})
+SERVABLE_GROUPS = sorted({g.name for p in CATALOG.policies if p.enforceable for g in p.groups.value})
+
+
+def _served_accepts(served, expectation):
+    """What a server enforcing `served` must do for a case of the claimed policy (RSA certificate)."""
+    if expectation.members:
+        return "rejected"
+    if expectation.dimension == "version":
+        accepted = served.allows_version(expectation.version)
+    elif expectation.dimension == "suite":
+        accepted = served.accepts_suite(CATALOG.suite(expectation.item), expectation.version, "rsa")
+    else:
+        accepted = served.accepts_group(CATALOG.group(expectation.item), expectation.version)
+    return "accepted" if accepted else "rejected"
+
+
+@st.composite
+def served_variants(draw):
+    """A claimed policy and what a server really enforces: one allowed suite and one allowed group
+    maybe taken out, one servable suite and group maybe added (never leaving a version without a
+    suite, nor the TLS 1.2-and-below curves without an ECDHE_RSA suite to ask them through)."""
+    from pytest_apigw_tls.reference_server.mutants import _with
+
+    claimed = draw(st.sampled_from([p for p in CATALOG.policies if p.enforceable]))
+    tls13, tls12, groups = claimed.tls13_suites.value, claimed.tls12_suites.value, claimed.groups.value
+
+    def keeps_every_version(without):
+        return all(any(s != without and claimed.accepts_suite(s, v, "rsa") for s in tls13 + tls12)
+                   and (v is TlsVersion.TLSv1_3 or not any(s.kx == "ECDHE" and claimed.accepts_suite(s, v, "rsa")
+                                                           for s in tls12)
+                        or any(s != without and s.kx == "ECDHE" and claimed.accepts_suite(s, v, "rsa") for s in tls12))
+                   for v in claimed.versions.value)
+    removable = [s for s in tls13 + tls12 if keeps_every_version(s)]
+    removed = draw(st.none() | st.sampled_from(removable)) if removable else None
+    curves = [g for g in groups if g.kind == "ecdhe"]
+    removed_group = draw(st.none() | st.sampled_from([g for g in groups if len(curves) > 1 or g not in curves]))
+    added = draw(st.none() | st.sampled_from([n for n in SERVABLE_SUITES if CATALOG.suite(n) not in tls13 + tls12]))
+    added_group = draw(st.none() | st.sampled_from([n for n in SERVABLE_GROUPS if CATALOG.group(n) not in groups]))
+    extra = (CATALOG.suite(added),) if added else ()
+    served = _with(
+        claimed,
+        tls13_suites=tuple(s for s in tls13 if s != removed) + tuple(s for s in extra if s.is_tls13),
+        tls12_suites=tuple(s for s in tls12 if s != removed) + tuple(s for s in extra if not s.is_tls13),
+        groups=tuple(g for g in groups if g != removed_group) + ((CATALOG.group(added_group),) if added_group else ()))
+    return claimed, served
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(variant=served_variants())
+def test_a_server_differing_from_its_policy_fails_exactly_the_cases_of_the_difference(server, variant):
+    """Exact in both directions: whatever is taken out of or added to what the endpoint enforces, the
+    failing cases are exactly those where the enforced policy and the claimed one disagree."""
+    claimed, served = variant
+    target = target_for(server, claimed, "rsa")
+    server.set_policy(target.sni, served)
+    try:
+        result = scan(target, claimed, "rsa", SETTINGS)
+    finally:
+        server.set_policy(target.sni, claimed)
+    expected = sorted(v.expectation.test_id for v in result.verdicts
+                      if v.expectation.judged and _served_accepts(served, v.expectation) != v.expectation.expected)
+    assert failures(result) == expected
+    assert not [v for v in result.verdicts if v.verdict == "inconclusive"]
