@@ -11,6 +11,8 @@ import subprocess
 
 import pytest
 import trustme
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.codepoints import TlsVersion
@@ -110,3 +112,43 @@ def test_a_wrong_go_server_is_caught_exactly_for_its_fault(go_server_binary, go_
     with go_server(go_server_binary, tmp_path, cert_type, minimum, suites, curves) as target:
         failing = not_passing(target, policy, cert_type)
     assert failing == sorted(unavoidable(policy, cert_type, go_suites) + [c.format(auth=auth) for c in caught]), fault
+
+
+@st.composite
+def go_settings(draw, go_suites):
+    """A Go server for SecurityPolicy_TLS13_1_2_2021_06 with an RSA certificate, wrong in drawn ways:
+    allowed suites and curves left out (an ECDHE suite and a classic curve always kept), P-521
+    maybe added anywhere in the server's order."""
+    policy = CATALOG.policy("SecurityPolicy_TLS13_1_2_2021_06")
+    suites = [s for s in closest(policy, go_suites) if CATALOG.suite(s).auth != "ECDSA"]
+    ecdhe = [s for s in suites if CATALOG.suite(s).kx == "ECDHE"]
+    kept_ecdhe = draw(st.lists(st.sampled_from(ecdhe), min_size=1, unique=True))
+    kept_other = draw(st.lists(st.sampled_from([s for s in suites if s not in ecdhe]), unique=True))
+    curves = draw(st.lists(st.sampled_from(["X25519", "P256", "P384"]), min_size=1, unique=True))
+    if draw(st.booleans()):
+        curves.insert(draw(st.integers(0, len(curves))), "P521")
+    return kept_ecdhe + kept_other, curves
+
+
+GO_CURVES = {"X25519": "x25519", "P256": "secp256r1", "P384": "secp384r1", "P521": "secp521r1"}
+
+
+def test_any_wrong_go_server_fails_exactly_the_cases_of_its_faults(go_server_binary, go_suites, tmp_path):
+    """Drawn faults on a stack that is not OpenSSL: the failing cases are exactly the suites Go lacks,
+    the allowed suites and curves left out, and P-521 where it was added."""
+    policy = CATALOG.policy("SecurityPolicy_TLS13_1_2_2021_06")
+
+    @settings(max_examples=12, deadline=None)
+    @given(setting=go_settings(go_suites))
+    def check(setting):
+        suites, curves = setting
+        served = {GO_CURVES[c] for c in curves}
+        expected = set(unavoidable(policy, "rsa", go_suites))
+        expected |= {f"TLSv1.2-{CATALOG.suite(s).openssl}-accepted" for s in closest(policy, go_suites)
+                     if CATALOG.suite(s).auth != "ECDSA" and s not in suites}
+        expected |= {f"{v}-{g}-{'rejected' if g in served else 'accepted'}" for v in ("TLSv1.2", "TLSv1.3")
+                     for g in ("x25519", "secp256r1", "secp384r1", "secp521r1")
+                     if (g in served) != (g in {"x25519", "secp256r1", "secp384r1"})}
+        with go_server(go_server_binary, tmp_path, "rsa", "1.2", suites, curves) as target:
+            assert not_passing(target, policy, "rsa") == sorted(expected)
+    check()
