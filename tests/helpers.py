@@ -1,10 +1,16 @@
 """Small helpers several test modules share."""
 
+import contextlib
 import importlib.util
 import json
 import pathlib
+import subprocess
 import urllib.error
 import urllib.request
+
+import trustme
+
+from pytest_apigw_tls.probes import Target
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -27,3 +33,24 @@ def admin_request(url, method="GET", path="/restapis", body=None, headers=None, 
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
+
+
+def write_leaf(folder, hostname, key_type):
+    """A certificate for `hostname` from a throwaway CA of the same key type: (cert.pem, key.pem) in `folder`."""
+    leaf = trustme.CA(key_type=key_type).issue_cert(hostname, key_type=key_type)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    leaf.cert_chain_pems[0].write_to_path(cert)
+    leaf.private_key_pem.write_to_path(key)
+    return cert, key
+
+
+@contextlib.contextmanager
+def serving(command, hostname):
+    """Run a test server that prints its port on its first line; yield it as a Target, kill it after."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        yield Target("127.0.0.1", int(process.stdout.readline()), hostname)
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()

@@ -4,7 +4,6 @@ Go fixes its TLS 1.3 suites and lacks a few TLS 1.2 ones; the closest Go server 
 exactly the cases of the suites Go does not have, and each wrong setting adds exactly its own cases.
 Skips where Go is not installed (Debian's golang-go)."""
 
-import contextlib
 import pathlib
 import shutil
 import subprocess
@@ -16,8 +15,10 @@ from hypothesis import strategies as st
 
 from pytest_apigw_tls.catalog import load_catalog
 from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.probes import ProbeSettings, Target
+from pytest_apigw_tls.probes import ProbeSettings
 from pytest_apigw_tls.scan import INCONCLUSIVE, PASS, scan
+
+from .helpers import serving, write_leaf
 
 GO = shutil.which("go")
 pytestmark = pytest.mark.skipif(GO is None, reason="go is not installed (Debian package golang-go)")
@@ -43,22 +44,10 @@ def go_suites(go_server_binary):
     return set(listed.stdout.split())
 
 
-@contextlib.contextmanager
 def go_server(binary, tmp_path, cert_type, minimum, suites, curves):
-    ca = trustme.CA(key_type=KEY_TYPES[cert_type])
-    leaf = ca.issue_cert(HOSTNAME, key_type=KEY_TYPES[cert_type])
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    leaf.cert_chain_pems[0].write_to_path(cert)
-    leaf.private_key_pem.write_to_path(key)
-    process = subprocess.Popen([str(binary), "-cert", str(cert), "-key", str(key), "-min", minimum, "-suites",
-                                ",".join(suites), "-curves", ",".join(curves)], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(process.stdout.readline())
-        yield Target("127.0.0.1", port, HOSTNAME)
-    finally:
-        process.kill()
-        process.wait()
-        process.stdout.close()
+    cert, key = write_leaf(tmp_path, HOSTNAME, KEY_TYPES[cert_type])
+    return serving([str(binary), "-cert", str(cert), "-key", str(key), "-min", minimum, "-suites", ",".join(suites),
+                    "-curves", ",".join(curves)], HOSTNAME)
 
 
 def not_passing(target, policy, cert_type):

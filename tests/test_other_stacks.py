@@ -4,17 +4,17 @@ On an ECDSA-only endpoint TLS 1.2 curves can only be offered beside the certific
 prefers the server's order (honorCipherOrder), the opposite of gnutls-serv, so both preferences are
 covered."""
 
-import contextlib
 import pathlib
 import shutil
-import subprocess
 
 import pytest
 import trustme
 
 from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.probes import ProbeSettings, Target
+from pytest_apigw_tls.probes import ProbeSettings
 from pytest_apigw_tls.scan import FAIL, INCONCLUSIVE, scan
+
+from .helpers import serving, write_leaf
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
@@ -23,23 +23,10 @@ POLICY = load_catalog().policy("SecurityPolicy_TLS13_1_2_2021_06")  # classic gr
 HOSTNAME = "node.apigw.test"
 
 
-@contextlib.contextmanager
 def node_server(tmp_path, curves, min_version="TLSv1.2"):
-    ca = trustme.CA(key_type=trustme.KeyType.ECDSA)
-    leaf = ca.issue_cert(HOSTNAME, key_type=trustme.KeyType.ECDSA)
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    leaf.cert_chain_pems[0].write_to_path(cert)
-    leaf.private_key_pem.write_to_path(key)
+    cert, key = write_leaf(tmp_path, HOSTNAME, trustme.KeyType.ECDSA)
     ciphers = ":".join([s.openssl for s in POLICY.tls13_suites.value] + [s.openssl for s in POLICY.tls12_suites.value])
-    process = subprocess.Popen([NODE, str(SERVER), str(cert), str(key), min_version, ciphers, curves],
-                               stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(process.stdout.readline())
-        yield Target("127.0.0.1", port, HOSTNAME)
-    finally:
-        process.kill()
-        process.wait()
-        process.stdout.close()
+    return serving([NODE, str(SERVER), str(cert), str(key), min_version, ciphers, curves], HOSTNAME)
 
 
 def judged(target):
