@@ -20,7 +20,16 @@ from . import capabilities
 from .catalog import Group, Suite, load_catalog
 from .codepoints import TlsVersion
 from .errors import CatalogError
-from .probes import Observation, Outcome, Target, connect, connect_failure, describe_os_error, inconclusive
+from .probes import (
+    Observation,
+    Outcome,
+    Target,
+    ascii_or_str,
+    connect,
+    connect_failure,
+    describe_os_error,
+    inconclusive,
+)
 
 # OpenSSL names a received alert "tls alert handshake failure", "tlsv1 alert protocol version", "sslv3 alert ...".
 _RECEIVED_ALERT = re.compile(r"^(?:ssl|tls)v?[0-9]*(?:/tls)? alert (?P<name>[a-z ]+)$")
@@ -122,7 +131,8 @@ def client_connection(target: Target, context: SSL.Context, sock: socket.socket)
     """A client TLS connection over `sock` that sends the target's SNI (handshake not yet done)."""
     connection = SSL.Connection(context, sock)
     if target.sni:
-        connection.set_tlsext_host_name(target.sni.encode("idna"))
+        sni = ascii_or_str(target.sni)
+        connection.set_tlsext_host_name(sni if isinstance(sni, bytes) else sni.encode("idna"))
     connection.set_connect_state()
     return connection
 
