@@ -158,7 +158,7 @@ class _Prober:
         if first.outcome is not Outcome.ACCEPTED:
             return first
         suite = self._openssl_name(first.suite)
-        second = self.handshake(version, suite, self.local_groups(offer, groups))
+        second = self.handshake(version, suite, self._local_groups(offer, groups))
         if self.agrees(second, version, (first.suite,) if suite else None, groups):
             return second._replace(evidence=f"{first.evidence}; {second.evidence}")
         return Observation(Outcome.INCONCLUSIVE, f"{first.evidence}, but the full handshake did not agree: "
@@ -173,7 +173,7 @@ class _Prober:
         if None in names:  # the local OpenSSL cannot be limited to these: the raw answer says what to confirm
             return self.confirmed(offer, version, groups)
         suites = ":".join(names)  # type: ignore[arg-type]
-        handshake = self.handshake(version, suites, self.local_groups(offer, groups))
+        handshake = self.handshake(version, suites, self._local_groups(offer, groups))
         if self.agrees(handshake, version, offer.suites, groups):
             return handshake
         raw = self.raw(offer)
@@ -183,7 +183,7 @@ class _Prober:
             return inconclusive(f"{raw.evidence}, but the full handshake did not agree: {handshake.evidence}")
         return raw
 
-    def local_groups(self, offer: ProbeOffer, groups: list[str] | None) -> list[str] | None:
+    def _local_groups(self, offer: ProbeOffer, groups: list[str] | None) -> list[str] | None:
         """The raw offer's groups that the local OpenSSL has (its own defaults add FFDHE ones, which
         change a DHE suite's answer)."""
         local = groups or [g.name for g in self.catalog.groups if g.code in offer.groups and g.name in detect().groups]
@@ -387,18 +387,23 @@ def _paired_jobs(prober: _Prober, expectations: list[Expectation], policy: Polic
 def _paired_job(prober: _Prober, policy: Policy, cert_type: str, suite_case: Expectation,
                 group_case: Expectation | None, version_case: Expectation | None) -> Job:
     """One handshake offering only the suite (and only the group): a conforming target settles every
-    case with it. When it does not finish, each case is asked on its own, as if never paired."""
+    case with it. When it does not finish, each case is asked on its own, as if never paired; the
+    suite's own question is not asked twice."""
     version, suite = suite_case.version, prober.catalog.suite(suite_case.item)
-    group = [group_case.item] if group_case else None
 
     def job() -> list[tuple[Expectation, Observation]]:
         offer = prober.offer(version, [suite.code])
-        together = prober.handshake(version, suite.openssl, group or prober.local_groups(offer, None))
+        if group_case is None:  # the suite's own question, whose acceptance answers the version's too
+            alone = prober.accepted(offer, version)
+            if alone.outcome is Outcome.ACCEPTED:
+                return [(suite_case, alone), (version_case, alone)]
+            return [(suite_case, alone)] + _version_job(prober, version_case, policy, cert_type)()
+        group = [group_case.item]
+        together = prober.handshake(version, suite.openssl, group)
         if prober.agrees(together, version, (suite.code,), group):
             return [(case, together) for case in (suite_case, group_case, version_case) if case]
-        out = _accepted_suite_job(prober, suite_case)()
-        if group_case:
-            out += _accepted_group_job(prober, group_case, _group_offer_suites(prober, policy, version, cert_type))()
+        out = [(suite_case, prober.accepted(offer, version))]
+        out += _accepted_group_job(prober, group_case, _group_offer_suites(prober, policy, version, cert_type))()
         if version_case:
             out += _version_job(prober, version_case, policy, cert_type)()
         return out
