@@ -24,11 +24,11 @@ from .probes import (
     Observation,
     Outcome,
     Target,
-    ascii_or_str,
     connect,
     connect_failure,
     describe_os_error,
     inconclusive,
+    name_bytes,
 )
 
 # OpenSSL names a received alert "tls alert handshake failure", "tlsv1 alert protocol version", "sslv3 alert ...".
@@ -131,8 +131,7 @@ def client_connection(target: Target, context: SSL.Context, sock: socket.socket)
     """A client TLS connection over `sock` that sends the target's SNI (handshake not yet done)."""
     connection = SSL.Connection(context, sock)
     if target.sni:
-        sni = ascii_or_str(target.sni)
-        connection.set_tlsext_host_name(sni if isinstance(sni, bytes) else sni.encode("idna"))
+        connection.set_tlsext_host_name(name_bytes(target.sni))
     connection.set_connect_state()
     return connection
 
