@@ -256,10 +256,7 @@ class Catalog:
                 return candidate
         if any(p.name == name for p in self.policies):
             raise UnknownPolicyError(f"policy {name} is not valid for endpoint type {wanted_type}")
-        same_but_case = [known for known in sorted(by_id) if known.lower() == name.lower()]
-        close = same_but_case or _close_matches(name, sorted(by_id))
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise UnknownPolicyError(f"unknown policy {name!r}{hint}")
+        raise UnknownPolicyError(f"unknown policy {name!r}{did_you_mean(name, sorted(by_id))}")
 
     def suite(self, name_or_code: str | int) -> Suite:
         try:
@@ -413,10 +410,15 @@ def _reject_duplicates(what: str, values: Iterable[Any]) -> None:
         seen.add(value)
 
 
-def _close_matches(name: str, known: list[str]) -> list[str]:
-    import difflib  # only when a name is wrong: the hint costs every start-up 2 ms otherwise
+def did_you_mean(name: str, known: list[str]) -> str:
+    """" (did you mean X?)" naming the known name closest to a wrong one (one differing only in case
+    first), or "" when none is close."""
+    close = [k for k in known if k.lower() == name.lower()]
+    if not close:
+        import difflib  # only when a name is wrong: the hint costs every start-up 2 ms otherwise
 
-    return difflib.get_close_matches(name, known, n=1)
+        close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 @functools.cache

@@ -9,56 +9,56 @@ A policy cannot take a built-in name unless it says `shadows = true`.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from typing import Any
+from typing import Any, Callable
 
-from .catalog import Catalog, CatalogError, Group, Policy, Suite, build_policy
+from .catalog import (
+    Catalog,
+    CatalogError,
+    Group,
+    Policy,
+    Suite,
+    build_policy,
+    did_you_mean,
+)
 from .codepoints import TlsVersion
 from .errors import ConfigError
 from .fields import read_toml
-from .universe import RegisteredGroup
+from .universe import RegisteredGroup, RegisteredSuite
 
 FILE_SOURCE = "policy-file"
 
 
-def _suggest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) or [
-        k for k in known if k.lower() == name.lower()]
-    return f" (did you mean {close[0]}?)" if close else ""
+def _resolver(what: str, lookup: Callable[[str], Any], registered_named: Callable[[str], Any],
+              from_registry: Callable[[Any], Any], names: list[str], added: dict[int, Any]) -> Callable[[str], Any]:
+    """Names the catalog knows first, then any name of the registry (made a catalog item once per code)."""
+    def resolve(name: str) -> Any:
+        try:
+            return lookup(name)
+        except CatalogError:
+            pass
+        registered = registered_named(name)
+        if registered is None:
+            raise CatalogError(f"unknown {what} {name!r}{did_you_mean(name, names)}")
+        return added.setdefault(registered.code, from_registry(registered))
+    return resolve
 
 
-def _suite_resolver(catalog: Catalog, added: dict[int, Suite]) -> Any:
-    """Named suites first, then any suite of the registry (by its IANA name)."""
+def _suite_resolver(catalog: Catalog, added: dict[int, Suite]) -> Callable[[str], Suite]:
     names = sorted({s.openssl for s in catalog.suites} | {s.iana for s in catalog.universe.suites})
-
-    def resolve(name: str) -> Suite:
-        try:
-            return catalog.suite(name)
-        except CatalogError:
-            pass
-        registered = next((s for s in catalog.universe.suites if s.iana == name), None)
-        if registered is None:
-            raise CatalogError(f"unknown cipher suite {name!r}{_suggest(name, names)}")
-        mode = "AEAD" if any(m in name for m in ("GCM", "CCM", "CHACHA20", "AEGIS")) else "CBC"
-        suite = Suite(name, name, registered.code, registered.kx, registered.auth, mode, registered.min_version,
-                      registered.max_version)
-        return added.setdefault(suite.code, suite)
-    return resolve
+    return _resolver("cipher suite", catalog.suite, catalog.universe.suite_named, suite_from_registry, names, added)
 
 
-def _group_resolver(catalog: Catalog, added: dict[int, Group]) -> Any:
+def _group_resolver(catalog: Catalog, added: dict[int, Group]) -> Callable[[str], Group]:
     names = sorted({g.name for g in catalog.groups} | {g.name for g in catalog.universe.groups})
+    return _resolver("group", catalog.group, catalog.universe.group_named, group_from_registry, names, added)
 
-    def resolve(name: str) -> Group:
-        try:
-            return catalog.group(name)
-        except CatalogError:
-            pass
-        registered = catalog.universe.group_named(name)
-        if registered is None:
-            raise CatalogError(f"unknown group {name!r}{_suggest(name, names)}")
-        return added.setdefault(registered.code, group_from_registry(registered))
-    return resolve
+
+def suite_from_registry(registered: RegisteredSuite) -> Suite:
+    """A registry-only suite as the catalog models one, named by its IANA name both ways."""
+    name = registered.iana
+    mode = "AEAD" if any(m in name for m in ("GCM", "CCM", "CHACHA20", "AEGIS")) else "CBC"
+    return Suite(name, name, registered.code, registered.kx, registered.auth, mode, registered.min_version,
+                 registered.max_version)
 
 
 def group_from_registry(registered: RegisteredGroup) -> Group:

@@ -121,6 +121,10 @@ class Universe:
     def group(self, code: int) -> RegisteredGroup | None:
         return self._groups_by_code.get(code)
 
+    def suite_named(self, iana: str) -> RegisteredSuite | None:
+        """A suite by its registry (IANA) name."""
+        return next((s for s in self.suites if s.iana == iana), None)
+
     def group_named(self, name: str) -> RegisteredGroup | None:
         """A group by its registry name, in any case ("secp256r1", "brainpoolP256r1")."""
         return next((g for g in self.groups if g.name.lower() == name.lower()), None)
