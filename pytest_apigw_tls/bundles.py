@@ -12,9 +12,14 @@ is offered alone: if the target takes it, the refusal is about the bundle's size
 bundle is split in halves and each half asked again (a single item whose control still fails is
 INCONCLUSIVE with that reason); if the target refuses it alone too, it lacks that allowed item (its
 own case fails) and the next allowed item is tried as the control. When no allowed item is taken
-even alone: a target that answers with protocol_version (or a lower version) does not speak the
-offer's version, so it accepts none of the bundle; otherwise each item is offered alone, the
-smallest offer there is, and judged by that answer.
+even alone: a target that answers with protocol_version (or a lower version), twice, does not speak
+the offer's version, so it accepts none of the bundle; otherwise each item is offered alone, the
+smallest offer there is: one it takes is accepted, one it refuses stays inconclusive (a target that
+refuses what it must take proves nothing by refusing).
+
+Every refusal that counts is asked twice, with its control between: refused, then taken with the
+control added, then refused again. An answer that changes is an acceptance (a dropped connection
+cannot fake one) and, in the prober's ledger, a disagreement.
 """
 
 from __future__ import annotations
@@ -112,8 +117,7 @@ def _control(run: _Run, remaining: list[int], refusal: Observation) -> None:
         pick = run.picked(check)
         if pick == control:
             run.working = control
-            _all(run.result.refused, remaining, refusal._replace(
-                evidence=f"{refusal.evidence}; accepted once an allowed item was added ({check.evidence})"))
+            _confirm(run, remaining, refusal, check)
             return
         if pick in remaining:  # a forbidden item taken only beside the allowed one: accepted all the same
             run.result.accepted[pick] = check  # type: ignore[index]
@@ -134,29 +138,50 @@ def _control(run: _Run, remaining: list[int], refusal: Observation) -> None:
     _without_control(run, remaining, refusal)
 
 
+def _confirm(run: _Run, remaining: list[int], refusal: Observation, check: Observation) -> None:
+    """The refusal, then the control taken, then the same refusal once more: refusal and control on one
+    schedule, so a connection dropped once cannot pass for a refusal."""
+    again = run.offer(tuple(remaining))
+    pick = run.picked(again)
+    if again.outcome is Outcome.REJECTED:
+        _all(run.result.refused, remaining, refusal._replace(
+            evidence=f"{refusal.evidence}; accepted once an allowed item was added ({check.evidence}); "
+                     "refused again without it"))
+    elif pick in remaining:  # refused once, taken now: the ledger of the offers has the disagreement
+        run.result.accepted[pick] = again  # type: ignore[index]
+        if rest := [item for item in remaining if item != pick]:
+            _ask(run, rest)
+    else:
+        _all(run.result.inconclusive, remaining, again if again.outcome is Outcome.INCONCLUSIVE else inconclusive(
+            f"refused, then answered otherwise when asked again: {again.evidence}"))
+
+
 def _without_control(run: _Run, remaining: list[int], refusal: Observation) -> None:
-    """No allowed item is taken here, even alone."""
+    """No allowed item is taken here, even alone. Only a refusal of the version itself (protocol_version,
+    or a lower version chosen), confirmed, says these items are refused; any other refusal from a target
+    that takes nothing it must take is no evidence, so each item is asked alone for what it can show
+    (an acceptance), and what it refuses stays open."""
     if not run.alone:
         _all(run.result.refused, remaining, refusal._replace(
             evidence=f"{refusal.evidence} (no allowed item to control the refusal with)"))
         return
     if all(_refuses_the_version(alone) for alone in run.alone.values()):
         code, alone = next(iter(run.alone.items()))
-        _all(run.result.refused, remaining, refusal._replace(
-            evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{code:04X} alone "
-            f"({alone.evidence}): it does not speak this version, so it accepts none of these"))
-        return
+        again = run.offer((code,))
+        if _refuses_the_version(again):
+            _all(run.result.refused, remaining, refusal._replace(
+                evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{code:04X} alone, twice "
+                f"({alone.evidence}): it does not speak this version, so it accepts none of these"))
+            return
     for item in remaining:
         alone = run.offer((item,))
         pick = run.picked(alone)
         if pick == item:
             run.result.accepted[item] = alone
-        elif alone.outcome is Outcome.REJECTED:
-            run.result.refused[item] = alone._replace(
-                evidence=f"{alone.evidence} (offered alone: no allowed item is taken here either)")
         else:
             run.result.inconclusive[item] = alone if alone.outcome is Outcome.INCONCLUSIVE else inconclusive(
-                f"offered alone, answered with another choice: {alone.evidence}")
+                f"offered alone: {alone.evidence}, but the target takes none of the allowed items here either, "
+                "so its refusals are no evidence")
 
 
 def _refuses_the_version(observation: Observation) -> bool:

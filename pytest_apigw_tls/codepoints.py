@@ -52,6 +52,7 @@ class AlertDescription(enum.IntEnum):
     bad_certificate = 42
     illegal_parameter = 47
     unknown_ca = 48
+    access_denied = 49
     decode_error = 50
     decrypt_error = 51
     protocol_version = 70
@@ -65,9 +66,22 @@ class AlertDescription(enum.IntEnum):
     no_application_protocol = 120
 
     @classmethod
+    def refuses_offer(cls, value: int) -> bool:
+        """Whether this alert, answering a ClientHello, is a refusal of what it offered. A server fault
+        (internal_error), a cancelled or denied connection, or a record-layer complaint says nothing
+        about the versions, suites or groups offered: the question stays open."""
+        return value not in _SAYS_NOTHING_ABOUT_THE_OFFER
+
+    @classmethod
     def describe(cls, value: int) -> str:
         """The RFC name of an alert, or its number when unknown."""
         try:
             return cls(value).name
         except ValueError:
             return f"alert_{value}"
+
+
+_SAYS_NOTHING_ABOUT_THE_OFFER = frozenset({
+    AlertDescription.internal_error, AlertDescription.user_canceled, AlertDescription.access_denied,
+    AlertDescription.unexpected_message, AlertDescription.bad_record_mac, AlertDescription.record_overflow,
+    AlertDescription.decrypt_error})

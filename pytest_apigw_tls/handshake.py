@@ -18,7 +18,7 @@ from OpenSSL import SSL
 
 from . import capabilities
 from .catalog import Group, Suite, load_catalog
-from .codepoints import TlsVersion
+from .codepoints import AlertDescription, TlsVersion
 from .errors import CatalogError
 from .probes import (
     Observation,
@@ -45,9 +45,9 @@ def classify_handshake_error(error: SSL.Error) -> tuple[Outcome, str]:
     reasons = [str(entry[2]) for entry in (error.args[0] if error.args and isinstance(error.args[0], list) else [])]
     for reason in reasons:
         if match := _RECEIVED_ALERT.match(reason):
-            return Outcome.REJECTED, f"fatal alert {match['name'].replace(' ', '_')}"
+            return _received_alert(match["name"].replace(" ", "_").replace("cancelled", "canceled"))
         if reason in _RECEIVED_ALERT_PLAIN:
-            return Outcome.REJECTED, f"fatal alert {_RECEIVED_ALERT_PLAIN[reason]}"
+            return _received_alert(_RECEIVED_ALERT_PLAIN[reason])
     if isinstance(error, SSL.SysCallError):
         code = error.args[0] if error.args else None
         if code == -1:
@@ -57,6 +57,14 @@ def classify_handshake_error(error: SSL.Error) -> tuple[Outcome, str]:
         return Outcome.REJECTED, "connection closed without an alert"
     text = "; ".join(reasons) or repr(error)
     return Outcome.INCONCLUSIVE, f"handshake failed locally: {text}"
+
+
+def _received_alert(name: str) -> tuple[Outcome, str]:
+    code = AlertDescription.__members__.get(name)
+    if code is not None and not AlertDescription.refuses_offer(code):
+        return Outcome.INCONCLUSIVE, (f"fatal alert {name}, which says nothing about the offer (a fault of the "
+                                      "server or of something in front of it, not a refusal)")
+    return Outcome.REJECTED, f"fatal alert {name}"
 
 
 def _peer_key(connection: SSL.Connection) -> object | None:

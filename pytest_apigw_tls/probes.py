@@ -24,10 +24,12 @@ from .wire import (
     DecodeError,
     HandshakeBuffer,
     HandshakeType,
+    MessageTooLarge,
     RecordBuffer,
     ServerHello,
     build_client_hello,
 )
+from .wire.messages import ExtensionType
 
 
 class Outcome(str, enum.Enum):
@@ -70,6 +72,9 @@ class Observation(NamedTuple):
         cert_type: "rsa" or "ecdsa" from the peer certificate, for handshake probes.
         cert_curve: the registry code of an ECDSA certificate's curve, for handshake probes.
         alert: the description code of the alert that refused a raw probe.
+        ended: how a server that showed its choice then gave up before naming its curve ended (an
+            alert or a close after the ServerHello); the choice stands, the curve was not taken.
+        timed_out: an inconclusive probe that waited its whole timeout.
     """
 
     outcome: Outcome
@@ -81,20 +86,25 @@ class Observation(NamedTuple):
     cert_type: str | None = None
     cert_curve: int | None = None
     alert: int | None = None
+    ended: str | None = None
+    timed_out: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {"outcome": self.outcome.value, "evidence": self.evidence, "version": self.version,
                 "suite": self.suite, "group": self.group, "hello_retry": self.hello_retry,
-                "cert_type": self.cert_type, "cert_curve": self.cert_curve, "alert": self.alert}
+                "cert_type": self.cert_type, "cert_curve": self.cert_curve, "alert": self.alert,
+                "ended": self.ended}
 
 
 class ProbeSettings(NamedTuple):
-    """timeout per probe (s), retries of an inconclusive probe, concurrent probes, pause between probe starts."""
+    """timeout per probe (s), retries of an inconclusive probe, concurrent probes, pause between probe
+    starts (s), and the most one target's scan may take (s) before its remaining questions are left open."""
 
     timeout: float = 5.0
     retries: int = 1
     concurrency: int = 8
     delay: float = 0.0
+    deadline: float = 300.0
 
 
 class Pacer:
@@ -115,8 +125,8 @@ class Pacer:
         time.sleep(max(0.0, start - now))
 
 
-def inconclusive(evidence: str) -> Observation:
-    return Observation(Outcome.INCONCLUSIVE, evidence)
+def inconclusive(evidence: str, timed_out: bool = False) -> Observation:
+    return Observation(Outcome.INCONCLUSIVE, evidence, timed_out=timed_out)
 
 
 def connect(target: Target, timeout: float) -> socket.socket:
@@ -142,26 +152,52 @@ def describe_os_error(error: OSError) -> str:
     return error.strerror or str(error)
 
 
-def read_first_flight(sock: socket.socket, deadline: float) -> tuple[ServerHello, int | None] | Alert | None:
+# What a first flight may hold before the message we read last (RFC 8446 4.1.3, RFC 5246 7.4.1.3,
+# RFC 8422 5.4): larger is no TLS. A Certificate is held to what a real client takes (OpenSSL's default
+# max_cert_list, 100 KiB), so a scan never buffers the 16 MiB a length field can claim.
+CLIENT_CERTIFICATE_LIMIT = 102_400
+_FIRST_FLIGHT_LIMITS = {
+    HandshakeType.server_hello: 2 + 32 + 1 + 32 + 2 + 1 + 2 + 0xFFFF,
+    HandshakeType.server_key_exchange: 1 + 2 + 1 + 0xFF + 2 + 2 + 0xFFFF,
+    HandshakeType.certificate: CLIENT_CERTIFICATE_LIMIT,
+    HandshakeType.server_hello_done: 0,
+}
+
+
+class FirstFlight(NamedTuple):
+    """The server's choice: its ServerHello, the curve of its ServerKeyExchange (ECDHE below TLS 1.3),
+    and, when the server gave up before naming that curve, how it ended (an alert or a close)."""
+
+    hello: ServerHello
+    curve: int | None = None
+    ended: str | None = None
+
+
+def read_first_flight(sock: socket.socket, deadline: float) -> FirstFlight | Alert | None:
     """Read records until a ServerHello (with the curve of an ECDHE ServerKeyExchange below TLS 1.3)
-    or an Alert; None on a clean close before either.
+    or an Alert; None on a clean close before either. An alert or a close after the ServerHello keeps
+    the ServerHello: it showed the choice, what follows is another matter.
 
     Raises:
-        DecodeError: the bytes are not TLS.
+        DecodeError: the bytes are not TLS (MessageTooLarge: a message over its limit).
         TimeoutError / OSError: from the socket (the deadline bounds the whole read).
     """
     records = RecordBuffer()
-    handshake = HandshakeBuffer()
+    handshake = HandshakeBuffer(_FIRST_FLIGHT_LIMITS, CLIENT_CERTIFICATE_LIMIT)
     hello: ServerHello | None = None
+    first = True
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("timed out")
         sock.settimeout(remaining)
         chunk = sock.recv(65536)
+        if first and chunk.startswith(b"HTTP/"):
+            raise DecodeError("plaintext HTTP answered on a TLS port (is the port right?)")
+        first = False
         if not chunk:
             if hello is not None:
-                raise DecodeError("connection closed before the ServerKeyExchange")
+                return FirstFlight(hello, None, "then the connection closed before the ServerKeyExchange")
             if records.pending or handshake.pending:
                 raise DecodeError("connection closed in the middle of a record")
             return None
@@ -169,6 +205,8 @@ def read_first_flight(sock: socket.socket, deadline: float) -> tuple[ServerHello
             if record.content_type == ContentType.alert:
                 alert = Alert.from_bytes(record.fragment)
                 if alert.level == 2 or alert.description == AlertDescription.close_notify:
+                    if hello is not None:
+                        return FirstFlight(hello, None, f"then {_alert_text(alert)} before the ServerKeyExchange")
                     return alert  # a warning such as unrecognized_name is not yet a refusal
             elif record.content_type == ContentType.handshake:
                 for msg_type, body in handshake.feed(record.fragment):
@@ -177,13 +215,17 @@ def read_first_flight(sock: socket.socket, deadline: float) -> tuple[ServerHello
                             raise DecodeError(f"first handshake message is type {msg_type}, not ServerHello")
                         hello = ServerHello.from_body(body)
                         if not _needs_key_exchange_message(hello):
-                            return hello, None
+                            return FirstFlight(hello)
                     elif msg_type == HandshakeType.server_key_exchange:
-                        return hello, ecdhe_curve(body)
+                        return FirstFlight(hello, ecdhe_curve(body))
                     elif msg_type == HandshakeType.server_hello_done:
-                        raise DecodeError("ECDHE suite chosen but no ServerKeyExchange before ServerHelloDone")
+                        return FirstFlight(hello, None, "then ServerHelloDone without a ServerKeyExchange")
             elif hello is None:
                 raise DecodeError(f"{ContentType(record.content_type).name} record before the ServerHello")
+
+
+def _alert_text(alert: Alert) -> str:
+    return f"{'fatal' if alert.level == 2 else 'warning'} alert {AlertDescription.describe(alert.description)}"
 
 
 def _needs_key_exchange_message(hello: ServerHello) -> bool:
@@ -201,12 +243,16 @@ def ecdhe_curve(body: bytes) -> int:
     return int.from_bytes(body[1:3], "big")
 
 
-def _judge_server_hello(hello: ServerHello, offer: ProbeOffer, ske_group: int | None = None) -> Observation:
-    """Accept only a choice we offered. A version below every offered one is the server saying it
-    does not speak those (a client would abort): a refusal. Anything else not offered is a protocol
-    violation, inconclusive, never a pass."""
+def _judge_server_hello(flight: FirstFlight, offer: ProbeOffer) -> Observation:
+    """Accept only a choice we offered and a client could complete.
+
+    A version below every offered one is the server saying it does not speak those (a client would
+    abort): a refusal. So is a choice no client can complete: a suite not valid at the chosen version,
+    a curve that was not offered (below TLS 1.3), a HelloRetryRequest that asks for no change. Anything
+    else not offered is a protocol violation, inconclusive, never a pass."""
+    hello = flight.hello
     version = hello.selected_version
-    group = hello.key_share_group if ske_group is None else ske_group
+    group = hello.key_share_group if flight.curve is None else flight.curve
     label = _version_label(version)
     if version < min(offer.versions):
         offered = ", ".join(_version_label(v) for v in sorted(offer.versions))
@@ -216,18 +262,35 @@ def _judge_server_hello(hello: ServerHello, offer: ProbeOffer, ske_group: int | 
         return inconclusive(f"protocol violation: server selected {label}, which was not offered")
     if hello.cipher_suite not in offer.suites:
         return inconclusive(f"protocol violation: server selected suite 0x{hello.cipher_suite:04X}, not offered")
+    if unusable := _unusable_choice(hello, version, group, offer):
+        return Observation(Outcome.REJECTED, unusable + ": none of the offered items was taken")
     if version == TlsVersion.TLSv1_3:
         allowed_groups = offer.groups if hello.is_hello_retry_request else offer.key_share_groups
         if group is None or group not in allowed_groups:
             shown = "none" if group is None else f"0x{group:04X}"
             return inconclusive(f"protocol violation: server key share group {shown} was not offered")
-    elif group is not None and group not in offer.groups:
-        return inconclusive(f"protocol violation: server chose curve 0x{group:04X}, which was not offered")
     kind = "HelloRetryRequest" if hello.is_hello_retry_request else "ServerHello"
-    return Observation(Outcome.ACCEPTED, f"{kind}: {label} suite 0x{hello.cipher_suite:04X}"
-                       + (f" group 0x{group:04X}" if group is not None else ""),
+    evidence = f"{kind}: {label} suite 0x{hello.cipher_suite:04X}" + (f" group 0x{group:04X}" if group is not None
+                                                                       else "")
+    return Observation(Outcome.ACCEPTED, evidence + (f", {flight.ended}" if flight.ended else ""),
                        version=version, suite=hello.cipher_suite, group=group,
-                       hello_retry=hello.is_hello_retry_request)
+                       hello_retry=hello.is_hello_retry_request, ended=flight.ended)
+
+
+def _unusable_choice(hello: ServerHello, version: int, group: int | None, offer: ProbeOffer) -> str | None:
+    """Why no client could complete this choice (None when one could)."""
+    registered = load_universe().suite(hello.cipher_suite)
+    if registered is not None and version in TlsVersion._value2member_map_ and \
+            not registered.negotiable_at(TlsVersion(version)):
+        return (f"server chose {registered.iana} (0x{hello.cipher_suite:04X}) at {_version_label(version)}, "
+                f"which no client can complete (the suite is not defined for that version)")
+    if version < TlsVersion.TLSv1_3 and group is not None and group not in offer.groups:
+        return (f"server chose curve 0x{group:04X}, which was not offered, so no client can complete it "
+                f"(RFC 8422 5.1)")
+    if hello.is_hello_retry_request and hello.key_share_group is None and \
+            not hello.has_extension(ExtensionType.cookie):
+        return ("HelloRetryRequest that asks for no change, which a client must abort (RFC 8446 4.1.4)")
+    return None
 
 
 def _version_label(version: int) -> str:
@@ -252,17 +315,36 @@ def raw_probe(target: Target, offer: ProbeOffer, timeout: float) -> Observation:
         try:
             sock.sendall(hello.to_records())
             answer = read_first_flight(sock, deadline)
+        except MessageTooLarge as error:
+            return inconclusive(_too_large(error))
         except DecodeError as error:
             return inconclusive(f"unparsable answer: {error}")
         except OSError as error:
-            return inconclusive(f"{describe_os_error(error)} waiting for the ServerHello")
+            return inconclusive(f"{describe_os_error(error)} waiting for the ServerHello",
+                                timed_out=isinstance(error, (socket.timeout, TimeoutError)))
     if answer is None:
         return Observation(Outcome.REJECTED, "connection closed without an alert")
     if isinstance(answer, Alert):
-        level = "fatal" if answer.level == 2 else "warning"
-        return Observation(Outcome.REJECTED, f"{level} alert {AlertDescription.describe(answer.description)}",
-                           alert=answer.description)
-    return _judge_server_hello(answer[0], offer, answer[1])
+        if not AlertDescription.refuses_offer(answer.description):
+            return inconclusive(f"{_alert_text(answer)}, which says nothing about the offer (a fault of the "
+                                f"server or of something in front of it, not a refusal)")
+        return Observation(Outcome.REJECTED, _alert_text(answer), alert=answer.description)
+    return _judge_server_hello(answer, offer)
+
+
+def _too_large(error: MessageTooLarge) -> str:
+    if error.msg_type == HandshakeType.certificate:
+        return (f"client-side size limit: the server's Certificate message of {error.length} bytes is over the "
+                f"{error.limit} bytes a real client accepts (OpenSSL's max_cert_list)")
+    return f"unparsable answer: {error} (no TLS message of that type can be so large)"
+
+
+def curve_answer(observation: Observation) -> Observation:
+    """An answer read for the curve it took. Below TLS 1.3 only a ServerKeyExchange names a curve: a
+    server that showed its suite and then gave up before naming one took none of the offered curves."""
+    if observation.outcome is Outcome.ACCEPTED and observation.ended and observation.group is None:
+        return Observation(Outcome.REJECTED, f"none of the offered curves taken: {observation.evidence}")
+    return observation
 
 
 def with_retries(probe: Callable[[], Observation], settings: ProbeSettings, pacer: Pacer) -> Observation:

@@ -41,6 +41,7 @@ from .probes import (
     ProbeSettings,
     Target,
     connect,
+    curve_answer,
     describe_os_error,
     inconclusive,
     raw_probe,
@@ -51,6 +52,11 @@ from .verdicts import FAIL, INCONCLUSIVE, PASS, REPORTED
 __all__ = ["FAIL", "INCONCLUSIVE", "PASS", "REPORTED", "ScanResult", "Verdict", "detect_cert_type", "scan"]
 
 Job = Callable[[], list[tuple[Expectation, Observation]]]
+Reading = Callable[[Observation], Observation]  # how a question reads a raw answer
+
+
+def _as_seen(observation: Observation) -> Observation:
+    return observation
 
 
 class Verdict(NamedTuple):
@@ -89,6 +95,7 @@ class ScanResult:
     verdicts: tuple[Verdict, ...]
     probes: int
     elapsed: float
+    notes: tuple[str, ...] = ()  # what the scan had to do or saw beyond the verdicts (backing off, stopping)
 
     def verdict_for(self, expectation: Expectation) -> Verdict:
         for verdict in self.verdicts:
@@ -107,40 +114,83 @@ class ScanResult:
         return {"target": {"host": self.target.host, "port": self.target.port, "sni": self.target.sni},
                 "policy": self.policy_id, "cert_type": self.cert_type, "probes": self.probes,
                 "elapsed_s": round(self.elapsed, 3), "conforms": self.conforms,
-                "counts": {k: self.count(k) for k in (PASS, FAIL, INCONCLUSIVE, REPORTED)},
+                "counts": {k: self.count(k) for k in (PASS, FAIL, INCONCLUSIVE, REPORTED)}, "notes": list(self.notes),
                 "verdicts": [v.to_dict() for v in self.verdicts]}
 
 
+EARLY_STOP_TIMEOUTS = 4  # a scan whose first probes all time out stops: the rest would only wait as long
+
+
 class _Prober:
-    """Runs probes against one target with retries, pacing and a probe count."""
+    """Runs probes against one target with retries, pacing, a probe count and a deadline, and keeps a
+    ledger of every question's answers: the same question answered both ways is a disagreement, the
+    sign of a target that drops or throttles connections (never a verdict)."""
 
     def __init__(self, target: Target, settings: ProbeSettings, catalog: Catalog,
-                 budget: threading.Semaphore | None = None) -> None:
+                 budget: threading.Semaphore | None = None, deadline: float | None = None) -> None:
         self.target, self.settings, self.catalog = target, settings, catalog
         self.budget = budget  # shared by every target of a fleet: probes in flight across all of them
         self.pacer = Pacer(settings.delay)
+        self.deadline = deadline if deadline is not None else time.monotonic() + settings.deadline
         self.count = 0
+        self.answered = self.timeouts = 0
+        self.stopped: str | None = None
+        self.answers: dict[tuple[object, ...], Outcome] = {}
+        self.disagreements: list[str] = []
         self._lock = threading.Lock()
         self._certificate: Observation | None = None
         self._certificate_lock = threading.Lock()
 
-    def _run(self, probe: Callable[[], Observation]) -> Observation:
+    def _run(self, question: tuple[object, ...], probe: Callable[[], Observation]) -> Observation:
         def counted() -> Observation:
+            if self.stopped:
+                return inconclusive(self.stopped)
+            if time.monotonic() > self.deadline:
+                return inconclusive(f"not asked: the scan's deadline of {self.settings.deadline:g} s passed "
+                                    "(raise it with --deadline)")
             with self._lock:
                 self.count += 1
             if self.budget is None:
-                return probe()
-            with self.budget:
-                return probe()
-        return with_retries(counted, self.settings, self.pacer)
+                observation = probe()
+            else:
+                with self.budget:
+                    observation = probe()
+            self._watch_timeouts(observation)
+            return observation
+        observation = with_retries(counted, self.settings, self.pacer)
+        self._record(question, observation)
+        return observation
+
+    def _watch_timeouts(self, observation: Observation) -> None:
+        with self._lock:
+            self.answered += 1
+            self.timeouts += observation.timed_out
+            if self.timeouts == self.answered == EARLY_STOP_TIMEOUTS:
+                self.stopped = (f"not asked: the target's first {EARLY_STOP_TIMEOUTS} probes all timed out after "
+                                f"{self.settings.timeout:g} s each, so the scan stopped early (is something "
+                                "silently dropping connections, or does the server delay its answers?)")
+
+    def _record(self, question: tuple[object, ...], observation: Observation) -> None:
+        if observation.outcome is Outcome.INCONCLUSIVE:
+            return
+        with self._lock:
+            before = self.answers.setdefault(question, observation.outcome)
+            if before is not observation.outcome:
+                self.disagreements.append(f"{_describe_question(question)} was {before.value} on one connection "
+                                          f"and {observation.outcome.value} on another")
+
+    def disagree(self, text: str) -> None:
+        with self._lock:
+            self.disagreements.append(text)
 
     def raw(self, offer: ProbeOffer) -> Observation:
-        return self._run(lambda: raw_probe(self.target, offer, self.settings.timeout))
+        return self._run(("raw", offer), lambda: raw_probe(self.target, offer, self.settings.timeout))
 
     def handshake(self, version: TlsVersion | None = None, suite: str | None = None,
                   groups: list[str] | None = None, cert_type: str | None = None) -> Observation:
-        return self._run(lambda: handshake_probe(self.target, self.settings.timeout, version, suite, groups,
-                                                 cert_type))
+        question = ("handshake", version, suite, tuple(groups or ()), cert_type)
+        return self._run(question, lambda: handshake_probe(self.target, self.settings.timeout, version, suite,
+                                                           groups, cert_type))
 
     def certificate_handshake(self) -> Observation:
         """One ECDSA handshake (any version: the certificate is the SNI's), shared by the jobs that
@@ -150,11 +200,13 @@ class _Prober:
                 self._certificate = self.handshake(cert_type="ecdsa")
             return self._certificate
 
-    def confirmed(self, offer: ProbeOffer, version: TlsVersion, groups: list[str] | None = None) -> Observation:
-        """For an offer that should be refused: the raw ClientHello first (a refusal needs nothing more);
-        an acceptance counts only once a real handshake, limited to what the server chose (its suite,
-        and the given groups), completes with the same choice."""
-        first = self.raw(offer)
+    def confirmed(self, offer: ProbeOffer, version: TlsVersion, groups: list[str] | None = None,
+                  reading: Reading = _as_seen) -> Observation:
+        """For an offer that should be refused: the raw ClientHello first (read by `reading`: a curve
+        question reads a ServerHello abandoned before its curve as a refusal); an acceptance counts only
+        once a real handshake, limited to what the server chose (its suite, and the given groups),
+        completes with the same choice."""
+        first = reading(self.raw(offer))
         if first.outcome is not Outcome.ACCEPTED:
             return first
         suite = self._openssl_name(first.suite)
@@ -164,21 +216,29 @@ class _Prober:
         return Observation(Outcome.INCONCLUSIVE, f"{first.evidence}, but the full handshake did not agree: "
                                                  f"{second.evidence}")
 
-    def accepted(self, offer: ProbeOffer, version: TlsVersion, groups: list[str] | None = None) -> Observation:
+    def accepted(self, offer: ProbeOffer, version: TlsVersion, groups: list[str] | None = None,
+                 reading: Reading = _as_seen) -> Observation:
         """For an offer the policy allows: a full handshake limited to the offer is the strongest
         evidence of acceptance, so it goes first. Only when it does not complete is the raw ClientHello
         asked: a refusal counts when both refuse; a raw acceptance the handshake could not finish is
         inconclusive."""
         names = [self._openssl_name(code) for code in offer.suites]
         if None in names:  # the local OpenSSL cannot be limited to these: the raw answer says what to confirm
-            return self.confirmed(offer, version, groups)
+            return self.confirmed(offer, version, groups, reading)
         suites = ":".join(names)  # type: ignore[arg-type]
         handshake = self.handshake(version, suites, self._local_groups(offer, groups))
         if self.agrees(handshake, version, offer.suites, groups):
             return handshake
-        raw = self.raw(offer)
+        raw = reading(self.raw(offer))
+        if raw.outcome is Outcome.REJECTED and handshake.outcome is Outcome.REJECTED:
+            again = self.handshake(version, suites, self._local_groups(offer, groups))
+            if self.agrees(again, version, offer.suites, groups):
+                return again  # refused, then taken: the ledger has the disagreement
+            if again.outcome is Outcome.REJECTED:
+                return raw._replace(evidence=f"{raw.evidence}; a full handshake too, twice: {handshake.evidence}")
+            return again
         if raw.outcome is Outcome.REJECTED:
-            return raw._replace(evidence=f"{raw.evidence}; a full handshake too: {handshake.evidence}")
+            return inconclusive(f"{raw.evidence}, but the full handshake ended otherwise: {handshake.evidence}")
         if raw.outcome is Outcome.ACCEPTED:
             return inconclusive(f"{raw.evidence}, but the full handshake did not agree: {handshake.evidence}")
         return raw
@@ -209,6 +269,22 @@ class _Prober:
         return ProbeOffer((int(version),), tuple(suites), groups, shares)
 
 
+def _describe_question(question: tuple[object, ...]) -> str:
+    if question[0] == "raw":
+        offer = question[1]
+        assert isinstance(offer, ProbeOffer)
+        versions = "+".join(_label(v) for v in offer.versions)
+        return f"the same ClientHello ({versions}, {len(offer.suites)} suites, {len(offer.groups)} groups)"
+    _kind, version, suite, groups, cert_type = question
+    what = [str(x) for x in (version.label if isinstance(version, TlsVersion) else None, suite,
+                             ",".join(groups) if isinstance(groups, tuple) else None, cert_type) if x]
+    return f"the same handshake ({' '.join(what) or 'any'})"
+
+
+def _label(version: int) -> str:
+    return TlsVersion(version).label if version in TlsVersion._value2member_map_ else f"0x{version:04X}"
+
+
 def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert_type: str) -> Job:
     """An allowed version is offered with the policy's own suites for it; a refused one with every named
     suite that can be negotiated there (small offers: a refusal must not come from the offer's size)."""
@@ -219,12 +295,55 @@ def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert
 
     def job() -> list[tuple[Expectation, Observation]]:
         offer = prober.offer(version, suites)
-        if version is TlsVersion.SSLv3:  # the local OpenSSL cannot complete SSLv3: the ServerHello must do
-            return [(expectation, prober.raw(offer))]
         if expectation.expected == ACCEPT:
+            if version is TlsVersion.SSLv3:  # the local OpenSSL cannot complete SSLv3: the ServerHello must do
+                return [(expectation, prober.raw(offer))]
             return [(expectation, prober.accepted(offer, version))]
-        return [(expectation, prober.confirmed(offer, version))]
+        return [(expectation, _refused_version(prober, version, tuple(suites), _version_control(policy, cert_type)))]
     return job
+
+
+def _version_control(policy: Policy, cert_type: str) -> tuple[TlsVersion, tuple[int, ...]] | None:
+    """An allowed version and its suites: offered beside a refused one, it shows the offer itself is taken."""
+    for version in sorted(policy.versions.value):
+        if suites := policy.accepted_suites(version, cert_type):
+            return version, tuple(s.code for s in suites)
+    return None
+
+
+def _refused_version(prober: _Prober, version: TlsVersion, suites: tuple[int, ...],
+                     control: tuple[TlsVersion, tuple[int, ...]] | None) -> Observation:
+    """A version refusal counts when it is confirmed: the same offer with an allowed version beside it is
+    taken (at that version), and the version alone is refused again. When the control is refused too,
+    the offer's size or shape is what was refused: its suites are asked in halves."""
+    offer = prober.offer(version, suites)
+    first = prober.confirmed(offer, version) if version is not TlsVersion.SSLv3 else prober.raw(offer)
+    if first.outcome is not Outcome.REJECTED or control is None:
+        return first
+    allowed, allowed_suites = control
+    both = prober.offer(max(version, allowed), suites + allowed_suites)._replace(
+        versions=(int(allowed), int(version)))
+    check = prober.raw(both)
+    if check.outcome is Outcome.ACCEPTED and check.version == version:
+        prober.disagree(f"{version.label} was refused alone, then chosen with {allowed.label} offered beside it")
+        return prober.confirmed(offer, version) if version is not TlsVersion.SSLv3 else check
+    if check.outcome is Outcome.ACCEPTED:
+        again = prober.raw(offer)
+        if again.outcome is Outcome.REJECTED:
+            return first._replace(evidence=f"{first.evidence}; with {allowed.label} beside it the same offer was "
+                                           f"taken at {_label(check.version or 0)}, and {version.label} alone was "
+                                           "refused again")
+        return prober.confirmed(offer, version) if again.outcome is Outcome.ACCEPTED else again
+    if check.outcome is Outcome.INCONCLUSIVE:
+        return check
+    if len(suites) > 1 and prober.raw(prober.offer(allowed, allowed_suites[:1])).outcome is Outcome.ACCEPTED:
+        half = len(suites) // 2
+        answers = [_refused_version(prober, version, part, control) for part in (suites[:half], suites[half:])]
+        if taken := next((a for a in answers if a.outcome is not Outcome.REJECTED), None):
+            return taken
+        return answers[0]._replace(evidence=f"refused in halves: {answers[0].evidence}")
+    return inconclusive(f"{first.evidence}, but refused too with {allowed.label} and its own suites added "
+                        f"({check.evidence}): the refusal is no evidence")
 
 
 def _accepted_suite_job(prober: _Prober, expectation: Expectation) -> Job:
@@ -301,7 +420,8 @@ def _refused_groups_job(prober: _Prober, version: TlsVersion, refused: list[Expe
             if certificate.cert_curve is None:
                 return [(e, _without_certificate_curve(certificate, version)) for e in refused]
             chosen_controls = (certificate.cert_curve,)
-        result = run_bundle(lambda codes: prober.raw(ProbeOffer((int(version),), suites, codes, ())), items,
+        result = run_bundle(lambda codes: curve_answer(prober.raw(ProbeOffer((int(version),), suites, codes, ()))),
+                            items,
                             lambda observation: observation.group, chosen_controls)
         return _bundle_observations(refused, lookup, result, prober.catalog.universe.describe_group)
     return job
@@ -321,8 +441,8 @@ def _accepted_group_job(prober: _Prober, expectation: Expectation, suites: tuple
     def job() -> list[tuple[Expectation, Observation]]:
         offer = ProbeOffer((int(version),), suites, (group.code,), ())
         if group.name in detect().groups:
-            return [(expectation, prober.accepted(offer, version, [group.name]))]
-        return [(expectation, prober.raw(offer))]
+            return [(expectation, prober.accepted(offer, version, [group.name], curve_answer))]
+        return [(expectation, curve_answer(prober.raw(offer)))]
     return job
 
 
@@ -440,27 +560,80 @@ def detect_cert_type(target: Target, settings: ProbeSettings) -> str:
 def scan(target: Target, policy: Policy, cert_type: str | None = None, settings: ProbeSettings | None = None,
          catalog: Catalog | None = None, progress: Callable[[int, int], None] | None = None,
          budget: threading.Semaphore | None = None) -> ScanResult:
-    """Give a verdict for every TLS expectation of `policy` on `target`."""
+    """Give a verdict for every TLS expectation of `policy` on `target`.
+
+    A target that answers the same question differently is asked everything again, slower (one probe
+    at a time, paced); if it still disagrees, every case resting on a refusal is inconclusive."""
     catalog = catalog or load_catalog()
     settings = settings or ProbeSettings()
     started = time.monotonic()
+    deadline = started + settings.deadline
     check_reachable(target, settings.timeout)
     cert_type = cert_type or detect_cert_type(target, settings)
     expectations = expectations_for(policy, cert_type, catalog)
-    verdicts, probes = _judge_all(target, policy, cert_type, expectations, settings, catalog, progress, budget)
-    return ScanResult(target, policy.id, cert_type, verdicts, probes, time.monotonic() - started)
+    verdicts, prober = _judge_all(target, policy, cert_type, expectations, settings, catalog, progress, budget,
+                                  deadline)
+    verdicts, probes, notes = _settle_disagreements(target, policy, cert_type, expectations, settings, catalog,
+                                                    budget, deadline, verdicts, prober)
+    return ScanResult(target, policy.id, cert_type, verdicts, probes, time.monotonic() - started, notes)
+
+
+def _settle_disagreements(target: Target, policy: Policy, cert_type: str, expectations: list[Expectation],
+                          settings: ProbeSettings, catalog: Catalog, budget: threading.Semaphore | None,
+                          deadline: float, verdicts: tuple[Verdict, ...],
+                          prober: _Prober) -> tuple[tuple[Verdict, ...], int, tuple[str, ...]]:
+    """Disagreement is flakiness, never a verdict: back off once and ask again; acceptances seen in either
+    run stand (a dropped connection cannot fake one); refusals count only from a run without disagreement."""
+    notes = [prober.stopped] if prober.stopped else []
+    if not prober.disagreements:
+        return verdicts, prober.count, tuple(notes)
+    slower = settings._replace(concurrency=1, delay=max(BACKOFF_DELAY, 2 * settings.delay))
+    notes.append(f"flaky: {_summarize(prober.disagreements)}; the target drops or throttles connections, so the scan "
+                 f"backed off (concurrency {settings.concurrency} -> 1, {settings.delay:g} -> {slower.delay:g} s "
+                 "between probes) and asked every question again")
+    again, slow_prober = _judge_all(target, policy, cert_type, expectations, slower, catalog, None, budget, deadline)
+    merged = tuple(first if first.observed == ACCEPT and second.observed != ACCEPT else second
+                   for first, second in zip(verdicts, again))
+    probes = prober.count + slow_prober.count
+    if slow_prober.stopped:
+        notes.append(slow_prober.stopped)
+    if not slow_prober.disagreements:
+        notes.append("after backing off the target answered consistently: its verdicts come from that run")
+        return merged, probes, tuple(notes)
+    reason = f"flaky target: {_summarize(slow_prober.disagreements)}, even after backing off"
+    notes.append(reason + "; every case resting on a refusal is inconclusive")
+    return tuple(_unsettled(v, reason) for v in merged), probes, tuple(notes)
+
+
+BACKOFF_DELAY = 0.05  # seconds between probe starts after a disagreement: 20 connections a second at most
+
+
+def _summarize(disagreements: list[str]) -> str:
+    more = f" ({len(disagreements)} disagreeing answers in all)" if len(disagreements) > 1 else ""
+    return disagreements[0] + more
+
+
+def _unsettled(verdict: Verdict, reason: str) -> Verdict:
+    if verdict.observed != REJECT:
+        return verdict
+    return Verdict(verdict.expectation, INCONCLUSIVE, INCONCLUSIVE,
+                   f"{reason}; this case rests on a refusal ({verdict.evidence})")
 
 
 def observe(target: Target, policy: Policy, cert_type: str, expectations: list[Expectation],
             settings: ProbeSettings) -> tuple[Verdict, ...]:
     """Verdicts for a few expectations only (the SNI cases ask one question of each of two targets)."""
-    return _judge_all(target, policy, cert_type, expectations, settings, load_catalog(), None, None)[0]
+    verdicts, prober = _judge_all(target, policy, cert_type, expectations, settings, load_catalog(), None, None,
+                                  time.monotonic() + settings.deadline)
+    if prober.disagreements:
+        return tuple(_unsettled(v, f"flaky target: {_summarize(prober.disagreements)}") for v in verdicts)
+    return verdicts
 
 
 def _judge_all(target: Target, policy: Policy, cert_type: str, expectations: list[Expectation],
                settings: ProbeSettings, catalog: Catalog, progress: Callable[[int, int], None] | None,
-               budget: threading.Semaphore | None) -> tuple[tuple[Verdict, ...], int]:
-    prober = _Prober(target, settings, catalog, budget)
+               budget: threading.Semaphore | None, deadline: float) -> tuple[tuple[Verdict, ...], _Prober]:
+    prober = _Prober(target, settings, catalog, budget, deadline)
     jobs = plan(prober, expectations, policy, cert_type)
     observed: dict[tuple[str, int, str], Verdict] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
@@ -470,4 +643,4 @@ def _judge_all(target: Target, policy: Policy, cert_type: str, expectations: lis
                 observed[expectation.key] = judge(expectation, observation)
             if progress:
                 progress(done, len(jobs))
-    return tuple(observed[e.key] for e in expectations), prober.count
+    return tuple(observed[e.key] for e in expectations), prober

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.probes import Outcome, ProbeOffer, ProbeSettings, Target, raw_probe
+from pytest_apigw_tls.probes import Outcome, ProbeOffer, ProbeSettings, Target, curve_answer, raw_probe
 from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.scan import INCONCLUSIVE, PASS, scan
 
@@ -53,13 +53,69 @@ def test_hostile_answers_are_inconclusive_with_their_reason(behaviour, evidence)
     assert evidence in observation.evidence
 
 
-@pytest.mark.parametrize("behaviour,evidence", [
-    (answer_with(server_hello(0x0303, 0xC02F) + server_key_exchange(0x0019)), "curve 0x0019, which was not offered"),
-    (answer_with(server_hello(0x0303, 0xC02F)), "connection closed before the ServerKeyExchange"),
+def test_a_curve_that_was_not_offered_is_no_acceptance():
+    """wolfSSL and Bouncy Castle answer a TLS 1.2 hello sharing no curve with a ServerKeyExchange on a
+    curve never offered: a client aborts, so none of the offered items was taken."""
+    observation = probe(answer_with(server_hello(0x0303, 0xC02F) + server_key_exchange(0x0019)), TLS12)
+    assert observation.outcome is Outcome.REJECTED
+    assert "curve 0x0019, which was not offered, so no client can complete it" in observation.evidence
+
+
+@pytest.mark.parametrize("after,ended", [
+    (b"", "then the connection closed before the ServerKeyExchange"),
+    (b"\x15\x03\x03\x00\x02\x02\x28", "then fatal alert handshake_failure before the ServerKeyExchange"),
+    (b"\x15\x03\x03\x00\x02\x01\x00", "then warning alert close_notify before the ServerKeyExchange"),
 ])
-def test_an_ecdhe_answer_below_tls13_must_name_an_offered_curve(behaviour, evidence):
-    observation = probe(behaviour, TLS12)
+def test_an_alert_or_close_after_the_server_hello_keeps_the_server_hello(after, ended):
+    """The ServerHello showed the suite taken; what follows it is another matter, and a question about
+    the curve reads it as no curve taken."""
+    observation = probe(answer_with(server_hello(0x0303, 0xC02F) + after), TLS12)
+    assert observation.outcome is Outcome.ACCEPTED and observation.suite == 0xC02F
+    assert observation.ended == ended and observation.evidence.endswith(ended)
+    as_curve = curve_answer(observation)
+    assert as_curve.outcome is Outcome.REJECTED and as_curve.evidence.startswith("none of the offered curves taken")
+
+
+def test_a_suite_chosen_above_the_negotiated_version_is_no_acceptance():
+    """s2n-tls answers a TLS 1.0 hello offering TLS 1.2-only suites by choosing one: no client can finish."""
+    tls10 = ProbeOffer((0x0301,), (0xC02F, 0xC013), (0x001D,), ())
+    observation = probe(answer_with(server_hello(0x0301, 0xC02F) + server_key_exchange(0x001D)), tls10)
+    assert observation.outcome is Outcome.REJECTED
+    assert ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (0xC02F) at TLSv1.0, which no client can complete"
+            in observation.evidence)
+
+
+def test_a_hello_retry_request_asking_no_change_is_a_refusal():
+    """RFC 8446 4.1.4: an HRR that would not change the ClientHello makes the client abort."""
+    observation = probe(answer_with(server_hello(0x0304, 0x1301, None, retry=True)))
+    assert observation.outcome is Outcome.REJECTED and "asks for no change" in observation.evidence
+
+
+@pytest.mark.parametrize("description", [80, 90, 49, 10])  # internal_error, user_canceled, access_denied, ...
+def test_an_alert_that_says_nothing_about_the_offer_is_no_refusal(description):
+    observation = probe(answer_with(b"\x15\x03\x03\x00\x02\x02" + bytes([description])))
+    assert observation.outcome is Outcome.INCONCLUSIVE and "says nothing about the offer" in observation.evidence
+
+
+@pytest.mark.parametrize("data,evidence", [
+    (b"\x16\x03\x03\x00\x04\x02\xff\xff\xff", "server_hello message of 16777215 bytes is over the limit"),
+    (server_hello(0x0303, 0xC02F) + b"\x16\x03\x03\x00\x04\x0b\x80\x00\x00",
+     "client-side size limit: the server's Certificate message of 8388608 bytes is over the 102400 bytes"),
+    (b"HTTP/1.1 400 Bad Request\r\n\r\n", "plaintext HTTP answered on a TLS port"),
+])
+def test_oversized_or_plaintext_answers_are_decided_at_once(data, evidence):
+    """A header claiming megabytes is refused before its bytes arrive: nothing is buffered until the timeout."""
+    started = time.monotonic()
+    observation = probe(answer_with(data) if not data.startswith(b"\x16") else _then_wait(data), TLS12)
     assert observation.outcome is Outcome.INCONCLUSIVE and evidence in observation.evidence
+    assert time.monotonic() - started < TIMEOUT
+
+
+def _then_wait(data):
+    def behaviour(sock):
+        answer_with(data)(sock)
+        sock.recv(1)  # keep the connection open: only the header decides
+    return behaviour
 
 
 def test_a_clean_close_after_the_client_hello_is_a_refusal():

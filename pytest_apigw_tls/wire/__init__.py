@@ -2,7 +2,17 @@
 
 from .builder import build_client_hello
 from .codec import DecodeError
-from .messages import Alert, ClientHello, ContentType, HandshakeBuffer, HandshakeType, Record, RecordBuffer, ServerHello
+from .messages import (
+    Alert,
+    ClientHello,
+    ContentType,
+    HandshakeBuffer,
+    HandshakeType,
+    MessageTooLarge,
+    Record,
+    RecordBuffer,
+    ServerHello,
+)
 
-__all__ = ["Alert", "ClientHello", "ContentType", "DecodeError", "HandshakeBuffer", "HandshakeType", "Record",
-           "RecordBuffer", "ServerHello", "build_client_hello"]
+__all__ = ["Alert", "ClientHello", "ContentType", "DecodeError", "HandshakeBuffer", "HandshakeType",
+           "MessageTooLarge", "Record", "RecordBuffer", "ServerHello", "build_client_hello"]

@@ -38,6 +38,7 @@ class ExtensionType(enum.IntEnum):
     extended_master_secret = 23  # RFC 7627
     supported_versions = 43  # RFC 8446
     psk_key_exchange_modes = 45
+    cookie = 44  # RFC 8446 4.2.2
     key_share = 51
     renegotiation_info = 0xFF01  # RFC 5746
 
@@ -197,6 +198,9 @@ class ServerHello(NamedTuple):
             raise DecodeError("supported_versions in ServerHello must hold one version")
         return int.from_bytes(data, "big")
 
+    def has_extension(self, extension_type: int) -> bool:
+        return _find(self.extensions, extension_type) is not None
+
     @property
     def key_share_group(self) -> int | None:
         """The group of the server's key share, or the group a HelloRetryRequest asks for."""
@@ -244,35 +248,76 @@ class Alert(NamedTuple):
 
 
 class RecordBuffer:
-    """Collects bytes as they arrive and hands out whole records (one may take several reads)."""
+    """Collects bytes as they arrive and hands out whole records (one may take several reads).
+
+    Buffering is linear (a bytearray consumed once per feed) and bounded: a record longer than the
+    protocol allows is refused at its header, before its bytes arrive."""
 
     def __init__(self) -> None:
-        self.pending = b""
+        self._pending = bytearray()
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
 
     def feed(self, data: bytes) -> list[Record]:
         """The records completed by `data`; DecodeError when the bytes are not TLS records."""
-        self.pending += data
-        records = []
-        while (parsed := Record.parse_prefix(self.pending)) is not None:
-            record, used = parsed
-            self.pending = self.pending[used:]
-            records.append(record)
+        self._pending += data
+        records, used = [], 0
+        view = memoryview(self._pending)
+        try:
+            while (parsed := Record.parse_prefix(view[used:])) is not None:
+                record, size = parsed
+                used += size
+                records.append(record)
+        finally:
+            view.release()
+        del self._pending[:used]
         return records
 
 
 class HandshakeBuffer:
-    """Collects records and yields whole handshake messages (they may span or share records)."""
+    """Collects records and yields whole handshake messages (they may span or share records).
 
-    def __init__(self) -> None:
-        self.pending = b""
+    Args:
+        limits: the largest body accepted per handshake type; a header claiming more is refused at
+            once (DecodeError), so a peer cannot make us buffer up to the 16 MiB a length field allows.
+        default_limit: the limit of types not in `limits` (the protocol's own maximum by default).
+    """
+
+    def __init__(self, limits: dict[int, int] | None = None, default_limit: int = 2**24 - 1) -> None:
+        self._pending = bytearray()
+        self.limits = limits or {}
+        self.default_limit = default_limit
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
 
     def feed(self, fragment: bytes) -> list[tuple[int, bytes]]:
-        self.pending += fragment
-        messages = []
-        while len(self.pending) >= 4:
-            length = int.from_bytes(self.pending[1:4], "big")
-            if len(self.pending) < 4 + length:
+        self._pending += fragment
+        messages, used = [], 0
+        while len(self._pending) - used >= 4:
+            msg_type = self._pending[used]
+            length = int.from_bytes(self._pending[used + 1:used + 4], "big")
+            limit = self.limits.get(msg_type, self.default_limit)
+            if length > limit:
+                raise MessageTooLarge(msg_type, length, limit)
+            if len(self._pending) - used < 4 + length:
                 break
-            messages.append((self.pending[0], self.pending[4:4 + length]))
-            self.pending = self.pending[4 + length:]
+            messages.append((msg_type, bytes(self._pending[used + 4:used + 4 + length])))
+            used += 4 + length
+        del self._pending[:used]
         return messages
+
+
+class MessageTooLarge(DecodeError):
+    """A handshake message whose header claims more bytes than its limit (protocol or client-side)."""
+
+    def __init__(self, msg_type: int, length: int, limit: int) -> None:
+        self.msg_type, self.length, self.limit = msg_type, length, limit
+        try:
+            name = HandshakeType(msg_type).name
+        except ValueError:
+            name = f"type {msg_type}"
+        super().__init__(f"{name} message of {length} bytes is over the limit of {limit} bytes")
