@@ -13,9 +13,9 @@ bundle is split in halves and each half asked again (a single item whose control
 INCONCLUSIVE with that reason); if the target refuses it alone too, it lacks that allowed item (its
 own case fails) and the next allowed item is tried as the control. When no allowed item is taken
 even alone: a target that answers with protocol_version (or a lower version), twice, does not speak
-the offer's version, so it accepts none of the bundle; otherwise each item is offered alone, the
-smallest offer there is: one it takes is accepted, one it refuses stays inconclusive (a target that
-refuses what it must take proves nothing by refusing).
+the offer's version, so it accepts none of the bundle; otherwise the items are offered a few at a
+time: one it takes is accepted, one it refuses stays inconclusive (a target that refuses what it
+must take proves nothing by refusing).
 
 Every refusal that counts is asked twice, with its control between: refused, then taken with the
 control added, then refused again. An answer that changes is an acceptance (a dropped connection
@@ -173,15 +173,25 @@ def _without_control(run: _Run, remaining: list[int], refusal: Observation) -> N
                 evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{code:04X} alone, twice "
                 f"({alone.evidence}): it does not speak this version, so it accepts none of these"))
             return
-    for item in remaining:
-        alone = run.offer((item,))
-        pick = run.picked(alone)
-        if pick == item:
-            run.result.accepted[item] = alone
-        else:
-            run.result.inconclusive[item] = alone if alone.outcome is Outcome.INCONCLUSIVE else inconclusive(
-                f"offered alone: {alone.evidence}, but the target takes none of the allowed items here either, "
-                "so its refusals are no evidence")
+    for start in range(0, len(remaining), SMALL_OFFER):  # a few at a time, as small offers as a server takes
+        _search_small(run, remaining[start:start + SMALL_OFFER])
+
+
+SMALL_OFFER = 8  # items per offer when no control works: small enough for a server that drops large offers
+
+
+def _search_small(run: _Run, items: list[int]) -> None:
+    """Offer a few items at a time and name what the target takes; its refusals here stay open."""
+    while items:
+        answer = run.offer(tuple(items))
+        pick = run.picked(answer)
+        if pick not in items:
+            _all(run.result.inconclusive, items, answer if answer.outcome is Outcome.INCONCLUSIVE else inconclusive(
+                f"offered {len(items)} at a time: {answer.evidence}, but the target takes none of the allowed "
+                "items here either, so its refusals are no evidence"))
+            return
+        run.result.accepted[pick] = answer  # type: ignore[index]
+        items = [item for item in items if item != pick]
 
 
 def _refuses_the_version(observation: Observation) -> bool:

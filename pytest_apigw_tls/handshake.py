@@ -162,7 +162,7 @@ def handshake_probe(target: Target, timeout: float, version: TlsVersion | None =
         try:
             drive(connection.do_handshake, sock, deadline)
         except (socket.timeout, TimeoutError):
-            return inconclusive("timed out during the handshake")
+            return inconclusive("timed out during the handshake", timed_out=True)
         except SSL.Error as error:
             outcome, evidence = classify_handshake_error(error)
             return Observation(outcome, evidence)

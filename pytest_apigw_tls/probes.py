@@ -98,13 +98,16 @@ class Observation(NamedTuple):
 
 class ProbeSettings(NamedTuple):
     """timeout per probe (s), retries of an inconclusive probe, concurrent probes, pause between probe
-    starts (s), and the most one target's scan may take (s) before its remaining questions are left open."""
+    starts (s), the most one target's scan may take (s) before its remaining questions are left open,
+    and the quiet (s) before a refused allowed item or a disagreeing target is asked again (a rate
+    limiter's window)."""
 
     timeout: float = 5.0
     retries: int = 1
     concurrency: int = 8
     delay: float = 0.0
     deadline: float = 300.0
+    backoff_pause: float = 1.0
 
 
 class Pacer:

@@ -219,9 +219,9 @@ class _Prober:
     def accepted(self, offer: ProbeOffer, version: TlsVersion, groups: list[str] | None = None,
                  reading: Reading = _as_seen) -> Observation:
         """For an offer the policy allows: a full handshake limited to the offer is the strongest
-        evidence of acceptance, so it goes first. Only when it does not complete is the raw ClientHello
-        asked: a refusal counts when both refuse; a raw acceptance the handshake could not finish is
-        inconclusive."""
+        evidence of acceptance, so it goes first. Only when it does not complete are the raw ClientHello
+        and the handshake once more asked: a refusal counts when all three refuse (a dropped connection
+        cannot fail an allowed item); a raw acceptance no handshake could finish is inconclusive."""
         names = [self._openssl_name(code) for code in offer.suites]
         if None in names:  # the local OpenSSL cannot be limited to these: the raw answer says what to confirm
             return self.confirmed(offer, version, groups, reading)
@@ -230,13 +230,12 @@ class _Prober:
         if self.agrees(handshake, version, offer.suites, groups):
             return handshake
         raw = reading(self.raw(offer))
-        if raw.outcome is Outcome.REJECTED and handshake.outcome is Outcome.REJECTED:
+        if raw.outcome is not Outcome.INCONCLUSIVE and not handshake.timed_out:
             again = self.handshake(version, suites, self._local_groups(offer, groups))
             if self.agrees(again, version, offer.suites, groups):
                 return again  # refused, then taken: the ledger has the disagreement
-            if again.outcome is Outcome.REJECTED:
-                return raw._replace(evidence=f"{raw.evidence}; a full handshake too, twice: {handshake.evidence}")
-            return again
+            if raw.outcome is Outcome.REJECTED and again.outcome is not Outcome.ACCEPTED and not again.timed_out:
+                return raw._replace(evidence=f"{raw.evidence}; no full handshake either, twice: {handshake.evidence}")
         if raw.outcome is Outcome.REJECTED:
             return inconclusive(f"{raw.evidence}, but the full handshake ended otherwise: {handshake.evidence}")
         if raw.outcome is Outcome.ACCEPTED:
@@ -299,50 +298,55 @@ def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert
             if version is TlsVersion.SSLv3:  # the local OpenSSL cannot complete SSLv3: the ServerHello must do
                 return [(expectation, prober.raw(offer))]
             return [(expectation, prober.accepted(offer, version))]
-        return [(expectation, _refused_version(prober, version, tuple(suites), _version_control(policy, cert_type)))]
+        return [(expectation, _refused_version(prober, version, tuple(suites), _version_controls(policy, cert_type)))]
     return job
 
 
-def _version_control(policy: Policy, cert_type: str) -> tuple[TlsVersion, tuple[int, ...]] | None:
-    """An allowed version and its suites: offered beside a refused one, it shows the offer itself is taken."""
-    for version in sorted(policy.versions.value):
-        if suites := policy.accepted_suites(version, cert_type):
-            return version, tuple(s.code for s in suites)
-    return None
+Control = tuple[TlsVersion, tuple[int, ...]]  # an allowed version and its suites
+
+
+def _version_controls(policy: Policy, cert_type: str) -> tuple[Control, ...]:
+    """The allowed versions with their suites, highest first: offered beside a refused version, one the
+    target takes shows the offer itself is taken."""
+    return tuple((version, tuple(s.code for s in suites)) for version in sorted(policy.versions.value, reverse=True)
+                 if (suites := policy.accepted_suites(version, cert_type)))
 
 
 def _refused_version(prober: _Prober, version: TlsVersion, suites: tuple[int, ...],
-                     control: tuple[TlsVersion, tuple[int, ...]] | None) -> Observation:
+                     controls: tuple[Control, ...]) -> Observation:
     """A version refusal counts when it is confirmed: the same offer with an allowed version beside it is
-    taken (at that version), and the version alone is refused again. When the control is refused too,
-    the offer's size or shape is what was refused: its suites are asked in halves."""
+    taken (at that version), and the version alone is refused again. When every control is refused too,
+    the offer's size or shape may be what was refused: its suites are asked in halves, as long as the
+    target takes an allowed version with one of its suites alone."""
     offer = prober.offer(version, suites)
     first = prober.confirmed(offer, version) if version is not TlsVersion.SSLv3 else prober.raw(offer)
-    if first.outcome is not Outcome.REJECTED or control is None:
+    if first.outcome is not Outcome.REJECTED or not controls:
         return first
-    allowed, allowed_suites = control
-    both = prober.offer(max(version, allowed), suites + allowed_suites)._replace(
-        versions=(int(allowed), int(version)))
-    check = prober.raw(both)
-    if check.outcome is Outcome.ACCEPTED and check.version == version:
-        prober.disagree(f"{version.label} was refused alone, then chosen with {allowed.label} offered beside it")
-        return prober.confirmed(offer, version) if version is not TlsVersion.SSLv3 else check
-    if check.outcome is Outcome.ACCEPTED:
-        again = prober.raw(offer)
-        if again.outcome is Outcome.REJECTED:
-            return first._replace(evidence=f"{first.evidence}; with {allowed.label} beside it the same offer was "
-                                           f"taken at {_label(check.version or 0)}, and {version.label} alone was "
-                                           "refused again")
-        return prober.confirmed(offer, version) if again.outcome is Outcome.ACCEPTED else again
-    if check.outcome is Outcome.INCONCLUSIVE:
-        return check
-    if len(suites) > 1 and prober.raw(prober.offer(allowed, allowed_suites[:1])).outcome is Outcome.ACCEPTED:
+    check = first
+    for allowed, allowed_suites in controls:
+        both = prober.offer(max(version, allowed), suites + allowed_suites)._replace(
+            versions=(int(allowed), int(version)))
+        check = prober.raw(both)
+        if check.outcome is Outcome.ACCEPTED and check.version == version:
+            prober.disagree(f"{version.label} was refused alone, then chosen with {allowed.label} offered beside it")
+            return prober.confirmed(offer, version) if version is not TlsVersion.SSLv3 else check
+        if check.outcome is Outcome.ACCEPTED:
+            again = prober.raw(offer)
+            if again.outcome is Outcome.REJECTED:
+                return first._replace(evidence=f"{first.evidence}; with {allowed.label} beside it the same offer was "
+                                               f"taken at {_label(check.version or 0)}, and {version.label} alone "
+                                               "was refused again")
+            return prober.confirmed(offer, version) if again.outcome is Outcome.ACCEPTED else again
+        if check.outcome is Outcome.INCONCLUSIVE:
+            return check
+    taken = next((c for c in controls if prober.raw(prober.offer(c[0], c[1][:1])).outcome is Outcome.ACCEPTED), None)
+    if len(suites) > 1 and taken:
         half = len(suites) // 2
-        answers = [_refused_version(prober, version, part, control) for part in (suites[:half], suites[half:])]
-        if taken := next((a for a in answers if a.outcome is not Outcome.REJECTED), None):
-            return taken
+        answers = [_refused_version(prober, version, part, (taken,)) for part in (suites[:half], suites[half:])]
+        if open_or_taken := next((a for a in answers if a.outcome is not Outcome.REJECTED), None):
+            return open_or_taken
         return answers[0]._replace(evidence=f"refused in halves: {answers[0].evidence}")
-    return inconclusive(f"{first.evidence}, but refused too with {allowed.label} and its own suites added "
+    return inconclusive(f"{first.evidence}, but refused too with an allowed version and its own suites added "
                         f"({check.evidence}): the refusal is no evidence")
 
 
@@ -582,30 +586,60 @@ def _settle_disagreements(target: Target, policy: Policy, cert_type: str, expect
                           settings: ProbeSettings, catalog: Catalog, budget: threading.Semaphore | None,
                           deadline: float, verdicts: tuple[Verdict, ...],
                           prober: _Prober) -> tuple[tuple[Verdict, ...], int, tuple[str, ...]]:
-    """Disagreement is flakiness, never a verdict: back off once and ask again; acceptances seen in either
-    run stand (a dropped connection cannot fake one); refusals count only from a run without disagreement."""
+    """Disagreement is flakiness, never a verdict.
+
+    An item the target must take but refused is asked again after a pause, slower (a throttle refuses
+    everything for a while); taken now, that is a disagreement. A target that disagreed is asked
+    everything again, one probe at a time and paced. Acceptances seen in either run stand (a dropped
+    connection cannot fake one); refusals count only from a run without disagreement."""
     notes = [prober.stopped] if prober.stopped else []
-    if not prober.disagreements:
-        return verdicts, prober.count, tuple(notes)
+    probes = prober.count
+    if prober.stopped or time.monotonic() > deadline:
+        return verdicts, probes, tuple(notes)
     slower = settings._replace(concurrency=1, delay=max(BACKOFF_DELAY, 2 * settings.delay))
-    notes.append(f"flaky: {_summarize(prober.disagreements)}; the target drops or throttles connections, so the scan "
+    disagreements = list(prober.disagreements)
+    suspects = [v for v in verdicts if v.expectation.expected == ACCEPT and v.observed == REJECT]
+    if suspects and not disagreements:
+        _pause(settings, deadline)
+        rechecked, recheck_prober = _judge_all(target, policy, cert_type, [v.expectation for v in suspects], slower,
+                                               catalog, None, budget, deadline)
+        probes += recheck_prober.count
+        disagreements = recheck_prober.disagreements + [
+            f"{v.expectation.test_id} was refused, then taken when asked again slower"
+            for v in rechecked if v.observed == ACCEPT]
+        if not disagreements:
+            notes.append(f"{len(suspects)} allowed item(s) refused, asked again after a {settings.backoff_pause:g} s "
+                         "pause, one at a time: refused again")
+            return verdicts, probes, tuple(notes)
+    if not disagreements:
+        return verdicts, probes, tuple(notes)
+    notes.append(f"flaky: {_summarize(disagreements)}; to rule out dropped or throttled connections the scan "
                  f"backed off (concurrency {settings.concurrency} -> 1, {settings.delay:g} -> {slower.delay:g} s "
                  "between probes) and asked every question again")
+    _pause(settings, deadline)
     again, slow_prober = _judge_all(target, policy, cert_type, expectations, slower, catalog, None, budget, deadline)
     merged = tuple(first if first.observed == ACCEPT and second.observed != ACCEPT else second
                    for first, second in zip(verdicts, again))
-    probes = prober.count + slow_prober.count
+    probes += slow_prober.count
     if slow_prober.stopped:
         notes.append(slow_prober.stopped)
     if not slow_prober.disagreements:
-        notes.append("after backing off the target answered consistently: its verdicts come from that run")
+        cleared = sum(1 for first, second in zip(verdicts, again) if first.observed == REJECT and second.observed == ACCEPT)
+        notes.append("slower, the target answered consistently: the verdicts come from that run"
+                     + (f"; it took {cleared} item(s) it had refused at full speed, so it seems to throttle"
+                        if cleared else ""))
         return merged, probes, tuple(notes)
     reason = f"flaky target: {_summarize(slow_prober.disagreements)}, even after backing off"
     notes.append(reason + "; every case resting on a refusal is inconclusive")
     return tuple(_unsettled(v, reason) for v in merged), probes, tuple(notes)
 
 
-BACKOFF_DELAY = 0.05  # seconds between probe starts after a disagreement: 20 connections a second at most
+def _pause(settings: ProbeSettings, deadline: float) -> None:
+    """Quiet before asking again: long enough for a rate limiter's window to pass."""
+    time.sleep(min(settings.backoff_pause, max(0.0, deadline - time.monotonic())))
+
+
+BACKOFF_DELAY = 0.06  # seconds between probe starts after a disagreement: about 16 connections a second
 
 
 def _summarize(disagreements: list[str]) -> str:

@@ -174,9 +174,10 @@ class ScanCache:
             cert_type = spec.cert_type or "rsa"
             wanted = [e for e in expectations_for(spec.policy, cert_type, load_catalog()) if e.key == key]
             pair.append(observe(self._target(spec), spec.policy, cert_type, wanted, self.settings)[0])
-        if any(v.verdict == INCONCLUSIVE for v in pair):
+        failed = any(v.verdict == FAIL for v in pair)  # one side's failure is the pair's, whatever the other's
+        if not failed and any(v.verdict == INCONCLUSIVE for v in pair):
             return CaseVerdict(INCONCLUSIVE, "; ".join(v.evidence for v in pair))
-        ok = all(v.verdict == PASS for v in pair)
+        ok = not failed and all(v.verdict == PASS for v in pair)
         ours_expected = pair[0].expectation
         item = ours_expected.item + ("" if key[0] == "version" else f" at {ours_expected.version.label}")
         message = (f"{item}: SNI {case.target.sni} expected {pair[0].expectation.expected}, observed "

@@ -56,7 +56,10 @@ class HostileServer:
 def read_hello(sock: socket.socket) -> ClientHello:
     records, messages = RecordBuffer(), HandshakeBuffer()
     while True:
-        for record in records.feed(sock.recv(65536)):
+        chunk = sock.recv(65536)
+        if not chunk:  # a reachability check connects and leaves: without this the thread spins for good
+            raise ConnectionAbortedError("client left before its ClientHello")
+        for record in records.feed(chunk):
             for _msg_type, body in messages.feed(record.fragment):
                 return ClientHello.from_body(body)
 

@@ -1,0 +1,158 @@
+"""Hostile fronts: a TCP proxy placed before a real server, misbehaving the way load balancers, WAFs,
+rate limiters and lossy networks do, so the scanner's verdicts can be tried behind them.
+
+Every front reads the client's first flight before it acts, so the client has always sent its
+ClientHello: a dropped connection then looks exactly like a refusal, the hardest case for a scanner.
+Decisions come from one seeded random stream, drawn in the order connections arrive.
+"""
+
+from __future__ import annotations
+
+import random
+import select
+import socket
+import struct
+import threading
+import time
+from typing import NamedTuple
+
+from pytest_apigw_tls.wire import ClientHello, HandshakeBuffer, Record, RecordBuffer
+
+HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
+
+
+class FrontBehaviour(NamedTuple):
+    """What a front does.
+
+    Attributes:
+        drop_rate: share of connections dropped after the ClientHello.
+        drop_with: "fin" (a clean close), "rst" (a reset) or "alert" (a fatal handshake_failure).
+        alert_after_server_hello: forward the server's ServerHello alone, then a handshake_failure.
+        max_per_second: connections beyond this rate in any one second are dropped `drop_with`.
+        max_suites: ClientHellos offering more suites than this are dropped `drop_with`.
+        delay: seconds added before the server's first answer.
+        seed: of the random stream deciding the drops.
+    """
+
+    drop_rate: float = 0.0
+    drop_with: str = "fin"
+    alert_after_server_hello: bool = False
+    max_per_second: int | None = None
+    max_suites: int | None = None
+    delay: float = 0.0
+    seed: int = 0
+
+
+class HostileFront:
+    """Listens on 127.0.0.1 and relays to `upstream` as `behaviour` says; a context manager."""
+
+    def __init__(self, upstream: tuple[str, int], behaviour: FrontBehaviour) -> None:
+        self.upstream, self.behaviour = upstream, behaviour
+        self.random = random.Random(behaviour.seed)
+        self.lock = threading.Lock()
+        self.recent: list[float] = []
+        self.dropped = self.relayed = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> "HostileFront":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(timeout=5)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.listener.getsockname()[:2]
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client:
+            try:
+                first, hello = _read_client_hello(client)
+                if self._drops(hello):
+                    self._drop(client)
+                    return
+                with socket.create_connection(self.upstream, timeout=10) as server:
+                    server.sendall(first)
+                    if self.behaviour.delay:
+                        time.sleep(self.behaviour.delay)
+                    if self.behaviour.alert_after_server_hello:
+                        _server_hello_then_alert(server, client)
+                    else:
+                        _relay(client, server)
+            except (OSError, ValueError):
+                pass
+
+    def _drops(self, hello: ClientHello) -> bool:
+        behaviour = self.behaviour
+        with self.lock:
+            now = time.monotonic()
+            self.recent = [t for t in self.recent if now - t < 1.0] + [now]
+            drop = self.random.random() < behaviour.drop_rate
+            drop |= behaviour.max_per_second is not None and len(self.recent) > behaviour.max_per_second
+            drop |= behaviour.max_suites is not None and len(hello.cipher_suites) > behaviour.max_suites
+            self.dropped += drop
+            self.relayed += not drop
+            return drop
+
+    def _drop(self, client: socket.socket) -> None:
+        if self.behaviour.drop_with == "alert":
+            client.sendall(HANDSHAKE_FAILURE)
+        elif self.behaviour.drop_with == "rst":
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _read_client_hello(sock: socket.socket) -> tuple[bytes, ClientHello]:
+    sock.settimeout(10)
+    received, records, messages = b"", RecordBuffer(), HandshakeBuffer()
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ValueError("client left before its ClientHello")
+        received += chunk
+        for record in records.feed(chunk):
+            for _type, body in messages.feed(record.fragment):
+                return received, ClientHello.from_body(body)
+
+
+def _relay(client: socket.socket, server: socket.socket) -> None:
+    peers = {client: server, server: client}
+    while True:
+        ready, _, _ = select.select(list(peers), [], [], 10)
+        if not ready:
+            return
+        for sock in ready:
+            data = sock.recv(65536)
+            if not data:
+                return
+            peers[sock].sendall(data)
+
+
+def _server_hello_then_alert(server: socket.socket, client: socket.socket) -> None:
+    """The server's ServerHello in a record of its own, then a fatal handshake_failure: the choice was
+    shown, the handshake cannot go on."""
+    records, messages = RecordBuffer(), HandshakeBuffer()
+    server.settimeout(10)
+    while chunk := server.recv(65536):
+        for record in records.feed(chunk):
+            if record.content_type != 22:
+                client.sendall(record.to_bytes())  # the server's own alert: its refusal, passed on
+                return
+            for msg_type, body in messages.feed(record.fragment):
+                message = bytes([msg_type]) + len(body).to_bytes(3, "big") + body
+                client.sendall(Record(22, record.version, message).to_bytes() + HANDSHAKE_FAILURE)
+                return
