@@ -89,6 +89,36 @@ def run_bundle(offer: OfferItems, items: Sequence[int], chosen: Chosen, controls
     return run.result
 
 
+def run_beside(offer: OfferItems, items: Sequence[int], chosen: Chosen, anchor: int) -> BundleResult:
+    """Ask about `items` in offers that always name `anchor` too: an item a real client must offer (the
+    ECDSA certificate's curve below TLS 1.3, RFC 8422 5.1). An item chosen beside it is accepted (what a
+    real client would get); the anchor chosen, twice, is the refusal of the rest and its control at once."""
+    result, remaining, anchored = BundleResult(), list(items), 0
+    while remaining:
+        answer = offer(tuple(remaining) + (anchor,))
+        pick = chosen(answer) if answer.outcome is Outcome.ACCEPTED else None
+        if pick in remaining:
+            result.accepted[pick] = answer  # type: ignore[index]
+            remaining = [item for item in remaining if item != pick]
+            continue
+        settled = pick == anchor or _refuses_the_version(answer)  # the version refused: none of these taken
+        if settled and anchored == 0:
+            anchored = 1  # asked once more: a refusal counts when it is confirmed
+            continue
+        if settled and pick != anchor:
+            _all(result.refused, remaining, answer._replace(
+                evidence=f"{answer.evidence}, twice, with the certificate's curve 0x{anchor:04X} offered too: the "
+                         "target does not speak this version, so it accepts none of these"))
+        elif settled:
+            _all(result.refused, remaining, Observation(Outcome.REJECTED, (
+                f"the certificate's curve 0x{anchor:04X} chosen over all of these, twice ({answer.evidence})")))
+        else:
+            _all(result.inconclusive, remaining, answer if answer.outcome is Outcome.INCONCLUSIVE else inconclusive(
+                f"offered beside the certificate's curve 0x{anchor:04X}: {answer.evidence}"))
+        return result
+    return result
+
+
 def _ask(run: _Run, items: list[int]) -> None:
     remaining = items
     while True:

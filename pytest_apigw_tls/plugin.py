@@ -42,6 +42,9 @@ _OPTIONS = (
     ("concurrency", "N", "probes in flight per target (default 8)"),
     ("total-concurrency", "N", "probes in flight across all targets (default 32)"),
     ("delay", "SECONDS", "pause between probe starts, for endpoints that rate-limit (default 0)"),
+    ("retries", "N", "retries of a probe that timed out, was reset or got bytes it could not parse (default 1)"),
+    ("deadline", "SECONDS", "the most one target's scan may take; questions not asked by then are inconclusive "
+                            "(default 300)"),
 )
 _TARGET_OPTIONS = ("target", "targets")
 STATE_KEY = pytest.StashKey["PluginState"]()
@@ -98,7 +101,9 @@ def _build_state(config: pytest.Config) -> PluginState:
         use_policy_files([policy_file])
     timeout = _number(config, "timeout", float, 5.0, 0.001)
     settings = ProbeSettings(timeout=timeout, concurrency=_number(config, "concurrency", int, 8, 1),
-                             delay=_number(config, "delay", float, 0.0, 0.0))
+                             delay=_number(config, "delay", float, 0.0, 0.0),
+                             retries=_number(config, "retries", int, 1, 0),
+                             deadline=_number(config, "deadline", float, 300.0, 0.001))
     total = _number(config, "total-concurrency", int, 32, 1)
     return PluginState(_targets(config), settings, total, CaseLog(), datetime.datetime.now(datetime.timezone.utc))
 
@@ -352,6 +357,16 @@ def apigw_verdict(apigw_case: Case, apigw_scans: ScanCache, request: pytest.Fixt
     return verdict
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """An inconclusive case is an error with its reason on one line, not a fixture traceback."""
+    outcome = yield
+    excinfo = call.excinfo
+    if excinfo is not None and type(excinfo.value).__module__ == "pytest_apigw_tls.session" \
+            and excinfo.typename == "Inconclusive":
+        outcome.get_result().longrepr = str(excinfo.value)
+
+
 def assert_conforms(verdict: CaseVerdict) -> None:
     """The body of every conformance case."""
     from .verdicts import FAIL
@@ -382,7 +397,7 @@ def _report(config: pytest.Config, state: PluginState) -> dict[str, Any]:
     documents["scans_run"] += state.worker_documents["scans_run"]
     settings = {"timeout": state.settings.timeout, "concurrency": state.settings.concurrency,
                 "total_concurrency": state.total_concurrency, "delay": state.settings.delay,
-                "targets": len(state.targets)}
+                "retries": state.settings.retries, "deadline": state.settings.deadline, "targets": len(state.targets)}
     return build_report(state.log, documents, run_metadata(settings, state.started))
 
 

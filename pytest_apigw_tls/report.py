@@ -119,6 +119,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         for name, entry in targets.items():
             if "scan" in entry and entry["scan"].get("cert_type", "").count(","):
                 lines.append(f"{name}: certificates seen: {entry['scan']['cert_type']}")
+            for note in entry.get("scan", {}).get("notes", ()):
+                lines.append(f"{name}: {note}")
     return lines
 
 

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Callable, Iterable, NamedTuple
 
-from .bundles import BundleResult, run_bundle
+from .bundles import BundleResult, run_beside, run_bundle
 from .capabilities import detect
 from .catalog import CERT_TYPES, Catalog, Policy, load_catalog
 from .codepoints import TlsVersion
@@ -184,13 +184,17 @@ class _Prober:
             self.disagreements.append(text)
 
     def raw(self, offer: ProbeOffer) -> Observation:
-        return self._run(("raw", offer), lambda: raw_probe(self.target, offer, self.settings.timeout))
+        return self._run(("raw", offer), lambda: raw_probe(self.target, offer, self._timeout()))
 
     def handshake(self, version: TlsVersion | None = None, suite: str | None = None,
                   groups: list[str] | None = None, cert_type: str | None = None) -> Observation:
         question = ("handshake", version, suite, tuple(groups or ()), cert_type)
-        return self._run(question, lambda: handshake_probe(self.target, self.settings.timeout, version, suite,
-                                                           groups, cert_type))
+        return self._run(question, lambda: handshake_probe(self.target, self._timeout(), version, suite, groups,
+                                                           cert_type))
+
+    def _timeout(self) -> float:
+        """A probe's timeout, cut to what is left before the scan's deadline."""
+        return max(0.001, min(self.settings.timeout, self.deadline - time.monotonic()))
 
     def certificate_handshake(self) -> Observation:
         """One ECDSA handshake (any version: the certificate is the SNI's), shared by the jobs that
@@ -411,22 +415,24 @@ def _group_offer_suites(prober: _Prober, policy: Policy, version: TlsVersion, ce
 
 def _refused_groups_job(prober: _Prober, version: TlsVersion, refused: list[Expectation], suites: tuple[int, ...],
                         controls: tuple[int, ...], beside_certificate_curve: bool) -> Job:
-    """With `beside_certificate_curve` (TLS 1.2 and below, ECDSA certificate only) the control is the
-    certificate's curve, read from a handshake: a refusal counts once the server, offered the bundle
-    and that curve, chooses the curve."""
+    """With `beside_certificate_curve` (TLS 1.2 and below, ECDSA certificate only) every offer names the
+    certificate's curve, read from a handshake, as a real client's must: a culprit is a curve chosen
+    beside it, and the refusal counts once the server, offered the rest and that curve, chooses the
+    curve, twice."""
     lookup = lambda name: prober.catalog.group(name).code  # noqa: E731
     items = [code for e in refused for code in _codes_of(e, lookup)]
 
+    def ask(codes: tuple[int, ...]) -> Observation:
+        return curve_answer(prober.raw(ProbeOffer((int(version),), suites, codes, ())))
+
     def job() -> list[tuple[Expectation, Observation]]:
-        chosen_controls = controls
         if beside_certificate_curve:
             certificate = prober.certificate_handshake()
             if certificate.cert_curve is None:
                 return [(e, _without_certificate_curve(certificate, version)) for e in refused]
-            chosen_controls = (certificate.cert_curve,)
-        result = run_bundle(lambda codes: curve_answer(prober.raw(ProbeOffer((int(version),), suites, codes, ()))),
-                            items,
-                            lambda observation: observation.group, chosen_controls)
+            result = run_beside(ask, items, lambda observation: observation.group, certificate.cert_curve)
+        else:
+            result = run_bundle(ask, items, lambda observation: observation.group, controls)
         return _bundle_observations(refused, lookup, result, prober.catalog.universe.describe_group)
     return job
 

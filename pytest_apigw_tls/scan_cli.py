@@ -46,6 +46,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="probes in flight per target (default 8)")
     parser.add_argument("--total-concurrency", type=int, default=32, help="probes in flight in all (default 32)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between probe starts (default 0)")
+    parser.add_argument("--deadline", type=float, default=300.0,
+                        help="the most one target's scan may take, in seconds; questions not asked by then are "
+                             "inconclusive (default 300)")
     parser.add_argument("-v", "--verbose", action="store_true", help="list passing verdicts too")
     parser.set_defaults(run=run_scan)
 
@@ -53,6 +56,8 @@ def register(commands: Any) -> None:
 def _print_table(out: Any, result: ScanResult, access: tuple[AccessVerdict, ...], verbose: bool) -> None:
     print(f"{result.target} policy {result.policy_id} ({result.cert_type} certificate): "
           f"{result.probes} probes in {result.elapsed:.2f}s", file=out)
+    for note in result.notes:
+        print(f"  note: {note}", file=out)
     for verdict in result.verdicts:
         if verbose or verdict.verdict != PASS:
             e = verdict.expectation
@@ -101,11 +106,11 @@ def _specs(args: argparse.Namespace) -> list[TargetSpec]:
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
-    finite = all(math.isfinite(v) for v in (args.timeout, args.delay))
+    finite = all(math.isfinite(v) for v in (args.timeout, args.delay, args.deadline))
     if not finite or args.timeout <= 0 or args.concurrency < 1 or args.retries < 0 or args.delay < 0 \
-            or args.total_concurrency < 1:
-        raise ConfigError("--timeout must be a finite number > 0, --concurrency and --total-concurrency >= 1, "
-                          "--retries and --delay >= 0")
+            or args.total_concurrency < 1 or args.deadline <= 0:
+        raise ConfigError("--timeout must be a finite number > 0 (so must --deadline), --concurrency and "
+                          "--total-concurrency >= 1, --retries and --delay >= 0")
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -115,7 +120,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
     _check_numbers(args)
     specs = _specs(args)
-    settings = ProbeSettings(args.timeout, args.retries, args.concurrency, args.delay)
+    settings = ProbeSettings(args.timeout, args.retries, args.concurrency, args.delay, args.deadline)
     progress = _progress if sys.stderr.isatty() and len(specs) == 1 else None
     with Fleet(FleetSettings(total_probes=args.total_concurrency)) as fleet:
         futures = {spec.name: fleet.submit(lambda budget, s=spec: scan(

@@ -66,6 +66,12 @@ class RegisteredGroup(NamedTuple):
         """Negotiable through an ECDHE suite before TLS 1.3 (RFC 8422 5.1.1)."""
         return self.kind == "ec" and not self.name.endswith("tls13")
 
+    @property
+    def usable_at_tls13(self) -> bool:
+        """RFC 8446 4.2.7: the obsolete curves (0x0001-0x0016, 0x001A-0x001C) and the explicit ones
+        (0xFF01, 0xFF02) MUST NOT be offered in TLS 1.3; a strict server refuses a hello naming them."""
+        return not (0x0001 <= self.code <= 0x0016 or 0x001A <= self.code <= 0x001C or self.kind == "explicit")
+
 
 def derive_suite(code: int, iana: str) -> RegisteredSuite:
     """Key exchange, authentication and version range of a registered suite, from its name."""
@@ -144,9 +150,9 @@ class Universe:
         return tuple(s for s in self.suites if s.offered_below_tls13)
 
     def groups_offered_at(self, version: TlsVersion) -> tuple[RegisteredGroup, ...]:
-        """Every group at TLS 1.3 (asked through HelloRetryRequest); the curves below it."""
+        """The groups TLS 1.3 allows (asked through HelloRetryRequest); the curves below it."""
         if version is TlsVersion.TLSv1_3:
-            return self.groups
+            return tuple(g for g in self.groups if g.usable_at_tls13)
         return tuple(g for g in self.groups if g.usable_below_tls13)
 
     def describe_suite(self, code: int) -> str:

@@ -55,5 +55,12 @@ def test_offers_per_version_cover_the_registry():
     tls13 = UNIVERSE.suites_offered_at(V.TLSv1_3)
     below = UNIVERSE.suites_offered_at(V.TLSv1_2)
     assert {s.code for s in tls13} | {s.code for s in below} == {s.code for s in UNIVERSE.suites}
-    assert len(UNIVERSE.groups_offered_at(V.TLSv1_3)) == 56
+    tls13_groups = {g.code for g in UNIVERSE.groups_offered_at(V.TLSv1_3)}
+    below_groups = {g.code for g in UNIVERSE.groups_offered_at(V.TLSv1_2)}
     assert all(g.kind == "ec" for g in UNIVERSE.groups_offered_at(V.TLSv1_2))
+    # RFC 8446 4.2.7: the obsolete curves are never offered at TLS 1.3, but still asked below it
+    obsolete = set(range(0x0001, 0x0017)) | {0x001A, 0x001B, 0x001C}
+    assert not tls13_groups & (obsolete | {0xFF01, 0xFF02})
+    assert obsolete <= below_groups
+    assert {0x0017, 0x0018, 0x0019, 0x001D, 0x001E, 0x0100, 0x11EC} <= tls13_groups
+    assert len(tls13_groups) == 56 - len(obsolete) - 2
