@@ -32,6 +32,7 @@ from .probes import Observation, Outcome, inconclusive
 
 OfferItems = Callable[[tuple[int, ...]], Observation]  # offer exactly these items (suites or groups)
 Chosen = Callable[[Observation], "int | None"]  # which item an accepting answer chose
+VersionRefused = Callable[[], "Observation | None"]  # a confirmed refusal of the whole version, if there is one
 
 
 @dataclasses.dataclass
@@ -59,6 +60,7 @@ class _Run:
     result: BundleResult
     alone: dict[int, Observation] = dataclasses.field(default_factory=dict)  # control -> offered alone
     working: int | None = None  # a control the target has taken
+    version_refused: VersionRefused | None = None
 
     def picked(self, observation: Observation) -> int | None:
         return self.chosen(observation) if observation.outcome is Outcome.ACCEPTED else None
@@ -80,10 +82,13 @@ class _Run:
         return False
 
 
-def run_bundle(offer: OfferItems, items: Sequence[int], chosen: Chosen, controls: Sequence[int]) -> BundleResult:
+def run_bundle(offer: OfferItems, items: Sequence[int], chosen: Chosen, controls: Sequence[int],
+               version_refused: VersionRefused | None = None) -> BundleResult:
     """Ask about `items` in bulk. `controls` are items the target must accept, best first (none known:
-    the items found accepted serve, and failing those a refusal is taken as it is, labelled)."""
-    run = _Run(offer, chosen, tuple(controls), BundleResult())
+    the items found accepted serve, and failing those a refusal is taken as it is, labelled).
+    `version_refused` asks, when no control is taken, whether the target refuses the whole version
+    while taking another in the same offer: then it accepts none of these either."""
+    run = _Run(offer, chosen, tuple(controls), BundleResult(), version_refused=version_refused)
     if items:
         _ask(run, list(items))
     return run.result
@@ -188,7 +193,8 @@ def _confirm(run: _Run, remaining: list[int], refusal: Observation, check: Obser
 
 def _without_control(run: _Run, remaining: list[int], refusal: Observation) -> None:
     """No allowed item is taken here, even alone. Only a refusal of the version itself (protocol_version,
-    or a lower version chosen), confirmed, says these items are refused; any other refusal from a target
+    or a lower version chosen, twice; or the version refused alone while another is taken in the same
+    offer) says these items are refused; any other refusal from a target
     that takes nothing it must take is no evidence, so each item is asked alone for what it can show
     (an acceptance), and what it refuses stays open."""
     if not run.alone:
@@ -203,6 +209,11 @@ def _without_control(run: _Run, remaining: list[int], refusal: Observation) -> N
                 evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{code:04X} alone, twice "
                 f"({alone.evidence}): it does not speak this version, so it accepts none of these"))
             return
+    whole = run.version_refused() if run.version_refused else None
+    if whole is not None:
+        _all(run.result.refused, remaining, whole._replace(
+            evidence=f"{refusal.evidence}; the target does not speak this version: {whole.evidence}"))
+        return
     for start in range(0, len(remaining), SMALL_OFFER):  # a few at a time, as small offers as a server takes
         _search_small(run, remaining[start:start + SMALL_OFFER])
 

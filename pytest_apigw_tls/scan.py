@@ -140,6 +140,8 @@ class _Prober:
         self._lock = threading.Lock()
         self._certificate: Observation | None = None
         self._certificate_lock = threading.Lock()
+        self.version_refusals: dict[TlsVersion, Observation | None] = {}
+        self.version_lock = threading.Lock()
 
     def _run(self, question: tuple[object, ...], probe: Callable[[], Observation]) -> Observation:
         def counted() -> Observation:
@@ -387,14 +389,14 @@ def _bundle_observations(expectations: list[Expectation], lookup: Callable[[str]
 
 
 def _refused_suites_job(prober: _Prober, version: TlsVersion, refused: list[Expectation],
-                        controls: tuple[int, ...]) -> Job:
+                        controls: tuple[int, ...], version_refused: Callable[[], Observation | None]) -> Job:
     """Offer every suite that must be refused (registry-wide); name what the target takes."""
     lookup = lambda name: prober.catalog.suite(name).code  # noqa: E731
     items = [code for e in refused for code in _codes_of(e, lookup)]
 
     def job() -> list[tuple[Expectation, Observation]]:
         result = run_bundle(lambda codes: prober.raw(prober.offer(version, codes)), items,
-                            lambda observation: observation.suite, controls)
+                            lambda observation: observation.suite, controls, version_refused)
         return _bundle_observations(refused, lookup, result, prober.catalog.universe.describe_suite)
     return job
 
@@ -414,7 +416,8 @@ def _group_offer_suites(prober: _Prober, policy: Policy, version: TlsVersion, ce
 
 
 def _refused_groups_job(prober: _Prober, version: TlsVersion, refused: list[Expectation], suites: tuple[int, ...],
-                        controls: tuple[int, ...], beside_certificate_curve: bool) -> Job:
+                        controls: tuple[int, ...], beside_certificate_curve: bool,
+                        version_refused: Callable[[], Observation | None]) -> Job:
     """With `beside_certificate_curve` (TLS 1.2 and below, ECDSA certificate only) every offer names the
     certificate's curve, read from a handshake, as a real client's must: a culprit is a curve chosen
     beside it, and the refusal counts once the server, offered the rest and that curve, chooses the
@@ -432,7 +435,7 @@ def _refused_groups_job(prober: _Prober, version: TlsVersion, refused: list[Expe
                 return [(e, _without_certificate_curve(certificate, version)) for e in refused]
             result = run_beside(ask, items, lambda observation: observation.group, certificate.cert_curve)
         else:
-            result = run_bundle(ask, items, lambda observation: observation.group, controls)
+            result = run_bundle(ask, items, lambda observation: observation.group, controls, version_refused)
         return _bundle_observations(refused, lookup, result, prober.catalog.universe.describe_group)
     return job
 
@@ -475,16 +478,34 @@ def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_
         else:
             bundles.setdefault((expectation.dimension, expectation.version), []).append(expectation)
     for (dimension, version), refused in bundles.items():
+        whole = _version_refusal(prober, policy, cert_type, version)
         if dimension == "suite":
             allowed = policy.accepted_suites(version, cert_type)
-            bundle_jobs.append(_refused_suites_job(prober, version, refused, tuple(s.code for s in allowed)))
+            bundle_jobs.append(_refused_suites_job(prober, version, refused, tuple(s.code for s in allowed), whole))
         else:
             allowed_groups = policy.accepted_groups(version)
             beside_curve = version is not TlsVersion.TLSv1_3 and bool(ecdsa_ecdhe_suites(policy, version, cert_type))
             bundle_jobs.append(_refused_groups_job(prober, version, refused,
                                                    _group_offer_suites(prober, policy, version, cert_type),
-                                                   tuple(g.code for g in allowed_groups), beside_curve))
+                                                   tuple(g.code for g in allowed_groups), beside_curve, whole))
     return bundle_jobs + jobs
+
+
+def _version_refusal(prober: _Prober, policy: Policy, cert_type: str,
+                     version: TlsVersion) -> Callable[[], Observation | None]:
+    """Whether the target refuses `version` as a whole (its allowed suites refused, twice, while another
+    allowed version is taken in the same offer): asked once per scan, for the bundles that need it."""
+    def ask() -> Observation | None:
+        with prober.version_lock:
+            if version not in prober.version_refusals:
+                suites = tuple(s.code for s in policy.accepted_suites(version, cert_type))
+                others = tuple(c for c in _version_controls(policy, cert_type) if c[0] != version)
+                # with controls given, a refusal comes back only once confirmed (a control taken, or in halves)
+                answer = _refused_version(prober, version, suites, others) if suites and others else None
+                refused = answer is not None and answer.outcome is Outcome.REJECTED
+                prober.version_refusals[version] = answer if refused else None
+            return prober.version_refusals[version]
+    return ask
 
 
 def _paired_jobs(prober: _Prober, expectations: list[Expectation], policy: Policy,
