@@ -167,6 +167,13 @@ _FIRST_FLIGHT_LIMITS = {
 }
 
 
+BLINDING_TIMEOUT = 35.0  # s2n-tls's error blinding delays a close by 10-30 s
+
+
+class SilentPeer(TimeoutError):
+    """Not one byte came back before the deadline (a drop, a black hole, or a blinded refusal)."""
+
+
 class FirstFlight(NamedTuple):
     """The server's choice: its ServerHello, the curve of its ServerKeyExchange (ECDHE below TLS 1.3),
     and, when the server gave up before naming that curve, how it ended (an alert or a close)."""
@@ -192,9 +199,12 @@ def read_first_flight(sock: socket.socket, deadline: float) -> FirstFlight | Ale
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError("timed out")
+            raise SilentPeer("timed out") if first else TimeoutError("timed out")
         sock.settimeout(remaining)
-        chunk = sock.recv(65536)
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, TimeoutError):
+            raise SilentPeer("timed out") if first else TimeoutError("timed out") from None
         if first and chunk.startswith(b"HTTP/"):
             raise DecodeError("plaintext HTTP answered on a TLS port (is the port right?)")
         first = False
@@ -322,6 +332,10 @@ def raw_probe(target: Target, offer: ProbeOffer, timeout: float) -> Observation:
             return inconclusive(_too_large(error))
         except DecodeError as error:
             return inconclusive(f"unparsable answer: {error}")
+        except SilentPeer:
+            return inconclusive(f"no answer within {timeout:g} s (servers on s2n-tls wait 10-30 s before closing on "
+                                "some refusals, 'error blinding'; the scan asks such questions again with a "
+                                f"{BLINDING_TIMEOUT:g} s timeout when time allows)", timed_out=True)
         except OSError as error:
             return inconclusive(f"{describe_os_error(error)} waiting for the ServerHello",
                                 timed_out=isinstance(error, (socket.timeout, TimeoutError)))

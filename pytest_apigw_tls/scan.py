@@ -34,6 +34,7 @@ from .expectations import (
 )
 from .handshake import handshake_probe
 from .probes import (
+    BLINDING_TIMEOUT,
     Observation,
     Outcome,
     Pacer,
@@ -66,6 +67,7 @@ class Verdict(NamedTuple):
     observed: str
     verdict: str
     evidence: str
+    timed_out: bool = False  # inconclusive because the target said nothing at all within the timeout
 
     def to_dict(self) -> dict[str, object]:
         e = self.expectation
@@ -78,7 +80,7 @@ class Verdict(NamedTuple):
 def judge(expectation: Expectation, observation: Observation) -> Verdict:
     """Inconclusive stays inconclusive: never counted as a pass nor as a refusal."""
     if observation.outcome is Outcome.INCONCLUSIVE:
-        return Verdict(expectation, INCONCLUSIVE, INCONCLUSIVE, observation.evidence)
+        return Verdict(expectation, INCONCLUSIVE, INCONCLUSIVE, observation.evidence, observation.timed_out)
     observed = ACCEPT if observation.outcome is Outcome.ACCEPTED else REJECT
     if expectation.expected == UNKNOWN:
         return Verdict(expectation, observed, REPORTED, observation.evidence)
@@ -381,8 +383,8 @@ def _bundle_observations(expectations: list[Expectation], lookup: Callable[[str]
             out.append((expectation, Observation(Outcome.ACCEPTED, f"accepted {len(culprits)} of {len(codes)}: "
                                                                     f"{named}")))
         elif undecided := [obs for obs in seen if obs.outcome is Outcome.INCONCLUSIVE]:
-            out.append((expectation, Observation(Outcome.INCONCLUSIVE, f"{len(undecided)} of {len(codes)} "
-                                                                        f"undecided: {undecided[0].evidence}")))
+            out.append((expectation, undecided[0]._replace(evidence=f"{len(undecided)} of {len(codes)} undecided: "
+                                                                     f"{undecided[0].evidence}")))
         else:
             out.append((expectation, seen[0]._replace(evidence=f"all {len(codes)} refused: {seen[0].evidence}")))
     return out
@@ -461,7 +463,9 @@ def _accepted_group_job(prober: _Prober, expectation: Expectation, suites: tuple
 
 def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_type: str) -> list[Job]:
     """The jobs of a scan, refused bundles first: each is a chain of probes (elimination, then the
-    control), the longest paths of a scan; started last, they left the target idle at the end."""
+    control), the longest paths of a scan; started last, they left the target idle at the end. One
+    acceptance goes before them, so a target that delays its refusals is still seen to answer (and is
+    not stopped early as silent)."""
     bundle_jobs: list[Job] = []
     bundles: dict[tuple[str, TlsVersion], list[Expectation]] = {}
     jobs, paired = _paired_jobs(prober, expectations, policy, cert_type)
@@ -488,7 +492,7 @@ def plan(prober: _Prober, expectations: list[Expectation], policy: Policy, cert_
             bundle_jobs.append(_refused_groups_job(prober, version, refused,
                                                    _group_offer_suites(prober, policy, version, cert_type),
                                                    tuple(g.code for g in allowed_groups), beside_curve, whole))
-    return bundle_jobs + jobs
+    return jobs[:1] + bundle_jobs + jobs[1:]  # one quick acceptance first: a target that answers is seen to
 
 
 def _version_refusal(prober: _Prober, policy: Policy, cert_type: str,
@@ -606,6 +610,11 @@ def scan(target: Target, policy: Policy, cert_type: str | None = None, settings:
                                   deadline)
     verdicts, probes, notes = _settle_disagreements(target, policy, cert_type, expectations, settings, catalog,
                                                     budget, deadline, verdicts, prober)
+    if not prober.stopped:
+        verdicts, patient_probes, note = _ask_silent_again(target, policy, cert_type, settings, catalog, budget,
+                                                           deadline, verdicts)
+        probes += patient_probes
+        notes += (note,) if note else ()
     return ScanResult(target, policy.id, cert_type, verdicts, probes, time.monotonic() - started, notes)
 
 
@@ -659,6 +668,28 @@ def _settle_disagreements(target: Target, policy: Policy, cert_type: str, expect
     reason = f"flaky target: {_summarize(slow_prober.disagreements)}, even after backing off"
     notes.append(reason + "; every case resting on a refusal is inconclusive")
     return tuple(_unsettled(v, reason) for v in merged), probes, tuple(notes)
+
+
+def _ask_silent_again(target: Target, policy: Policy, cert_type: str, settings: ProbeSettings, catalog: Catalog,
+                      budget: threading.Semaphore | None, deadline: float,
+                      verdicts: tuple[Verdict, ...]) -> tuple[tuple[Verdict, ...], int, str | None]:
+    """Questions met with silence, from a target that answers others at once, are asked again with a
+    timeout that outlasts s2n-tls's error blinding (a refusal's close delayed by 10-30 s), if the
+    deadline leaves room: a bounded wait instead of an open question."""
+    silent = [v for v in verdicts if v.verdict == INCONCLUSIVE and v.timed_out]
+    answering = any(v.verdict != INCONCLUSIVE for v in verdicts)
+    if not silent or not answering or settings.timeout >= BLINDING_TIMEOUT or \
+            deadline - time.monotonic() < BLINDING_TIMEOUT:
+        return verdicts, 0, None
+    patient = settings._replace(timeout=BLINDING_TIMEOUT, retries=0)
+    again, prober = _judge_all(target, policy, cert_type, [v.expectation for v in silent], patient, catalog, None,
+                               budget, deadline)
+    answered = {v.expectation.key: v for v in again if not v.timed_out}
+    decided = sum(1 for v in answered.values() if v.verdict != INCONCLUSIVE)
+    note = (f"{len(silent)} question(s) met silence within {settings.timeout:g} s while others were answered at "
+            f"once; asked again with a {BLINDING_TIMEOUT:g} s timeout (s2n-tls's error blinding delays a refusal's "
+            f"close by 10-30 s): {decided} decided")
+    return tuple(answered.get(v.expectation.key, v) for v in verdicts), prober.count, note
 
 
 def _pause(settings: ProbeSettings, deadline: float) -> None:

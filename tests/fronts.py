@@ -31,6 +31,8 @@ class FrontBehaviour(NamedTuple):
         max_per_second: connections beyond this rate in any one second are dropped `drop_with`.
         max_suites: ClientHellos offering more suites than this are dropped `drop_with`.
         delay: seconds added before the server's first answer.
+        blind_refusals: a refusal (the server's alert, or its close) is held this many seconds and then
+            ends in a close without the alert, as s2n-tls's error blinding does (10-30 s there).
         seed: of the random stream deciding the drops.
     """
 
@@ -40,6 +42,7 @@ class FrontBehaviour(NamedTuple):
     max_per_second: int | None = None
     max_suites: int | None = None
     delay: float = 0.0
+    blind_refusals: float = 0.0
     seed: int = 0
 
 
@@ -92,6 +95,8 @@ class HostileFront:
                         time.sleep(self.behaviour.delay)
                     if self.behaviour.alert_after_server_hello:
                         _server_hello_then_alert(server, client)
+                    elif self.behaviour.blind_refusals:
+                        _blind_refusal(server, client, self.behaviour.blind_refusals)
                     else:
                         _relay(client, server)
             except (OSError, ValueError):
@@ -140,6 +145,16 @@ def _relay(client: socket.socket, server: socket.socket) -> None:
             if not data:
                 return
             peers[sock].sendall(data)
+
+
+def _blind_refusal(server: socket.socket, client: socket.socket, hold: float) -> None:
+    server.settimeout(10)
+    answer = server.recv(65536)
+    if not answer or answer[0] == 0x15:
+        time.sleep(hold)
+        return
+    client.sendall(answer)
+    _relay(client, server)
 
 
 def _server_hello_then_alert(server: socket.socket, client: socket.socket) -> None:

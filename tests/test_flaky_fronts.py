@@ -135,3 +135,14 @@ def test_a_scan_stops_asking_at_its_deadline(faithful):
     assert time.monotonic() - started < 5
     assert any("deadline of 1 s passed" in v.evidence for v in result.verdicts)
     assert result.count(FAIL) == 0
+
+
+def test_refusals_held_silent_like_s2n_error_blinding_are_asked_again_patiently(faithful):
+    """Refusals held 1 s and then closed (s2n-tls holds them 10-30 s): at a 0.3 s timeout they are silent
+    while allowed items are answered at once, so the scan asks them again with a timeout that outlasts
+    the blinding and decides them."""
+    policy = CATALOG.policy("SecurityPolicy_TLS13_1_3_2025_09")
+    result = scan_behind(faithful, FrontBehaviour(blind_refusals=1.0), policy=policy,
+                         probe_settings=ProbeSettings(timeout=0.3, retries=0))
+    assert exit_status(result) == 0
+    assert any("error blinding" in note and "decided" in note for note in result.notes)
