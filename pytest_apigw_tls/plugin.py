@@ -227,13 +227,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(trylast=True)  # after -k and -m have deselected: only selected targets are scanned
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cases = [(item, item.callspec.params["apigw_case"]) for item in items  # type: ignore[attr-defined]
+             if "apigw_case" in getattr(getattr(item, "callspec", None), "params", ())]
+    if not cases:
+        return  # a run without the suite's cases imports nothing more
     from .report import DIMENSION_KEY, TARGET_KEY
     from .session import Case
 
     selected: dict[str, TargetSpec] = {}
     scanned: set[str] = set()  # targets whose TLS scan a selected case reads
-    for item in items:
-        case = getattr(item, "callspec", None) and item.callspec.params.get("apigw_case")
+    for item, case in cases:
         if isinstance(case, Case):
             item.user_properties += [(TARGET_KEY, case.target.name), (DIMENSION_KEY, case.dimension)]
             selected.setdefault(case.target.name, case.target)
@@ -451,12 +454,13 @@ class _XdistHooks:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        """With -n (--dist load, the default) every case of a target goes to one worker: one scan."""
+        """With -n (--dist load, the default) every case of a target goes to one worker: one scan; a run
+        without the suite's cases keeps xdist's own load scheduling."""
         if config.getvalue("dist") != "load":
             return None
-        from .xdist_scheduling import TargetScheduling
+        from .xdist_scheduling import DeferredScheduling
 
-        return TargetScheduling(config, log, [t.name for t in state_of(config).targets])
+        return DeferredScheduling(config, log, lambda: [t.name for t in state_of(config).targets])
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:

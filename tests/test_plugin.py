@@ -143,3 +143,45 @@ def test_a_dead_target_errors_its_own_cases_with_the_reason(suite):
     assert outcomes.get("passed", 0) == 0 and outcomes["errors"] == 5
     result.stdout.fnmatch_lines(["*cannot connect to 127.0.0.1:1*", "*1 targets: 0 conform, 0 with violations, "
                                  "1 with errors*"])
+
+
+UNRELATED = """
+import sys
+
+HEAVY = ("OpenSSL", "cryptography", "trustme", "h11", "pytest_apigw_tls.scan", "pytest_apigw_tls.session",
+         "pytest_apigw_tls.reference_server", "pytest_apigw_tls.catalog")
+
+
+def test_nothing_heavy_was_imported():
+    assert [m for m in sys.modules if m.startswith(HEAVY)] == []
+"""
+
+
+@pytest.mark.parametrize("args", [("-p", "no:xdist"), ("-n", "2")], ids=["serial", "xdist"])
+def test_an_unrelated_run_imports_nothing_heavy(pytester, args):
+    """The plugin is installed into suites that have nothing to do with TLS: they must not pay for it."""
+    pytester.makepyfile(test_unrelated=UNRELATED)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("collection,chosen", [
+    (["test_a.py::test_one", "test_a.py::test_two[1]"], "LoadScheduling"),
+    (["test_a.py::test_one", "conformance/test_versions.py::test_version[TLS_1_2-rsa-TLSv1.2-accepted]"],
+     "TargetScheduling"),
+], ids=["unrelated", "with-cases"])
+def test_xdist_keeps_its_own_scheduler_unless_the_run_holds_cases(pytester, collection, chosen):
+    from pytest_apigw_tls.xdist_scheduling import DeferredScheduling
+
+    asked = []
+
+    def names():
+        asked.append(True)
+        return ["TLS_1_2-rsa", "TLS_1_2-ecdsa"]
+
+    scheduler = DeferredScheduling(pytester.parseconfigure("--tx", "2*popen", "--dist", "load"), None, names)
+    for node in (object(), object()):
+        scheduler.add_node(node)
+        scheduler.add_node_collection(node, collection)
+    assert type(scheduler._choose()).__name__ == chosen
+    assert asked == [True]  # parametrized ids: the target names were needed to tell
