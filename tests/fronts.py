@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 from pytest_apigw_tls.wire import ClientHello, HandshakeBuffer, Record, RecordBuffer
 
+from .hostile import HostileServer
+
 HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
 
 
@@ -55,52 +57,37 @@ class HostileFront:
         self.lock = threading.Lock()
         self.recent: list[float] = []
         self.dropped = self.relayed = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.server = HostileServer(self._serve)
 
     def __enter__(self) -> "HostileFront":
-        self.thread.start()
+        self.server.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
-        self.thread.join(timeout=5)
+        self.server.__exit__(*exc)
 
     @property
     def address(self) -> tuple[str, int]:
-        return self.listener.getsockname()[:2]
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+        return self.server.address
 
     def _serve(self, client: socket.socket) -> None:
-        with client:
-            try:
-                first, hello = _read_client_hello(client)
-                if self._drops(hello):
-                    self._drop(client)
-                    return
-                with socket.create_connection(self.upstream, timeout=10) as server:
-                    server.sendall(first)
-                    if self.behaviour.delay:
-                        time.sleep(self.behaviour.delay)
-                    if self.behaviour.alert_after_server_hello:
-                        _server_hello_then_alert(server, client)
-                    elif self.behaviour.blind_refusals:
-                        _blind_refusal(server, client, self.behaviour.blind_refusals)
-                    else:
-                        _relay(client, server)
-            except (OSError, ValueError):
-                pass
+        try:
+            first, hello = _read_client_hello(client)
+        except ValueError:
+            return
+        if self._drops(hello):
+            self._drop(client)
+            return
+        with socket.create_connection(self.upstream, timeout=10) as server:
+            server.sendall(first)
+            if self.behaviour.delay:
+                time.sleep(self.behaviour.delay)
+            if self.behaviour.alert_after_server_hello:
+                _server_hello_then_alert(server, client)
+            elif self.behaviour.blind_refusals:
+                _blind_refusal(server, client, self.behaviour.blind_refusals)
+            else:
+                _relay(client, server)
 
     def _drops(self, hello: ClientHello) -> bool:
         behaviour = self.behaviour
