@@ -23,7 +23,8 @@ import pytest
 if TYPE_CHECKING:
     from .probes import ProbeSettings
     from .report import CaseLog
-    from .session import Case, CaseVerdict, ScanCache
+    from .judgement import CaseVerdict
+    from .session import Case, ScanCache
     from .targets import TargetSpec
 
 _OPTIONS = (

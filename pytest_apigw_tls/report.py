@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from .judgement import target_verdict
+from .targets import BEHIND
 from .verdicts import FAIL, INCONCLUSIVE, PASS
 
 DIMENSIONS = ("version", "suite", "group", "sni", "access", "cert", "alignment")
@@ -62,19 +64,23 @@ def build_report(log: CaseLog, documents: dict[str, dict[str, Any]], metadata: d
         cases.append({"nodeid": nodeid, "target": target, "dimension": dimension, "outcome": outcome,
                       "message": message})
     targets: dict[str, Any] = {}
-    for name in sorted(set(counts) | set(documents.get("scans", {})) | set(documents.get("access", {}))):
+    scans = documents.get("scans", {})
+    for name in sorted(set(counts) | set(documents.get("access", {})) | {n for n in scans if not _behind(n)}):
         per_dimension = {d: dict(counts[name][d]) for d in DIMENSIONS if d in counts[name]}
-        outcomes = collections.Counter()
-        for counter in counts[name].values():
-            outcomes.update(counter)
-        verdict = "errors" if outcomes[INCONCLUSIVE] else "violations" if outcomes[FAIL] else "conforms"
+        verdict = target_verdict(outcome for counter in counts[name].values() for outcome in counter)
         entry: dict[str, Any] = {"verdict": verdict, "dimensions": per_dimension}
-        if name in documents.get("scans", {}):
-            entry["scan"] = documents["scans"][name]
+        if name in scans:
+            entry["scan"] = scans[name]
+        if name + BEHIND in scans:  # the API's default endpoint: judged in this target's alignment case
+            entry["default_endpoint_scan"] = scans[name + BEHIND]
         if name in documents.get("access", {}):
             entry["access"] = documents["access"][name]
         targets[name] = entry
     return {"metadata": {**metadata, "scans_run": documents.get("scans_run", 0)}, "targets": targets, "cases": cases}
+
+
+def _behind(name: str) -> bool:
+    return name.endswith(BEHIND)
 
 
 def run_metadata(settings: dict[str, Any], started: datetime.datetime) -> dict[str, Any]:

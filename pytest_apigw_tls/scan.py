@@ -712,16 +712,6 @@ def _unsettled(verdict: Verdict, reason: str) -> Verdict:
                    f"{reason}; this case rests on a refusal ({verdict.evidence})")
 
 
-def observe(target: Target, policy: Policy, cert_type: str, expectations: list[Expectation],
-            settings: ProbeSettings) -> tuple[Verdict, ...]:
-    """Verdicts for a few expectations only (the SNI cases ask one question of each of two targets)."""
-    verdicts, prober = _judge_all(target, policy, cert_type, expectations, settings, load_catalog(), None, None,
-                                  time.monotonic() + settings.deadline)
-    if prober.disagreements:
-        return tuple(_unsettled(v, f"flaky target: {_summarize(prober.disagreements)}") for v in verdicts)
-    return verdicts
-
-
 def _judge_all(target: Target, policy: Policy, cert_type: str, expectations: list[Expectation],
                settings: ProbeSettings, catalog: Catalog, progress: Callable[[int, int], None] | None,
                budget: threading.Semaphore | None, deadline: float) -> tuple[tuple[Verdict, ...], _Prober]:

@@ -7,15 +7,17 @@ pytest plugin runs them, from the same file format, to the same verdicts.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import ApigwTlsError, ConfigError
 from .verdicts import FAIL, INCONCLUSIVE, PASS, REPORTED
 
 if TYPE_CHECKING:  # imported when a scan runs: `apigw-tls --help` and other subcommands skip OpenSSL and h11
     from .access import AccessVerdict
+    from .probes import ProbeSettings
     from .scan import ScanResult
     from .targets import TargetSpec
 
@@ -53,7 +55,16 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run_scan)
 
 
-def _print_table(out: Any, result: ScanResult, access: tuple[AccessVerdict, ...], verbose: bool) -> None:
+class OtherCase(NamedTuple):
+    """A case beside the TLS scan's own: access, sni, alignment or cert."""
+
+    dimension: str
+    test_id: str
+    verdict: str
+    message: str
+
+
+def _print_table(out: Any, result: ScanResult, others: list[OtherCase], verbose: bool) -> None:
     print(f"{result.target} policy {result.policy_id} ({result.cert_type} certificate): "
           f"{result.probes} probes in {result.elapsed:.2f}s", file=out)
     for note in result.notes:
@@ -64,18 +75,17 @@ def _print_table(out: Any, result: ScanResult, access: tuple[AccessVerdict, ...]
             mark = {"inferred": " [inferred]", "unknown": " [undocumented]"}.get(e.provenance, "")
             print(f"  {verdict.verdict.upper():<12} {e.dimension:<8} {e.test_id:<58} observed {verdict.observed}: "
                   f"{verdict.evidence}{mark}", file=out)
-    for access_verdict in access:
-        if verbose or access_verdict.verdict != PASS:
-            print(f"  {access_verdict.verdict.upper():<12} access   {access_verdict.expectation.test_id:<58} "
-                  f"{access_verdict.evidence}", file=out)
+    for case in others:
+        if verbose or case.verdict != PASS:
+            print(f"  {case.verdict.upper():<12} {case.dimension:<8} {case.test_id:<58} {case.message}", file=out)
     groups: dict[str, list[str]] = {}
     for verdict in result.verdicts:
         groups.setdefault(verdict.expectation.dimension, []).append(verdict.verdict)
-    if access:
-        groups["access"] = [v.verdict for v in access]
+    for case in others:
+        groups.setdefault(case.dimension, []).append(case.verdict)
     for dimension, verdicts in sorted(groups.items()):
-        print(f"  {dimension:<8} " + "  ".join(f"{k} {verdicts.count(k)}" for k in (PASS, FAIL, INCONCLUSIVE, REPORTED)
-                                               if k != REPORTED or k in verdicts), file=out)
+        print(f"  {dimension:<9} " + "  ".join(f"{k} {verdicts.count(k)}" for k in (PASS, FAIL, INCONCLUSIVE, REPORTED)
+                                                if k != REPORTED or k in verdicts), file=out)
 
 
 def _progress(done: int, total: int) -> None:
@@ -96,8 +106,6 @@ def _specs(args: argparse.Namespace) -> list[TargetSpec]:
     spec = make_target(args.target, args.policy, args.sni, args.endpoint_type, args.cert_type, args.access_mode,
                        args.strict_status)
     if args.other_path:
-        import dataclasses
-
         from .targets import parse_host_port
 
         parse_host_port(args.other_path)
@@ -122,9 +130,10 @@ def run_scan(args: argparse.Namespace) -> int:
     specs = _specs(args)
     settings = ProbeSettings(args.timeout, args.retries, args.concurrency, args.delay, args.deadline)
     progress = _progress if sys.stderr.isatty() and len(specs) == 1 else None
+    scanned = specs + [b for s in specs if (b := s.resolve_default_endpoint()) is not None]
     with Fleet(FleetSettings(total_probes=args.total_concurrency)) as fleet:
         futures = {spec.name: fleet.submit(lambda budget, s=spec: scan(
-            s.resolve(), s.policy, s.cert_type, settings, progress=progress, budget=budget)) for spec in specs}
+            s.resolve(), s.policy, s.cert_type, settings, progress=progress, budget=budget)) for spec in scanned}
         results: dict[str, ScanResult | ApigwTlsError] = {}
         for name, future in futures.items():
             try:
@@ -133,10 +142,49 @@ def run_scan(args: argparse.Namespace) -> int:
                 results[name] = error
     if not args.targets and isinstance(results[specs[0].name], ApigwTlsError):
         raise results[specs[0].name]  # one target: its error is the one line the user sees
-    accesses = {spec.name: _access(spec, args.timeout) for spec in specs
-                if spec.access_mode and not isinstance(results[spec.name], ApigwTlsError)}
     out = sys.stderr if args.json == "-" else sys.stdout
-    return _report(specs, results, accesses, args, out)
+    return _report(specs, results, settings, args, out)
+
+
+def _other_cases(spec: TargetSpec, specs: list[TargetSpec], results: dict[str, Any], settings: ProbeSettings,
+                 access: tuple[AccessVerdict, ...]) -> list[OtherCase]:
+    """The cases the plugin asks beside the TLS scan, judged by the same rules (judgement.py)."""
+    from .judgement import alignment_verdict, cert_verdict, sni_verdict
+    from .session import discriminating_key, sni_partners
+
+    result: ScanResult = results[spec.name]
+    others = [OtherCase("access", v.expectation.test_id, v.verdict, v.evidence) for v in access]
+    typed = [dataclasses.replace(s, cert_type=s.cert_type or results[s.name].cert_type)  # as the plugin pairs them
+             for s in specs if not isinstance(results[s.name], ApigwTlsError)]
+    for target, partner in sni_partners(typed):
+        if target.name == spec.name:
+            key = discriminating_key(target, partner)
+            own = next(v for v in result.verdicts if v.expectation.key == key)
+            case = sni_verdict(target, partner, own)
+            others.append(OtherCase("sni", f"{target.name}-vs-{partner.name}", case.verdict, case.message))
+    behind = spec.resolve_default_endpoint()
+    if behind is not None:
+        behind_result = results[behind.name]
+        case = alignment_verdict(spec, behind, behind_result) if not isinstance(behind_result, ApigwTlsError) \
+            else CaseVerdictError(behind_result)
+        others.append(OtherCase("alignment", f"{spec.name}-default-endpoint", case.verdict, case.message))
+    if spec.cert_type:  # declared: the certificate served must be of that type
+        from .scan import detect_cert_type
+
+        try:
+            case = cert_verdict(spec, detect_cert_type(spec.resolve(), settings))
+        except ApigwTlsError as error:
+            case = CaseVerdictError(error)
+    else:  # detected by the scan itself, as the plugin detects it before collection
+        case = cert_verdict(dataclasses.replace(spec, cert_type=result.cert_type), result.cert_type)
+    others.append(OtherCase("cert", f"{spec.name}-{spec.cert_type or result.cert_type}", case.verdict, case.message))
+    return others
+
+
+def CaseVerdictError(error: Exception) -> Any:  # noqa: N802 - reads as the CaseVerdict it makes
+    from .judgement import CaseVerdict
+
+    return CaseVerdict(INCONCLUSIVE, str(error))
 
 
 def _access(spec: TargetSpec, timeout: float) -> tuple[AccessVerdict, ...]:
@@ -146,29 +194,40 @@ def _access(spec: TargetSpec, timeout: float) -> tuple[AccessVerdict, ...]:
                        other_arrival_path=spec.resolve_other_path())
 
 
-def _report(specs: list[TargetSpec], results: dict[str, Any], accesses: dict[str, Any], args: argparse.Namespace,
+def _report(specs: list[TargetSpec], results: dict[str, Any], settings: ProbeSettings, args: argparse.Namespace,
             out: Any) -> int:
-    statuses, document = [], {}
+    from .judgement import CONFORMS, ERRORS, dimension_counts, exit_status, target_verdict
+
+    verdicts, document = [], {}
     for spec in specs:
         result = results[spec.name]
         if isinstance(result, ApigwTlsError):
             print(f"{spec.name}: ERROR: {result}", file=out)
-            statuses.append(2)
-            document[spec.name] = {"error": str(result)}
+            verdicts.append(ERRORS)
+            document[spec.name] = {"verdict": ERRORS, "conforms": False, "error": str(result)}
             continue
-        access = accesses.get(spec.name, ())
-        _print_table(out, result, access, args.verbose)
-        verdicts = [v.verdict for v in result.verdicts] + [v.verdict for v in access]
-        statuses.append(2 if INCONCLUSIVE in verdicts else 1 if FAIL in verdicts else 0)
-        document[spec.name] = {**result.to_dict(), "access": [v.to_dict() for v in access]}
+        access = _access(spec, settings.timeout) if spec.access_mode else ()
+        others = _other_cases(spec, specs, results, settings, access)
+        _print_table(out, result, others, args.verbose)
+        cases = [(v.expectation.dimension, v.verdict) for v in result.verdicts] + \
+            [(c.dimension, c.verdict) for c in others]
+        verdict = target_verdict(outcome for _dimension, outcome in cases)
+        verdicts.append(verdict)
+        document[spec.name] = {**result.to_dict(), "verdict": verdict, "conforms": verdict == CONFORMS,
+                               "dimensions": dimension_counts(cases), "access": [v.to_dict() for v in access],
+                               "cases": [c._asdict() for c in others if c.dimension != "access"]}
+        behind = spec.resolve_default_endpoint()
+        if behind is not None and not isinstance(results[behind.name], ApigwTlsError):
+            document[spec.name]["default_endpoint_scan"] = results[behind.name].to_dict()
     if len(specs) > 1:
-        print(f"{len(specs)} targets: {statuses.count(0)} conform, {statuses.count(1)} with violations, "
-              f"{statuses.count(2)} with errors (unreachable or inconclusive)", file=out)
+        print(f"{len(specs)} targets: {verdicts.count('conforms')} conform, {verdicts.count('violations')} with "
+              f"violations, {verdicts.count('errors')} with errors (unreachable or inconclusive)", file=out)
     if args.json:
         _write_json(args.json, document if args.targets else document[specs[0].name])
-    if statuses and max(statuses) == 2:
+    status = exit_status(verdicts)
+    if status == 2:
         print("apigw-tls: some targets could not be judged: no verdict on those", file=sys.stderr)
-    return max(statuses, default=0)
+    return status
 
 
 def _write_json(path: str, document: Any) -> None:

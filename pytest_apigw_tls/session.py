@@ -13,9 +13,9 @@ from .errors import ApigwTlsError
 from .expectations import AccessExpectation, Expectation, expectations_for
 from .fleet import Fleet
 from .probes import ProbeSettings
-from .scan import ScanResult, detect_cert_type, observe, scan
+from .judgement import CaseVerdict, alignment_verdict, cert_verdict, sni_verdict
+from .scan import ScanResult, detect_cert_type, scan
 from .targets import TargetSpec
-from .verdicts import FAIL, INCONCLUSIVE, PASS
 
 
 class Inconclusive(ApigwTlsError):
@@ -40,13 +40,6 @@ class Case:
         if self.dimension == "alignment":
             return f"{self.target.name}-default-endpoint"
         return f"{self.target.name}-{self.expectation.test_id}"  # type: ignore[union-attr]
-
-
-@dataclasses.dataclass(frozen=True)
-class CaseVerdict:
-    verdict: str
-    message: str
-    properties: tuple[tuple[str, str], ...] = ()
 
 
 class ScanCache:
@@ -164,49 +157,20 @@ class ScanCache:
 
     def _sni_verdict(self, case: Case) -> CaseVerdict:
         """Both targets share an address; the item on which their policies differ must follow each SNI.
-        One question of each target, not two whole scans (under xdist each case stays with its target)."""
+        This target's side is read from its own scan (one scan per target); the partner's is its own case."""
         assert case.partner is not None
         key = discriminating_key(case.target, case.partner)
-        pair = []
-        for spec in (case.target, case.partner):
-            if spec.unreachable:
-                raise Inconclusive(f"{spec.name}: {spec.unreachable}")
-            cert_type = spec.cert_type or "rsa"
-            wanted = [e for e in expectations_for(spec.policy, cert_type, load_catalog()) if e.key == key]
-            pair.append(observe(self._target(spec), spec.policy, cert_type, wanted, self.settings)[0])
-        failed = any(v.verdict == FAIL for v in pair)  # one side's failure is the pair's, whatever the other's
-        if not failed and any(v.verdict == INCONCLUSIVE for v in pair):
-            return CaseVerdict(INCONCLUSIVE, "; ".join(v.evidence for v in pair))
-        ok = not failed and all(v.verdict == PASS for v in pair)
-        ours_expected = pair[0].expectation
-        item = ours_expected.item + ("" if key[0] == "version" else f" at {ours_expected.version.label}")
-        message = (f"{item}: SNI {case.target.sni} expected {pair[0].expectation.expected}, observed "
-                   f"{pair[0].observed}; SNI {case.partner.sni} expected {pair[1].expectation.expected}, observed "
-                   f"{pair[1].observed} (the policy must follow the SNI)")
-        return CaseVerdict(PASS if ok else FAIL, message)
+        result = self.tls(case.target)
+        own = next(v for v in result.verdicts if v.expectation.key == key)
+        return sni_verdict(case.target, case.partner, own)
 
     def _alignment_verdict(self, case: Case) -> CaseVerdict:
-        """The API's default endpoint behind a custom domain, judged against the domain's policy: every
-        version, suite or group it accepts that the domain refuses is a way around the domain's policy."""
         behind = case.target.resolve_default_endpoint()
         assert behind is not None
-        result = self.tls(behind)
-        paths = [v for v in result.verdicts if v.verdict == FAIL and v.expectation.expected == "rejected"]
-        undecided = [v for v in result.verdicts if v.verdict == INCONCLUSIVE]
-        where = f"default endpoint {behind.host}:{behind.port} behind {case.target.sni}"
-        if paths:
-            listed = "; ".join(f"{v.expectation.test_id.rsplit('-', 1)[0]} ({v.evidence})" for v in paths)
-            return CaseVerdict(FAIL, f"{where} accepts {len(paths)} things the domain's {case.target.policy_id} "
-                                     f"refuses (the blog: TLS happens before endpoint settings): {listed}")
-        if undecided:
-            return CaseVerdict(INCONCLUSIVE, f"{where}: {len(undecided)} undecided: {undecided[0].evidence}")
-        return CaseVerdict(PASS, f"{where} accepts nothing the domain refuses")
+        return alignment_verdict(case.target, behind, self.tls(behind))
 
     def _cert_verdict(self, case: Case) -> CaseVerdict:
-        observed = self.cert_type(case.target)
-        expected = case.target.cert_type
-        return CaseVerdict(PASS if observed == expected else FAIL,
-                           f"{case.target.sni}: expected an {expected} certificate, got {observed}")
+        return cert_verdict(case.target, self.cert_type(case.target))
 
 
 def discriminating_key(a: TargetSpec, b: TargetSpec) -> tuple[str, int, str]:

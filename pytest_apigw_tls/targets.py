@@ -11,6 +11,8 @@ from .fields import check_values, read_toml
 from .hostnames import is_ip_address
 from .probes import Target
 
+BEHIND = "@default-endpoint"  # the name of the API's default endpoint behind a target (a custom domain)
+
 
 def parse_host_port(text: str, default_port: int = 443) -> tuple[str, int]:
     """"example.com", "example.com:8443", "127.0.0.1:8443", "[::1]:8443" or "::1" -> (host, port)."""
@@ -92,7 +94,7 @@ class TargetSpec:
             host, port = parse_host_port(self.default_endpoint_address)
         else:
             host = hostname
-        return dataclasses.replace(self, name=f"{self.name}@default-endpoint", host=host, port=port,
+        return dataclasses.replace(self, name=self.name + BEHIND, host=host, port=port,
                                    sni=None if is_ip_address(hostname) else hostname, cert_type="rsa",
                                    default_endpoint=None, default_endpoint_address=None, access_mode=None,
                                    other_path=None)

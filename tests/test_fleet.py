@@ -158,3 +158,46 @@ def test_a_target_that_k_deselects_is_never_connected_to(suite, served, tmp_path
         listener.close()
     result.assert_outcomes(passed=5, deselected=result.parseoutcomes()["deselected"])
     assert accepted == []
+
+
+def test_scan_targets_and_the_plugin_reach_one_judgement_on_a_mixed_fleet(suite, served, tmp_path, capsys):
+    """One fleet with every kind of case (TLS, SNI pair, STRICT access, default-endpoint alignment, cert),
+    judged by `apigw-tls scan --targets` and by the plugin: the same verdict and counts for every target.
+    Also: a correct target is not charged with its SNI partner's wrong claim; `scan --targets` judges
+    the default endpoint; the default endpoint is no row of its own; a STRICT claim that fails is no
+    "conforms" in the JSON."""
+    from pytest_apigw_tls.cli import main
+
+    address = "{}:{}".format(*served.address)
+    api = "abcdef1234.execute-api.us-east-1.amazonaws.com"  # TLS_1_0 on the reference server
+    path = targets_file(tmp_path / "targets.toml",
+                        {"name": "right", "address": address, "sni": "tls-1-2.rsa.apigw.test", "policy": "TLS_1_2"},
+                        {"name": "wrong-claim", "address": address, "sni": "tls-1-0.rsa.apigw.test",
+                         "policy": "SecurityPolicy_TLS13_1_3_2025_09"},
+                        {"name": "basic-claims-strict", "address": address,
+                         "sni": "tls13-1-3-2025-09.basic.apigw.test", "policy": "SecurityPolicy_TLS13_1_3_2025_09",
+                         "access_mode": "STRICT", "cert_type": "rsa"},
+                        {"name": "hardened", "address": address, "sni": "tls13-1-3-2025-09.rsa.apigw.test",
+                         "policy": "SecurityPolicy_TLS13_1_3_2025_09", "cert_type": "rsa",
+                         "default_endpoint": api, "default_endpoint_address": address})
+    report = tmp_path / "plugin.json"
+    suite.runpytest("--apigw-targets", path, "--apigw-json", str(report))
+    plugin = json.loads(report.read_text())["targets"]
+    scanned = tmp_path / "scan.json"
+    assert main(["scan", "--targets", path, "--json", str(scanned)]) == 1
+    capsys.readouterr()
+    cli = json.loads(scanned.read_text())
+
+    def counts(dimensions):
+        return {d: {k: v for k, v in c.items() if k in ("pass", "fail", "inconclusive")} for d, c in dimensions.items()}
+
+    assert {name: t["verdict"] for name, t in plugin.items()} == {
+        "right": "conforms", "wrong-claim": "violations", "basic-claims-strict": "violations",
+        "hardened": "violations"}
+    assert {name: t["verdict"] for name, t in cli.items()} == {name: t["verdict"] for name, t in plugin.items()}
+    for name in plugin:
+        assert counts(cli[name]["dimensions"]) == counts(plugin[name]["dimensions"]), name
+    assert plugin["right"]["dimensions"]["sni"] == {"pass": 1}
+    assert cli["basic-claims-strict"]["conforms"] is False and cli["basic-claims-strict"]["dimensions"]["access"]["fail"]
+    assert cli["hardened"]["dimensions"]["alignment"] == {"fail": 1}
+    assert "default_endpoint_scan" in plugin["hardened"] and "default_endpoint_scan" in cli["hardened"]
