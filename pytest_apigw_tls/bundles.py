@@ -17,8 +17,8 @@ the offer's version, so it accepts none of the bundle; otherwise the items are o
 time: one it takes is accepted, one it refuses stays inconclusive (a target that refuses what it
 must take proves nothing by refusing).
 
-Every refusal that counts is asked twice, with its control between: refused, then taken with the
-control added, then refused again. An answer that changes is an acceptance (a dropped connection
+Every refusal that counts is asked REFUSALS (3) times, with its control between the first two:
+refused, then taken with the control added, then refused again, twice. An answer that changes is an acceptance (a dropped connection
 cannot fake one) and, in the prober's ledger, a disagreement.
 """
 
@@ -94,10 +94,23 @@ def run_bundle(offer: OfferItems, items: Sequence[int], chosen: Chosen, controls
     return run.result
 
 
+REFUSALS = 3  # agreeing refusals that make a passing refusal (a connection dropped twice is still no verdict)
+
+
+def refused_throughout(ask: Callable[[], Observation], times: int = REFUSALS - 1) -> Observation | None:
+    """Ask `times` more times; None when every answer is a refusal, else the first answer that is not."""
+    for _ in range(times):
+        answer = ask()
+        if answer.outcome is not Outcome.REJECTED:
+            return answer
+    return None
+
+
 def run_beside(offer: OfferItems, items: Sequence[int], chosen: Chosen, anchor: int) -> BundleResult:
     """Ask about `items` in offers that always name `anchor` too: an item a real client must offer (the
     ECDSA certificate's curve below TLS 1.3, RFC 8422 5.1). An item chosen beside it is accepted (what a
-    real client would get); the anchor chosen, twice, is the refusal of the rest and its control at once."""
+    real client would get); the anchor chosen (REFUSALS times) is the refusal of the rest and its control
+    at once."""
     result, remaining, anchored = BundleResult(), list(items), 0
     while remaining:
         answer = offer(tuple(remaining) + (anchor,))
@@ -107,16 +120,17 @@ def run_beside(offer: OfferItems, items: Sequence[int], chosen: Chosen, anchor: 
             remaining = [item for item in remaining if item != pick]
             continue
         settled = pick == anchor or _refuses_the_version(answer)  # the version refused: none of these taken
-        if settled and anchored == 0:
-            anchored = 1  # asked once more: a refusal counts when it is confirmed
-            continue
+        anchored += settled
+        if settled and anchored < REFUSALS:
+            continue  # asked again: a refusal counts when it is confirmed
         if settled and pick != anchor:
             _all(result.refused, remaining, answer._replace(
-                evidence=f"{answer.evidence}, twice, with the certificate's curve 0x{anchor:04X} offered too: the "
-                         "target does not speak this version, so it accepts none of these"))
+                evidence=f"{answer.evidence}, {REFUSALS} times, with the certificate's curve 0x{anchor:04X} offered "
+                         "too: the target does not speak this version, so it accepts none of these"))
         elif settled:
             _all(result.refused, remaining, Observation(Outcome.REJECTED, (
-                f"the certificate's curve 0x{anchor:04X} chosen over all of these, twice ({answer.evidence})")))
+                f"the certificate's curve 0x{anchor:04X} chosen over all of these, {REFUSALS} times "
+                f"({answer.evidence})")))
         else:
             _all(result.inconclusive, remaining, answer if answer.outcome is Outcome.INCONCLUSIVE else inconclusive(
                 f"offered beside the certificate's curve 0x{anchor:04X}: {answer.evidence}"))
@@ -174,14 +188,14 @@ def _control(run: _Run, remaining: list[int], refusal: Observation) -> None:
 
 
 def _confirm(run: _Run, remaining: list[int], refusal: Observation, check: Observation) -> None:
-    """The refusal, then the control taken, then the same refusal once more: refusal and control on one
-    schedule, so a connection dropped once cannot pass for a refusal."""
-    again = run.offer(tuple(remaining))
-    pick = run.picked(again)
-    if again.outcome is Outcome.REJECTED:
+    """The refusal, then the control taken, then the same refusal again (REFUSALS in all): refusal and
+    control on one schedule, so connections dropped now and then cannot pass for a refusal."""
+    again = refused_throughout(lambda: run.offer(tuple(remaining)))
+    pick = run.picked(again) if again is not None else None
+    if again is None:
         _all(run.result.refused, remaining, refusal._replace(
             evidence=f"{refusal.evidence}; accepted once an allowed item was added ({check.evidence}); "
-                     "refused again without it"))
+                     f"refused again without it, {REFUSALS} times in all"))
     elif pick in remaining:  # refused once, taken now: the ledger of the offers has the disagreement
         run.result.accepted[pick] = again  # type: ignore[index]
         if rest := [item for item in remaining if item != pick]:
@@ -203,11 +217,10 @@ def _without_control(run: _Run, remaining: list[int], refusal: Observation) -> N
         return
     if all(_refuses_the_version(alone) for alone in run.alone.values()):
         code, alone = next(iter(run.alone.items()))
-        again = run.offer((code,))
-        if _refuses_the_version(again):
+        if all(_refuses_the_version(run.offer((code,))) for _ in range(REFUSALS - 1)):
             _all(run.result.refused, remaining, refusal._replace(
-                evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{code:04X} alone, twice "
-                f"({alone.evidence}): it does not speak this version, so it accepts none of these"))
+                evidence=f"{refusal.evidence}; the target refuses even the allowed item 0x{code:04X} alone, "
+                f"{REFUSALS} times ({alone.evidence}): it does not speak this version, so it accepts none of these"))
             return
     whole = run.version_refused() if run.version_refused else None
     if whole is not None:

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Callable, Iterable, NamedTuple
 
-from .bundles import BundleResult, run_beside, run_bundle
+from .bundles import REFUSALS, BundleResult, refused_throughout, run_beside, run_bundle
 from .capabilities import detect
 from .catalog import CERT_TYPES, Catalog, Policy, load_catalog
 from .codepoints import TlsVersion
@@ -339,11 +339,11 @@ def _refused_version(prober: _Prober, version: TlsVersion, suites: tuple[int, ..
             prober.disagree(f"{version.label} was refused alone, then chosen with {allowed.label} offered beside it")
             return prober.confirmed(offer, version) if version is not TlsVersion.SSLv3 else check
         if check.outcome is Outcome.ACCEPTED:
-            again = prober.raw(offer)
-            if again.outcome is Outcome.REJECTED:
+            again = refused_throughout(lambda: prober.raw(offer))
+            if again is None:
                 return first._replace(evidence=f"{first.evidence}; with {allowed.label} beside it the same offer was "
                                                f"taken at {_label(check.version or 0)}, and {version.label} alone "
-                                               "was refused again")
+                                               f"was refused again ({REFUSALS} times in all)")
             return prober.confirmed(offer, version) if again.outcome is Outcome.ACCEPTED else again
         if check.outcome is Outcome.INCONCLUSIVE:
             return check
