@@ -56,6 +56,7 @@ class Readiness:
     unparsable: int = 0
     duplicate_keys: int = 0
     without_tls: int = 0
+    without_suite: int = 0  # an allowed version whose suites the policy narrows, with no $context.cipherSuite
     examples: list[tuple[str, int, str, str]] = dataclasses.field(default_factory=list)  # source, line, why, text
     per_version: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     per_suite: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
@@ -70,7 +71,7 @@ class Readiness:
     @property
     def unread(self) -> int:
         """Lines that could hide a client: not parsed, ambiguous, or a request without its TLS values."""
-        return self.unparsable + self.duplicate_keys + self.without_tls
+        return self.unparsable + self.duplicate_keys + self.without_tls + self.without_suite
 
     @property
     def share_at_risk(self) -> float:
@@ -88,7 +89,8 @@ class Readiness:
             "policy": self.policy.id, "lines": self.lines, "requests": self.requests,
             "requests_at_risk": self.requests_at_risk, "share_at_risk": round(self.share_at_risk, 6),
             "unread": {"unparsable": self.unparsable, "duplicate_keys": self.duplicate_keys,
-                       "without_tls_values": self.without_tls, "examples": self.shown_examples()},
+                       "without_tls_values": self.without_tls, "without_cipher_suite": self.without_suite,
+                       "examples": self.shown_examples()},
             "per_version": dict(self.per_version), "per_suite": dict(self.per_suite),
             "refused_versions": sorted(self.refused_versions), "refused_suites": sorted(self.refused_suites),
             "clients_at_risk": [{"source_ip": ip, "user_agent": agent, "requests": c.requests,
@@ -116,9 +118,21 @@ def field(values: dict[str, Any], name: str) -> str | None:
     return None
 
 
+UNJUDGED = "unjudged"  # the deciding value is not in the log: never "not at risk"
+
+
+def _narrows(policy: Policy, catalog: Catalog, version: TlsVersion) -> bool:
+    """Whether `policy` refuses, at `version`, a suite some policy of API Gateway accepts there: then the
+    version alone does not decide a request."""
+    allowed = policy.suite_fact(version).value_set
+    return any(s not in allowed for p in catalog.policies if p.enforceable and p.allows_version(version)
+               for s in p.suite_fact(version).value if s.negotiable_at(version))
+
+
 def refusal(policy: Policy, catalog: Catalog, version_text: str | None,
             suite_text: str | None) -> tuple[str, str] | None:
-    """("version" or "suite", why) when `policy` would refuse what this request negotiated, else None."""
+    """("version" or "suite", why) when `policy` would refuse what this request negotiated; ("unjudged",
+    why) when the log lacks the value that decides it; else None."""
     if version_text is None:
         return None
     try:
@@ -128,7 +142,8 @@ def refusal(policy: Policy, catalog: Catalog, version_text: str | None,
     if not policy.allows_version(version):
         return "version", f"{version.label} not allowed"
     if suite_text is None:
-        return None
+        return (UNJUDGED, f"no $context.cipherSuite, and {policy.id} refuses suites API Gateway negotiates at "
+                          f"{version.label}") if _narrows(policy, catalog, version) else None
     try:
         suite = catalog.suite(suite_text)
     except CatalogError:
@@ -203,6 +218,10 @@ def _count(readiness: Readiness, values: dict[str, Any], catalog: Catalog, stric
     if suite:
         readiness.per_suite[suite] += 1
     refused = _decide(readiness, catalog, version, suite)
+    if refused and refused[0] == UNJUDGED:
+        readiness.without_suite += 1
+        readiness.note(source, number, refused[1], str(values)[:120])
+        refused = None
     if not refused and not strict and split_at is None:
         return  # nothing else to learn from a request the policy accepts
     seen = field(values, "time")
@@ -276,7 +295,8 @@ def merge(parts: list[Readiness], line_offsets: list[int] | None = None) -> Read
     for index, part in enumerate(parts):
         offset = line_offsets[index] if line_offsets else 0
         part.examples = [(source, number + offset, why, text) for source, number, why, text in part.examples]
-        for name in ("lines", "requests", "requests_at_risk", "unparsable", "duplicate_keys", "without_tls"):
+        for name in ("lines", "requests", "requests_at_risk", "unparsable", "duplicate_keys", "without_tls",
+                     "without_suite"):
             setattr(total, name, getattr(total, name) + getattr(part, name))
         total.examples = (total.examples + part.examples)[:EXAMPLES]
         total.per_version.update(part.per_version)

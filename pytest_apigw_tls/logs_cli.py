@@ -52,7 +52,8 @@ def _print(readiness: Any, strict: bool, out: Any) -> None:
           file=out)
     if readiness.unread:
         print(f"  NOT READ: {readiness.unparsable} unparsable lines, {readiness.duplicate_keys} with duplicate keys, "
-              f"{readiness.without_tls} requests without $context.tlsVersion: they could hide clients", file=out)
+              f"{readiness.without_tls} requests without $context.tlsVersion, {readiness.without_suite} without the "
+              "$context.cipherSuite that decides them: they could hide clients", file=out)
         for example in readiness.shown_examples():
             print(f"    {example}", file=out)
     print("  versions: " + ", ".join(f"{printable(v)} {n}{' REFUSED' if v in readiness.refused_versions else ''}"
@@ -90,7 +91,8 @@ def markdown(readiness: Any) -> str:
     unread = data["unread"]
     if readiness.unread:
         lines += [f"**Incomplete:** {unread['unparsable']} unparsable lines, {unread['duplicate_keys']} with duplicate "
-                  f"keys, {unread['without_tls_values']} requests without the TLS variables.", ""]
+                  f"keys, {unread['without_tls_values']} requests without the TLS variables, "
+                  f"{unread['without_cipher_suite']} without the cipher suite that decides them.", ""]
     lines += ["| client | user agent | requests | why | first seen | last seen |", "|---|---|---|---|---|---|"]
     for client in data["clients_at_risk"]:
         cells = [client["source_ip"], client["user_agent"], str(client["requests"]), "; ".join(client["reasons"]),

@@ -187,3 +187,17 @@ def test_large_files_read_in_parallel_pieces_give_the_same_reading(json_log, tmp
     pieces = logs_parallel.assess_inputs(*args).to_dict()
     assert pieces == whole
     assert whole["unread"]["examples"] == [f"{big}:1001: not JSON: not json"]
+
+
+def test_a_request_whose_deciding_cipher_suite_is_not_logged_is_unjudged(tmp_path, capsys):
+    """Only $context.tlsVersion logged, TLS 1.2 traffic, a PFS target policy that refuses some TLS 1.2
+    suites: the version alone cannot say a request is safe, so the reading is incomplete (exit 3), never
+    "ready"; TLS 1.3 requests stay judged (every suite API Gateway negotiates there is allowed)."""
+    path = tmp_path / "versions-only.log"
+    path.write_text("\n".join(json.dumps({"identity.sourceIp": f"192.0.2.{n}", "tlsVersion": version})
+                              for n, version in enumerate(["TLSv1.2", "TLSv1.2", "TLSv1.3"])) + "\n")
+    status, out = run(capsys, str(path), "--json", str(tmp_path / "report.json"))
+    assert status == 3
+    assert "2 without the $context.cipherSuite that decides them" in out.out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["unread"]["without_cipher_suite"] == 2 and report["clients_at_risk"] == []
