@@ -7,6 +7,7 @@ pytest plugin runs them, from the same file format, to the same verdicts.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import math
 import sys
@@ -64,8 +65,8 @@ class OtherCase(NamedTuple):
     message: str
 
 
-def _print_table(out: Any, result: ScanResult, others: list[OtherCase], verbose: bool) -> None:
-    print(f"{result.target} policy {result.policy_id} ({result.cert_type} certificate): "
+def _print_table(out: Any, name: str, result: ScanResult, others: list[OtherCase], verbose: bool) -> None:
+    print(f"{name}: {result.target} policy {result.policy_id} ({result.cert_type} certificate): "
           f"{result.probes} probes in {result.elapsed:.2f}s", file=out)
     for note in result.notes:
         print(f"  note: {note}", file=out)
@@ -135,12 +136,20 @@ def run_scan(args: argparse.Namespace) -> int:
         futures = {spec.name: fleet.submit(lambda budget, s=spec: scan(
             s.resolve(), s.policy, s.cert_type, settings, progress=progress, budget=budget)) for spec in scanned}
         results: dict[str, ScanResult | ApigwTlsError] = {}
-        for name, future in futures.items():
+        names = {future: name for name, future in futures.items()}
+        for done, future in enumerate(concurrent.futures.as_completed(names), 1):
             try:
-                results[name] = future.result()
+                results[names[future]] = future.result()
             except ApigwTlsError as error:
-                results[name] = error
+                results[names[future]] = error
+            if args.targets and sys.stderr.isatty():  # a fleet of real endpoints takes minutes: show it moving
+                sys.stderr.write(f"\r  scanned {done}/{len(futures)}: {names[future]}\033[K")
+                sys.stderr.flush()
+        if args.targets and sys.stderr.isatty():
+            sys.stderr.write("\n")
     if not args.targets and isinstance(results[specs[0].name], ApigwTlsError):
+        if args.json:  # the file a pipeline waits for says why there is no verdict
+            _write_json(args.json, {"verdict": "errors", "conforms": False, "error": str(results[specs[0].name])})
         raise results[specs[0].name]  # one target: its error is the one line the user sees
     out = sys.stderr if args.json == "-" else sys.stdout
     return _report(specs, results, settings, args, out)
@@ -208,7 +217,7 @@ def _report(specs: list[TargetSpec], results: dict[str, Any], settings: ProbeSet
             continue
         access = _access(spec, settings.timeout) if spec.access_mode else ()
         others = _other_cases(spec, specs, results, settings, access)
-        _print_table(out, result, others, args.verbose)
+        _print_table(out, spec.name, result, others, args.verbose)
         cases = [(v.expectation.dimension, v.verdict) for v in result.verdicts] + \
             [(c.dimension, c.verdict) for c in others]
         verdict = target_verdict(outcome for _dimension, outcome in cases)

@@ -81,3 +81,27 @@ def test_scan_misuse_is_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_an_unreachable_single_target_still_writes_its_json_file(tmp_path, capsys):
+    """A pipeline waiting for `--json FILE` gets the reason, not a missing file."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    report = tmp_path / "scan.json"
+    assert main(["scan", f"127.0.0.1:{port}", "--sni", "api.example.test", "--policy", "TLS_1_2",
+                 "--json", str(report)]) == 2
+    document = json.loads(report.read_text())
+    assert document["verdict"] == "errors" and document["conforms"] is False and "cannot connect" in document["error"]
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_scan_targets_names_each_target_as_the_file_names_it(served, tmp_path, capsys):
+    address = "{}:{}".format(*served.address)
+    path = tmp_path / "t.toml"
+    path.write_text(f'[[target]]\nname = "payments-api"\naddress = "{address}"\nsni = "tls-1-2.rsa.apigw.test"\n'
+                    'policy = "TLS_1_2"\n')
+    assert main(["scan", "--targets", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("payments-api: 127.0.0.1:")
