@@ -26,8 +26,22 @@ def _cell(counts: dict[str, int] | None) -> str:
     return f"{counts.get(PASS, 0)}/{counts.get(FAIL, 0)}/{counts.get(INCONCLUSIVE, 0)}"
 
 
-def _problems(report: dict[str, Any], target: str) -> list[dict[str, Any]]:
-    return [c for c in report["cases"] if c["target"] == target and c["outcome"] in (FAIL, INCONCLUSIVE)]
+def _problems(report: dict[str, Any], target: str) -> list[tuple[str, str, str]]:
+    """(outcome, case, message) of each failing case, and each distinct reason the target's cases could not
+    be judged once (a dead target errs in every case with one reason)."""
+    out: list[tuple[str, str, str]] = []
+    undecided: dict[str, list[str]] = {}
+    for case in report["cases"]:
+        if case["target"] != target:
+            continue
+        name = case["nodeid"].split("::")[-1]
+        if case["outcome"] == FAIL:
+            out.append((FAIL, name, case["message"]))
+        elif case["outcome"] == INCONCLUSIVE:
+            undecided.setdefault(case["message"], []).append(name)
+    for message, names in undecided.items():
+        out.append((INCONCLUSIVE, names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more", message))
+    return out
 
 
 def _md(text: str) -> str:
@@ -49,8 +63,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         problems = _problems(report, name)
         if problems:
             lines += ["", f"## {_md(name)}", ""]
-            lines += [f"- **{c['outcome'].upper()}** `{_md(c['nodeid'].split('::')[-1])}`: {_md(c['message'])}"
-                      for c in problems]
+            lines += [f"- **{outcome.upper()}** `{_md(case)}`: {_md(message)}" for outcome, case, message in problems]
     return "\n".join(lines) + "\n"
 
 
@@ -81,8 +94,8 @@ def render_html(report: dict[str, Any]) -> str:
     for name in report["targets"]:
         problems = _problems(report, name)
         if problems:
-            items = "".join(f'<li class="{c["outcome"]}">{esc(c["outcome"].upper())} '
-                            f'{esc(c["nodeid"].split("::")[-1])}: {esc(c["message"])}</li>' for c in problems)
+            items = "".join(f'<li class="{outcome}">{esc(outcome.upper())} {esc(case)}: {esc(message)}</li>'
+                            for outcome, case, message in problems)
             sections.append(f"<h2>{esc(name)}</h2><ul>{items}</ul>")
     header = "".join(f"<th>{esc(d)}</th>" for d in dimensions)
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>apigw-tls conformance</title>'

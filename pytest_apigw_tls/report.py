@@ -115,6 +115,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             cells.append(f"{c.get(PASS, 0)}/{c.get(FAIL, 0)}/{c.get(INCONCLUSIVE, 0)}" if c else "-")
         shown = {"conforms": "conforms", "violations": "VIOLATIONS", "errors": "ERRORS"}[entry["verdict"]]
         lines.append(f"{name:<{width}}" + "".join(f"{cell:>14}" for cell in cells) + f"   {shown}")
+    lines += _error_reasons(report)
     verdicts = collections.Counter(entry["verdict"] for entry in targets.values())
     lines.append(f"{len(targets)} targets: {verdicts['conforms']} conform, {verdicts['violations']} with violations, "
                  f"{verdicts['errors']} with errors (unreachable or inconclusive)")
@@ -127,6 +128,22 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                 lines.append(f"{name}: certificates seen: {entry['scan']['cert_type']}")
             for note in entry.get("scan", {}).get("notes", ()):
                 lines.append(f"{name}: {note}")
+    return lines
+
+
+def _error_reasons(report: dict[str, Any]) -> list[str]:
+    """One line per target that could not be judged: its most common reason once, with how many cases
+    share it (a dead target errs in every case, and 78 identical lines say less than one)."""
+    reasons: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for case in report["cases"]:
+        if case["outcome"] == INCONCLUSIVE:
+            reasons[case["target"]][case["message"].removeprefix("inconclusive: ")] += 1
+    lines = []
+    for name, counter in sorted(reasons.items()):
+        message, count = counter.most_common(1)[0]
+        total = sum(counter.values())
+        share = f"{count} of {total} errors" if count != total else f"{total} errors"
+        lines.append(f"{name}: {share}: {message[:300]}")
     return lines
 
 

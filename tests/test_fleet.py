@@ -67,9 +67,13 @@ def test_a_dead_endpoint_errors_alone_and_the_rest_is_judged(suite, served, tmp_
     path = targets_file(tmp_path / "targets.toml",
                         {"name": "dead", "address": "127.0.0.1:1", "policy": "TLS_1_2"},
                         {"name": "alive", "address": address, "sni": "tls-1-2.ecdsa.apigw.test", "policy": "TLS_1_2"})
-    result = suite.runpytest("--apigw-targets", path, "-k", "test_version or test_certificate_type")
+    markdown = tmp_path / "report.md"
+    result = suite.runpytest("--apigw-targets", path, "-k", "test_version or test_certificate_type",
+                             "--apigw-markdown", str(markdown))
     result.assert_outcomes(passed=6, errors=6)
+    assert markdown.read_text().count("cannot connect to 127.0.0.1:1") == 1  # the reason once, not six times
     result.stdout.fnmatch_lines(["*dead*cannot connect to 127.0.0.1:1*",
+                                 "dead: 6 errors: dead: cannot connect to 127.0.0.1:1*",  # the reason once
                                  "2 targets: 1 conform, 0 with violations, 1 with errors*"])
 
 
