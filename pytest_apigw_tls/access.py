@@ -88,7 +88,8 @@ class AccessVerdict:
     evidence: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"access_mode": self.expectation.access_mode, "case": self.expectation.case,
+        return {"test_id": self.expectation.test_id, "access_mode": self.expectation.access_mode,
+                "case": self.expectation.case,
                 "host_header": self.host_header, "expected": self.expectation.expected, "status": self.status,
                 "verdict": self.verdict, "evidence": self.evidence}
 

@@ -399,6 +399,7 @@ def _report(config: pytest.Config, state: PluginState) -> dict[str, Any]:
     for kind in ("scans", "access"):
         documents[kind].update(state.worker_documents[kind])
     documents["scans_run"] += state.worker_documents["scans_run"]
+    documents["identities"] = {t.name: t.report_identity for t in state.targets}
     settings = {"timeout": state.settings.timeout, "concurrency": state.settings.concurrency,
                 "total_concurrency": state.total_concurrency, "delay": state.settings.delay,
                 "retries": state.settings.retries, "deadline": state.settings.deadline, "targets": len(state.targets)}

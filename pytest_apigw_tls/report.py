@@ -65,7 +65,8 @@ def build_report(log: CaseLog, documents: dict[str, dict[str, Any]], metadata: d
                       "message": message})
     targets: dict[str, Any] = {}
     scans = documents.get("scans", {})
-    for name in sorted(set(counts) | set(documents.get("access", {})) | {n for n in scans if not _behind(n)}):
+    named = set(counts) | set(documents.get("access", {})) | {n for n in scans if not _behind(n)}
+    for name in sorted(named):
         per_dimension = {d: dict(counts[name][d]) for d in DIMENSIONS if d in counts[name]}
         verdict = target_verdict(outcome for counter in counts[name].values() for outcome in counter)
         entry: dict[str, Any] = {"verdict": verdict, "dimensions": per_dimension}
@@ -75,6 +76,8 @@ def build_report(log: CaseLog, documents: dict[str, dict[str, Any]], metadata: d
             entry["default_endpoint_scan"] = scans[name + BEHIND]
         if name in documents.get("access", {}):
             entry["access"] = documents["access"][name]
+        if name in documents.get("identities", {}):
+            entry["identity"] = documents["identities"][name]
         targets[name] = entry
     return {"metadata": {**metadata, "scans_run": documents.get("scans_run", 0)}, "targets": targets, "cases": cases}
 

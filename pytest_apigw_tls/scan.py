@@ -71,7 +71,8 @@ class Verdict(NamedTuple):
 
     def to_dict(self) -> dict[str, object]:
         e = self.expectation
-        return {"dimension": e.dimension, "version": e.version.label if e.version else None, "item": e.item,
+        return {"dimension": e.dimension, "test_id": e.test_id, "version": e.version.label if e.version else None,
+                "item": e.item,
                 "expected": e.expected, "observed": self.observed, "verdict": self.verdict,
                 "evidence": self.evidence, "provenance": e.provenance, "reason": e.reason,
                 **({"members": len(e.members)} if e.members else {})}

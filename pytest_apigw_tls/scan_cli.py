@@ -149,7 +149,8 @@ def run_scan(args: argparse.Namespace) -> int:
             sys.stderr.write("\n")
     if not args.targets and isinstance(results[specs[0].name], ApigwTlsError):
         if args.json:  # the file a pipeline waits for says why there is no verdict
-            _write_json(args.json, {"verdict": "errors", "conforms": False, "error": str(results[specs[0].name])})
+            _write_json(args.json, {"identity": specs[0].report_identity, "verdict": "errors", "conforms": False,
+                                    "error": str(results[specs[0].name])})
         raise results[specs[0].name]  # one target: its error is the one line the user sees
     out = sys.stderr if args.json == "-" else sys.stdout
     return _report(specs, results, settings, args, out)
@@ -213,7 +214,8 @@ def _report(specs: list[TargetSpec], results: dict[str, Any], settings: ProbeSet
         if isinstance(result, ApigwTlsError):
             print(f"{spec.name}: ERROR: {result}", file=out)
             verdicts.append(ERRORS)
-            document[spec.name] = {"verdict": ERRORS, "conforms": False, "error": str(result)}
+            document[spec.name] = {"identity": spec.report_identity, "verdict": ERRORS, "conforms": False,
+                                   "error": str(result)}
             continue
         access = _access(spec, settings.timeout) if spec.access_mode else ()
         others = _other_cases(spec, specs, results, settings, access)
@@ -222,7 +224,9 @@ def _report(specs: list[TargetSpec], results: dict[str, Any], settings: ProbeSet
             [(c.dimension, c.verdict) for c in others]
         verdict = target_verdict(outcome for _dimension, outcome in cases)
         verdicts.append(verdict)
-        document[spec.name] = {**result.to_dict(), "verdict": verdict, "conforms": verdict == CONFORMS,
+        identity = {**spec.report_identity, "cert_type": spec.cert_type or result.cert_type}  # as the plugin has it
+        document[spec.name] = {"identity": identity, **result.to_dict(), "verdict": verdict,
+                               "conforms": verdict == CONFORMS,
                                "dimensions": dimension_counts(cases), "access": [v.to_dict() for v in access],
                                "cases": [c._asdict() for c in others if c.dimension != "access"]}
         behind = spec.resolve_default_endpoint()

@@ -60,6 +60,14 @@ class TargetSpec:
                 self.default_endpoint_address)
 
     @property
+    def report_identity(self) -> dict[str, object]:
+        """Where it is reached and what it claims, as reports carry it: `apigw-tls diff` matches targets of
+        two runs by this, never by display name (the reference server's ports change from run to run)."""
+        address = f"{self.host}:{self.port}" if self.host is not None else "reference-server"
+        return {"address": address, "sni": self.sni, "endpoint_type": self.endpoint_type, "policy": self.policy_id,
+                "cert_type": self.cert_type, "access_mode": self.access_mode}
+
+    @property
     def policy(self) -> Policy:
         return load_catalog().policy(self.policy_id, self.endpoint_type)
 

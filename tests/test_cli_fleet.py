@@ -57,10 +57,40 @@ def test_diff_names_regressions_and_exits_1(tmp_path, capsys):
     new.write_text(json.dumps(report("fail")))
     assert main(["diff", str(old), str(new)]) == 1
     out = capsys.readouterr().out
-    assert "REGRESSION test_version[api-TLSv1.0-rejected]: pass -> fail: TLSv1.0 accepted" in out
-    assert "1 cases changed, 1 unchanged, 1 regressions" in out
+    assert "REGRESSION version:TLSv1.0-rejected: pass -> fail: TLSv1.0 accepted" in out
+    assert "1 cases changed, 1 targets before, 1 after, 1 regressions" in out
     assert main(["diff", str(new), str(old)]) == 0
     assert main(["diff", str(old), "/nonexistent.json"]) == 2
+
+
+def _plugin_report(targets):
+    """A plugin report: {name: (identity address, verdict, {case: outcome})}."""
+    entries, cases = {}, []
+    for name, (address, verdict, outcomes) in targets.items():
+        entries[name] = {"verdict": verdict, "dimensions": {}, "identity": {
+            "address": address, "sni": "api.example.com", "endpoint_type": "REGIONAL", "policy": "TLS_1_2",
+            "cert_type": "rsa", "access_mode": None}}
+        cases += [{"nodeid": f"t.py::test_version[{name}-{case}]", "target": name, "dimension": "version",
+                   "outcome": outcome, "message": f"{case} {outcome}"} for case, outcome in outcomes.items()]
+    return {"metadata": {}, "targets": entries, "cases": cases}
+
+
+@pytest.mark.parametrize("new_targets,regressions,extra", [
+    # a target added renames the unnamed one (POLICY -> POLICY@host): matched by identity, its failure is seen
+    ({"TLS_1_2@a": ("10.0.0.1:443", "violations", {"TLSv1.0-rejected": "fail"}),
+      "TLS_1_2@b": ("10.0.0.2:443", "conforms", {"TLSv1.0-rejected": "pass"})}, 1, ()),
+    ({}, 1, ()),  # the target vanished
+    ({}, 0, ("--allow-vanished",)),
+    ({"TLS_1_2": ("10.0.0.1:443", "conforms", {"TLSv1.0-rejected": "pass"}),  # a new target that fails
+      "other": ("10.0.0.3:443", "errors", {"TLSv1.0-rejected": "inconclusive"})}, 2, ()),
+], ids=["renamed", "vanished", "vanished-allowed", "new-and-failing"])
+def test_diff_matches_targets_by_identity_and_exits_1_on_every_kind_of_regression(tmp_path, capsys, new_targets,
+                                                                                  regressions, extra):
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(_plugin_report({"TLS_1_2": ("10.0.0.1:443", "conforms", {"TLSv1.0-rejected": "pass"})})))
+    new.write_text(json.dumps(_plugin_report(new_targets)))
+    assert main(["diff", *extra, str(old), str(new)]) == (1 if regressions else 0)
+    assert f"{regressions} regressions" in capsys.readouterr().out
 
 
 def test_version_and_a_closed_pipe_end_quietly():

@@ -205,3 +205,5 @@ def test_scan_targets_and_the_plugin_reach_one_judgement_on_a_mixed_fleet(suite,
     assert cli["basic-claims-strict"]["conforms"] is False and cli["basic-claims-strict"]["dimensions"]["access"]["fail"]
     assert cli["hardened"]["dimensions"]["alignment"] == {"fail": 1}
     assert "default_endpoint_scan" in plugin["hardened"] and "default_endpoint_scan" in cli["hardened"]
+    assert main(["diff", str(report), str(scanned)]) == 0  # one target, one identity, whichever front-end wrote it
+    assert "0 cases changed, 4 targets before, 4 after, 0 regressions" in capsys.readouterr().out
