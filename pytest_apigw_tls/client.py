@@ -50,6 +50,10 @@ class ServedEndpoint:
         hostname, port: what the URL holds; the SNI a client sends is "localhost".
         ca_file: the PEM file of the CAs to trust (RSA and ECDSA roots).
         policy: the catalog Policy it enforces; endpoint: the reference server's Endpoint.
+        dotted_url: https://ENDPOINT-HOSTNAME:PORT/, for clients that send no SNI for a single-label name
+            (Java's JDK does not for "localhost"); the name resolves only through `hosts_file`.
+        hosts_file: a hosts file mapping the endpoint's hostname to 127.0.0.1 (Java:
+            -Djdk.net.hosts.file=FILE, see `java_options`; curl: --resolve; others: their resolver hook).
     """
 
     url: str
@@ -59,6 +63,19 @@ class ServedEndpoint:
     policy: Policy
     endpoint: Any
     server: Any
+
+    @property
+    def dotted_url(self) -> str:
+        return f"https://{self.endpoint.hostname}:{self.port}/"
+
+    @property
+    def hosts_file(self) -> str:
+        return str(self.server.hosts_file())
+
+    @property
+    def java_options(self) -> list[str]:
+        """JVM options that let a Java client reach `dotted_url` and trust the server's CA is up to it."""
+        return [f"-Djdk.net.hosts.file={self.hosts_file}"]
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts the server's CAs (otherwise the stdlib's defaults)."""

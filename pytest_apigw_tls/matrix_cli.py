@@ -3,7 +3,9 @@
 Answers the migration question for clients that are not Python (curl, openssl s_client, a Java or
 Go program): each policy gets an endpoint of its own on the reference server, the command runs with
 {url}, {host}, {port} and {ca} substituted, and the server's record of the connection says whether
-the client connected (and with what) or was refused (and why).
+the client connected (and with what) or was refused (and why). A client that sends no SNI for a
+single-label name (Java) runs as in production with {dotted_url} (the endpoint's own hostname) and
+{hosts_file} (a hosts file resolving it: java -Djdk.net.hosts.file={hosts_file}).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-PLACEHOLDERS = ("{url}", "{host}", "{port}", "{ca}")
+PLACEHOLDERS = ("{url}", "{host}", "{port}", "{ca}", "{dotted_url}", "{hosts_file}")
 
 
 def register(commands: Any) -> None:
@@ -25,7 +27,8 @@ def register(commands: Any) -> None:
     parser = commands.add_parser(
         "matrix", help="run a client command once per policy and say which policies it can connect under",
         description="Run COMMAND once per policy against a reference-server endpoint for it, with {url}, {host}, "
-                    "{port} and {ca} substituted; print what each connection negotiated or why it was refused. "
+                    "{port} and {ca} substituted ({dotted_url} and {hosts_file} for clients that need a dotted "
+                    "name to send SNI, e.g. Java); print what each connection negotiated or why it was refused. "
                     "Example: apigw-tls matrix -- curl -s -o /dev/null --cacert {ca} {url}")
     parser.add_argument("--endpoint-type", type=endpoint_type_arg, metavar="REGIONAL|PRIVATE|EDGE",
                         help="only the policies of this endpoint type")
@@ -59,7 +62,9 @@ def run_matrix(args: argparse.Namespace) -> int:
         for policy in policies(args.endpoint_type):
             endpoint = serve(server, policy, args.cert_type)
             argv = [part.replace("{url}", endpoint.url).replace("{host}", endpoint.hostname)
-                    .replace("{port}", str(endpoint.port)).replace("{ca}", endpoint.ca_file) for part in command]
+                    .replace("{port}", str(endpoint.port)).replace("{ca}", endpoint.ca_file)
+                    .replace("{dotted_url}", endpoint.dotted_url).replace("{hosts_file}", endpoint.hosts_file)
+                    for part in command]
             try:
                 status: int | str = subprocess.run(argv, capture_output=True, timeout=args.timeout).returncode
             except FileNotFoundError:

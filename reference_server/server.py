@@ -184,6 +184,15 @@ class ReferenceServer:
         host, port = listener.getsockname()[:2]
         return host, port
 
+    def hosts_file(self) -> pathlib.Path:
+        """A hosts file (beside the CA file) naming every pinned endpoint's hostname at its listener's
+        address: clients that need a dotted name (for SNI) resolve it through this, as in production."""
+        with self._lock:
+            lines = [f"{listener.getsockname()[0]} {hostname}" for hostname, listener in self._pinned.items()]
+        path = pathlib.Path(self.ca_file).with_name("hosts")
+        path.write_text("\n".join(lines) + "\n", encoding="ascii")
+        return path
+
     def url_for(self, policy: str, cert_type: str = "rsa", access_mode: str | None = None) -> str:
         """https://localhost:PORT/ of the built-in endpoint serving `policy` with a `cert_type` certificate."""
         from pytest_apigw_tls.catalog import load_catalog

@@ -79,3 +79,27 @@ def test_importing_the_plugin_loads_nothing_heavy():
     code = ("import sys, pytest_apigw_tls.plugin; heavy = [m for m in ('OpenSSL', 'cryptography', 'trustme', 'h11', "
             "'pytest_apigw_tls.catalog') if m in sys.modules]; print(heavy)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+JAVA_CLIENT = str(__import__("pathlib").Path(__file__).parent / "servers" / "JavaClient.java")
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="no JDK (Debian package default-jdk-headless)")
+def test_a_java_client_is_tested_as_it_runs_in_production(apigw_server):
+    """The JDK sends no SNI for the single-label "localhost", so `url` would test a client that never
+    exists in production; `dotted_url`, resolved through `hosts_file`, is how Java reaches API Gateway."""
+    server = apigw_server("SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09")
+    run = subprocess.run(["java", *server.java_options, JAVA_CLIENT, server.dotted_url, server.ca_file],
+                         capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "200", run.stdout + run.stderr
+    connection = server.connections[-1]
+    assert connection["sni"] == server.endpoint.hostname and connection["tlsVersion"] == "TLSv1.3"
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="no JDK (Debian package default-jdk-headless)")
+def test_matrix_runs_a_java_client_with_its_dotted_name(capsys):
+    argv = ["matrix", "--endpoint-type", "REGIONAL", "--json", "-", "--", "java", "-Djdk.net.hosts.file={hosts_file}",
+            JAVA_CLIENT, "{dotted_url}", "{ca}"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all(row["result"] == "connected" and row["exit_status"] == 0 for row in rows), rows
