@@ -24,11 +24,12 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from pytest_apigw_tls.catalog import load_catalog  # noqa: E402
-from pytest_apigw_tls.probes import ProbeSettings, Target  # noqa: E402
 from pytest_apigw_tls.reference_server import ReferenceServer  # noqa: E402
 from pytest_apigw_tls.reference_server.config import policy_slug  # noqa: E402
 from pytest_apigw_tls.reference_server.mutants import mutant_server  # noqa: E402
+
+from pytest_apigw_tls.catalog import load_catalog  # noqa: E402
+from pytest_apigw_tls.probes import ProbeSettings, Target  # noqa: E402
 from pytest_apigw_tls.scan import scan  # noqa: E402
 from tests.fronts import FrontBehaviour, HostileFront  # noqa: E402
 from tests.hostile import HostileServer, read_hello, server_hello  # noqa: E402
@@ -102,7 +103,8 @@ def memory() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200, help="seeded runs per drop rate, the kinds taking turns (default 200)")
+    parser.add_argument("--runs", type=int, default=200,
+                        help="seeded runs per drop rate, the kinds taking turns (default 200)")
     parser.add_argument("--rates", default="0.05,0.1,0.2", help="drop rates (default 0.05,0.1,0.2)")
     parser.add_argument("--kinds", default="fin,rst,alert", help="how a drop ends (default fin,rst,alert)")
     args = parser.parse_args()

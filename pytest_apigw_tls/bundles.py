@@ -18,8 +18,8 @@ time: one it takes is accepted, one it refuses stays inconclusive (a target that
 must take proves nothing by refusing).
 
 Every refusal that counts is asked REFUSALS (3) times, with its control between the first two:
-refused, then taken with the control added, then refused again, twice. An answer that changes is an acceptance (a dropped connection
-cannot fake one) and, in the prober's ledger, a disagreement.
+refused, then taken with the control added, then refused again, twice. An answer that changes is an
+acceptance (a dropped connection cannot fake one) and, in the prober's ledger, a disagreement.
 """
 
 from __future__ import annotations

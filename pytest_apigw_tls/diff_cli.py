@@ -95,6 +95,7 @@ def run_diff(args: argparse.Namespace) -> int:
     for identity in sorted(set(old) | set(new), key=lambda i: (new.get(i) or old[i]).name):
         before, after = old.get(identity), new.get(identity)
         if after is None:
+            assert before is not None  # the identity came from one of the two runs
             regressions += not args.allow_vanished
             lines.append(f"{before.name}: {'REGRESSION ' if not args.allow_vanished else ''}vanished "
                          f"(was {before.verdict})")

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import pytest
 
 if TYPE_CHECKING:
+    from .judgement import CaseVerdict
     from .probes import ProbeSettings
     from .report import CaseLog
-    from .judgement import CaseVerdict
     from .session import Case, ScanCache
     from .targets import TargetSpec
 
@@ -395,7 +395,8 @@ class _Recorder:
 def _report(config: pytest.Config, state: PluginState) -> dict[str, Any]:
     from .report import build_report, run_metadata
 
-    documents = state.cache.documents() if state.cache is not None else {"scans": {}, "access": {}, "scans_run": 0}
+    documents: dict[str, Any] = state.cache.documents() if state.cache is not None else {
+        "scans": {}, "access": {}, "scans_run": 0}
     for kind in ("scans", "access"):
         documents[kind].update(state.worker_documents[kind])
     documents["scans_run"] += state.worker_documents["scans_run"]

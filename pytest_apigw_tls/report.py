@@ -53,7 +53,7 @@ class CaseLog:
         self.outcomes[report.nodeid] = (str(properties[TARGET_KEY]), str(properties[DIMENSION_KEY]), outcome, message)
 
 
-def build_report(log: CaseLog, documents: dict[str, dict[str, Any]], metadata: dict[str, Any]) -> dict[str, Any]:
+def build_report(log: CaseLog, documents: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
     """The report model as a JSON-ready dict, in a stable order (targets and cases sorted)."""
     counts: dict[str, dict[str, collections.Counter[str]]] = collections.defaultdict(
         lambda: collections.defaultdict(collections.Counter))

@@ -661,7 +661,8 @@ def _settle_disagreements(target: Target, policy: Policy, cert_type: str, expect
     if slow_prober.stopped:
         notes.append(slow_prober.stopped)
     if not slow_prober.disagreements:
-        cleared = sum(1 for first, second in zip(verdicts, again) if first.observed == REJECT and second.observed == ACCEPT)
+        cleared = sum(1 for first, second in zip(verdicts, again)
+                      if first.observed == REJECT and second.observed == ACCEPT)
         notes.append("slower, the target answered consistently: the verdicts come from that run"
                      + (f"; it took {cleared} item(s) it had refused at full speed, so it seems to throttle"
                         if cleared else ""))

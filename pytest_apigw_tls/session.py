@@ -12,8 +12,8 @@ from .catalog import load_catalog
 from .errors import ApigwTlsError
 from .expectations import AccessExpectation, Expectation, expectations_for
 from .fleet import Fleet
-from .probes import ProbeSettings
 from .judgement import CaseVerdict, alignment_verdict, cert_verdict, sni_verdict
+from .probes import ProbeSettings
 from .scan import ScanResult, detect_cert_type, scan
 from .targets import TargetSpec
 

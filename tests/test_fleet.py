@@ -193,7 +193,8 @@ def test_scan_targets_and_the_plugin_reach_one_judgement_on_a_mixed_fleet(suite,
     cli = json.loads(scanned.read_text())
 
     def counts(dimensions):
-        return {d: {k: v for k, v in c.items() if k in ("pass", "fail", "inconclusive")} for d, c in dimensions.items()}
+        judged = ("pass", "fail", "inconclusive")
+        return {d: {k: v for k, v in c.items() if k in judged} for d, c in dimensions.items()}
 
     assert {name: t["verdict"] for name, t in plugin.items()} == {
         "right": "conforms", "wrong-claim": "violations", "basic-claims-strict": "violations",
@@ -202,7 +203,8 @@ def test_scan_targets_and_the_plugin_reach_one_judgement_on_a_mixed_fleet(suite,
     for name in plugin:
         assert counts(cli[name]["dimensions"]) == counts(plugin[name]["dimensions"]), name
     assert plugin["right"]["dimensions"]["sni"] == {"pass": 1}
-    assert cli["basic-claims-strict"]["conforms"] is False and cli["basic-claims-strict"]["dimensions"]["access"]["fail"]
+    strict_claim = cli["basic-claims-strict"]
+    assert strict_claim["conforms"] is False and strict_claim["dimensions"]["access"]["fail"]
     assert cli["hardened"]["dimensions"]["alignment"] == {"fail": 1}
     assert "default_endpoint_scan" in plugin["hardened"] and "default_endpoint_scan" in cli["hardened"]
     assert main(["diff", str(report), str(scanned)]) == 0  # one target, one identity, whichever front-end wrote it

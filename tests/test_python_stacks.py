@@ -74,5 +74,6 @@ def test_mbedtls_2_28_with_a_policy_s_suites_fails_exactly_its_real_differences(
     extra_curves = ["TLSv1.2-secp521r1-rejected", "TLSv1.2-x448-rejected", "TLSv1.2-other-registered-groups-rejected"]
     assert failures(result) == sorted(tls13 + extra_curves)
     assert result.count(INCONCLUSIVE) == 0
-    tls13_refused = next(v for v in result.verdicts if v.expectation.test_id == "TLSv1.3-other-registered-suites-rejected")
+    tls13_refused = next(v for v in result.verdicts
+                         if v.expectation.test_id == "TLSv1.3-other-registered-suites-rejected")
     assert "does not speak this version" in tls13_refused.evidence

@@ -8,7 +8,7 @@ length and raises DecodeError with the reason.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 from .codec import DecodeError, Reader, uint, uints, vector
 
@@ -58,7 +58,7 @@ class Record(NamedTuple):
         return uint(self.content_type, 1) + uint(self.version, 2) + vector(self.fragment, 2)
 
     @classmethod
-    def parse_prefix(cls, data: bytes) -> tuple["Record", int] | None:
+    def parse_prefix(cls, data: bytes | memoryview) -> tuple["Record", int] | None:
         """Parse one record from the front of `data`: (record, bytes used), or None if incomplete."""
         if len(data) < 5:
             return None
@@ -285,9 +285,9 @@ class HandshakeBuffer:
         default_limit: the limit of types not in `limits` (the protocol's own maximum by default).
     """
 
-    def __init__(self, limits: dict[int, int] | None = None, default_limit: int = 2**24 - 1) -> None:
+    def __init__(self, limits: Mapping[int, int] | None = None, default_limit: int = 2**24 - 1) -> None:
         self._pending = bytearray()
-        self.limits = limits or {}
+        self.limits = dict(limits or {})
         self.default_limit = default_limit
 
     @property
