@@ -139,7 +139,7 @@ class ControlPlane:
         self.region = region
         self.mappings: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self._timers: list[threading.Timer] = []
+        self._pending: dict[tuple[str, str], threading.Timer] = {}  # one change in flight per resource
         self._resources: dict[tuple[str, str], Resource] = {}
         for endpoint in server.endpoints:
             kind = REST_API if endpoint.kind == "default" else DOMAIN_NAME
@@ -171,21 +171,27 @@ class ControlPlane:
                 raise BadRequest("The resource is being updated; try again when its status is AVAILABLE")
             changed = dataclasses.replace(apply_patch(current, operations), updating=True)
             self._resources[(kind, resource_id)] = changed
-        timer = threading.Timer(self.propagation_delay, self._propagate, args=(changed,))
+            timer = self._pending[(kind, resource_id)] = threading.Timer(
+                self.propagation_delay, self._propagate, args=(changed,))
         timer.daemon = True
-        self._timers.append(timer)
         timer.start()
         return changed
 
     def _propagate(self, resource: Resource) -> None:
-        old = self.server.endpoint(resource.hostname)
-        if old is None:  # deleted meanwhile
-            return
-        self.server.update_endpoint(dataclasses.replace(
-            old, security_policy=resource.security_policy, access_mode=resource.access_mode,
-            endpoint_type=resource.endpoint_type, disabled=resource.disabled))
+        """Apply an accepted change, unless its resource was deleted (or deleted and created again)
+        meanwhile: a change belongs to the resource it was made on, never to a later one of that name."""
+        key = (resource.kind, resource.id)
         with self._lock:
-            self._resources[(resource.kind, resource.id)] = dataclasses.replace(resource, updating=False)
+            self._pending.pop(key, None)
+            if self._resources.get(key) is not resource:
+                return
+            old = self.server.endpoint(resource.hostname)
+            if old is None:
+                return
+            self.server.update_endpoint(dataclasses.replace(
+                old, security_policy=resource.security_policy, access_mode=resource.access_mode,
+                endpoint_type=resource.endpoint_type, disabled=resource.disabled))
+            self._resources[key] = dataclasses.replace(resource, updating=False)
 
     # -- creating and deleting, as create-rest-api / create-domain-name / delete-* do -------------------
     def create(self, kind: str, body: dict[str, Any]) -> Resource:
@@ -228,13 +234,17 @@ class ControlPlane:
         return resource
 
     def delete(self, kind: str, resource_id: str) -> None:
+        """Remove the resource, its endpoint and any change still propagating to it."""
         with self._lock:
             resource = self._resources.pop((kind, resource_id), None)
             if resource is None:
                 raise NotFound(f"Invalid {'REST API identifier' if kind == REST_API else 'domain name'} "
                                f"specified: {resource_id}")
             self.mappings.pop(resource_id, None)
-        self.server.remove_endpoint(resource.hostname)
+            pending = self._pending.pop((kind, resource_id), None)
+            if pending is not None:
+                pending.cancel()
+            self.server.remove_endpoint(resource.hostname)
 
     def map_base_path(self, domain: str, body: dict[str, Any]) -> dict[str, Any]:
         """create-base-path-mapping: ties a domain to an API (the domain's own policy still decides TLS)."""
@@ -250,9 +260,13 @@ class ControlPlane:
 
     def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until every accepted change has reached the server (tests and rehearsals)."""
-        for timer in list(self._timers):
+        with self._lock:
+            timers = list(self._pending.values())
+        for timer in timers:
             timer.join(timeout)
 
     def cancel(self) -> None:
-        for timer in self._timers:
+        with self._lock:
+            timers = list(self._pending.values())
+        for timer in timers:
             timer.cancel()

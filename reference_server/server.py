@@ -260,12 +260,15 @@ class ReferenceServer:
     def update_endpoint(self, endpoint: Endpoint) -> None:
         """Serve `endpoint` (same hostname, new settings) from the next connection on."""
         endpoint.validate()
-        if endpoint.hostname not in self._endpoints:
-            raise KeyError(endpoint.hostname)
         context = endpoint_context(endpoint, self.authority)
+        with self._lock:  # checked and replaced at once: an endpoint removed meanwhile stays removed
+            old = self._endpoints.get(endpoint.hostname)
+            if old is None:
+                raise KeyError(endpoint.hostname)
+            self._endpoints[endpoint.hostname] = endpoint
         with self._contexts_lock:
+            self._contexts.pop(old, None)  # the old settings' compiled context is not kept
             self._contexts[endpoint] = context
-        self._endpoints[endpoint.hostname] = endpoint
 
     def set_policy(self, hostname: str, policy: Policy) -> None:
         """Enforce `policy` (any Policy object, even one outside the catalog) for `hostname` from the

@@ -11,6 +11,7 @@ from pytest_apigw_tls.reference_server.control import (
     REST_API,
     BadRequest,
     ControlPlane,
+    NotFound,
     Resource,
     apply_patch,
 )
@@ -203,3 +204,41 @@ def test_strict_refuses_requests_arriving_through_another_endpoint_type():
             if status == 421:
                 assert "arrived through a " + via in json.loads(observation.body)["message"]
         assert json.loads(server.access_log.lines[-1])["arrivalType"] == "EDGE"
+
+
+def test_a_change_still_propagating_dies_with_its_resource():
+    """Create under TLS_1_2, update to TLS13_1_3 STRICT with a delay, delete, create again under TLS_1_2:
+    the old change must not land on the new domain (it once served a policy nobody configured for it)."""
+    with ReferenceServer(config()) as server:
+        control = ControlPlane(server, propagation_delay=0.3)
+        name = "churn.example.test"
+        body = {"domainName": name, "endpointConfiguration": {"types": ["REGIONAL"]}, "securityPolicy": "TLS_1_2"}
+        control.create(DOMAIN_NAME, body)
+        control.update(DOMAIN_NAME, name, [replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09"),
+                                           replace("/endpointAccessMode", "STRICT")])
+        control.delete(DOMAIN_NAME, name)
+        control.create(DOMAIN_NAME, body)
+        time.sleep(0.6)
+        control.wait_idle()
+        assert control.get(DOMAIN_NAME, name).to_dict()["securityPolicy"] == "TLS_1_2"
+        assert server.endpoint(name).security_policy == "TLS_1_2" and server.endpoint(name).access_mode is None
+        assert handshake_probe(Target(*server.address, name), TIMEOUT, TlsVersion.TLSv1_2).outcome is Outcome.ACCEPTED
+
+
+def test_deleted_domains_stay_deleted_through_create_update_delete_churn():
+    with ReferenceServer(config()) as server:
+        control = ControlPlane(server, propagation_delay=0.01)
+        names = [f"churn-{n}.example.test" for n in range(60)]
+        for name in names:
+            control.create(DOMAIN_NAME, {"domainName": name, "endpointConfiguration": {"types": ["REGIONAL"]},
+                                         "securityPolicy": "TLS_1_2"})
+            control.update(DOMAIN_NAME, name, [replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09"),
+                                               replace("/endpointAccessMode", "BASIC")])
+            control.delete(DOMAIN_NAME, name)
+        time.sleep(0.1)
+        control.wait_idle()
+        assert [n for n in names if server.endpoint(n) is not None] == []
+        for name in names:
+            with pytest.raises(NotFound):
+                control.get(DOMAIN_NAME, name)
+        assert handshake_probe(Target(*server.address, names[0]), TIMEOUT).outcome is Outcome.REJECTED
