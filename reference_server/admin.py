@@ -72,6 +72,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
             raise BadRequest("The request body must be JSON") from None
+        except RecursionError:  # JSON nested thousands deep: refused, never a dropped connection
+            raise BadRequest("The request body is nested too deeply") from None
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object")
         return body

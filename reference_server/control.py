@@ -130,6 +130,14 @@ def apply_patch(resource: Resource, operations: Iterable[dict[str, Any]]) -> Res
     return changed
 
 
+def _object(body: dict[str, Any], field: str) -> dict[str, Any]:
+    """A JSON object member of a request (absent: empty); anything else is the service's 400."""
+    value = body.get(field) or {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"Invalid {field}: expected an object, got {type(value).__name__}")
+    return value
+
+
 class ControlPlane:
     """The resources of a running reference server, and their live updates."""
 
@@ -196,7 +204,8 @@ class ControlPlane:
     # -- creating and deleting, as create-rest-api / create-domain-name / delete-* do -------------------
     def create(self, kind: str, body: dict[str, Any]) -> Resource:
         """A new REST API (its execute-api endpoint) or custom domain name, served at once."""
-        types = ((body.get("endpointConfiguration") or {}).get("types") or ["EDGE"])
+        configuration = _object(body, "endpointConfiguration")
+        types = configuration.get("types") or ["EDGE"]
         if not isinstance(types, list) or len(types) != 1 or not isinstance(types[0], str):
             raise BadRequest("endpointConfiguration.types must name exactly one endpoint type")
         endpoint_type = types[0].upper()
@@ -216,10 +225,13 @@ class ControlPlane:
             if not isinstance(resource_id, str) or not is_hostname(resource_id):
                 raise BadRequest(f"Invalid domain name: {resource_id!r}")
             hostname = resource_id = resource_id.lower().rstrip(".")
-        mutual_tls = bool((body.get("mutualTlsAuthentication") or {}).get("truststoreUri"))
+        mutual_tls = bool(_object(body, "mutualTlsAuthentication").get("truststoreUri"))
+        disabled = body.get("disableExecuteApiEndpoint", False)
+        if not isinstance(disabled, bool):  # "false" is a string, and bool("false") is True
+            raise BadRequest(f"Invalid disableExecuteApiEndpoint: {disabled!r} (true or false)")
         blank = Resource(kind, resource_id, hostname, endpoint_type, "TLS_1_2", None)
         resource = Resource(kind, resource_id, hostname, endpoint_type, policy, mode.upper() if mode else None,
-                            mutual_tls, False, bool(body.get("disableExecuteApiEndpoint")), name, time.time())
+                            mutual_tls, False, disabled, name, time.time())
         validate_change(blank, resource, creating=True)
         with self._lock:
             if (kind, resource_id) in self._resources:

@@ -242,3 +242,18 @@ def test_deleted_domains_stay_deleted_through_create_update_delete_churn():
             with pytest.raises(NotFound):
                 control.get(DOMAIN_NAME, name)
         assert handshake_probe(Target(*server.address, names[0]), TIMEOUT).outcome is Outcome.REJECTED
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"domainName": "t.example.test", "endpointConfiguration": "REGIONAL"}, "Invalid endpointConfiguration"),
+    ({"domainName": "t.example.test", "mutualTlsAuthentication": "s3://bucket/truststore.pem"},
+     "Invalid mutualTlsAuthentication"),
+    ({"domainName": "t.example.test", "mutualTlsAuthentication": ["s3://bucket"]}, "Invalid mutualTlsAuthentication"),
+    ({"name": "api", "disableExecuteApiEndpoint": "false"}, "Invalid disableExecuteApiEndpoint"),
+    (b"[" * 20000 + b"]" * 20000, "nested too deeply"),
+], ids=["endpoint-configuration-string", "mtls-string", "mtls-list", "disable-string", "deep-json"])
+def test_wrong_json_types_get_the_services_400(body, message):
+    with ReferenceServer(config()) as server, AdminServer(ControlPlane(server)) as admin:
+        path = "/restapis" if isinstance(body, dict) and "name" in body else "/domainnames"
+        status, answer = admin_request(admin.url, "POST", path, body)
+    assert status == 400 and answer["__type"] == "BadRequestException" and message in answer["message"]
