@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import time
+import urllib.parse
 import uuid
 from typing import Any, Callable, Sequence
 
@@ -96,9 +97,17 @@ def _refuse_method(connection: h11.Connection, stream: TlsStream, request: h11.R
               [(b"connection", b"close"), (b"allow", b", ".join(sorted(SERVED_METHODS)))], (log, values))
 
 
+def _absolute_form_authority(target: bytes) -> str | None:
+    """RFC 9112 3.2.2: a request in absolute form names its host in the target, and a server MUST ignore
+    the Host header then; STRICT compares that authority with the SNI."""
+    if not target[:8].lower().startswith((b"http://", b"https://")):
+        return None
+    return urllib.parse.urlsplit(target.decode("latin-1")).netloc or None
+
+
 def _request_values(request: h11.Request, endpoint: Endpoint, sni: str | None) -> dict[str, Any]:
     headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in request.headers}
-    host = headers.get("host")
+    host = _absolute_form_authority(request.target) or headers.get("host")
     return {
         "requestId": str(uuid.uuid4()),
         "requestTime": datetime.datetime.now(datetime.timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000"),

@@ -257,3 +257,15 @@ def test_wrong_json_types_get_the_services_400(body, message):
         path = "/restapis" if isinstance(body, dict) and "name" in body else "/domainnames"
         status, answer = admin_request(admin.url, "POST", path, body)
     assert status == 400 and answer["__type"] == "BadRequestException" and message in answer["message"]
+
+
+def test_strict_reads_the_authority_of_an_absolute_form_request():
+    """RFC 9112 3.2.2: `GET https://evil.example/` is a request for evil.example whatever Host says."""
+    with ReferenceServer(config()) as server:
+        control = ControlPlane(server)
+        control.update(DOMAIN_NAME, DOMAIN, [
+            replace("/securityPolicy", "SecurityPolicy_TLS13_1_3_2025_09"), replace("/endpointAccessMode", "STRICT")])
+        control.wait_idle()
+        target = Target(*server.address, DOMAIN)
+        assert http_probe(target, DOMAIN, TIMEOUT, path=f"https://{DOMAIN}/").status == 200
+        assert http_probe(target, DOMAIN, TIMEOUT, path="https://evil.example/").status == 421
