@@ -51,9 +51,17 @@ def policy_context(policy: Policy) -> SSL.Context:
     return context
 
 
+class NoApplicationProtocol(SSL.Error):
+    """The client's ALPN list names no protocol we serve."""
+
+
 def _select_http11(connection: SSL.Connection, offered: list[bytes]) -> bytes:
-    """ALPN: HTTP/1.1 when the client offers it (RFC 7301), else no protocol rather than a refusal."""
-    return b"http/1.1" if b"http/1.1" in offered else SSL.NO_OVERLAPPING_PROTOCOLS
+    """ALPN: HTTP/1.1 when the client offers it. A list without it is refused with no_application_protocol,
+    as RFC 7301 3.2 says a server SHALL (and nginx does): raising here makes pyOpenSSL answer
+    SSL_TLSEXT_ERR_ALERT_FATAL, and the handshake fails with that alert. No ALPN at all is fine."""
+    if b"http/1.1" in offered:
+        return b"http/1.1"
+    raise NoApplicationProtocol(f"no application protocol we serve among {offered!r} (RFC 7301 3.2)")
 
 
 @dataclasses.dataclass(frozen=True)

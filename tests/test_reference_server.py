@@ -214,3 +214,27 @@ def test_an_endpoint_with_both_certificate_types_is_detected_and_judged_on_both(
     accepted = {v.expectation.item for v in result.verdicts if v.expectation.dimension == "suite"
                 and v.observed == "accepted"}
     assert {"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"} <= accepted
+
+
+@pytest.mark.parametrize("offered,negotiated", [([b"h2"], None), ([b"h2", b"http/1.1"], b"http/1.1"), (None, b"")])
+def test_alpn_without_overlap_is_refused_with_no_application_protocol(offered, negotiated):
+    """RFC 7301 3.2: a server that supports none of the client's protocols SHALL answer
+    no_application_protocol (nginx does); a client offering no ALPN at all is served."""
+    import socket as sockets
+
+    from OpenSSL import SSL
+
+    with ReferenceServer() as server:
+        context = SSL.Context(SSL.TLS_METHOD)
+        if offered:
+            context.set_alpn_protos(offered)
+        with sockets.create_connection(server.address) as sock:
+            connection = SSL.Connection(context, sock)
+            connection.set_tlsext_host_name(b"tls-1-2.rsa.apigw.test")
+            connection.set_connect_state()
+            if negotiated is None:
+                with pytest.raises(SSL.Error, match="no application protocol"):
+                    connection.do_handshake()
+            else:
+                connection.do_handshake()
+                assert connection.get_alpn_proto_negotiated() == negotiated
