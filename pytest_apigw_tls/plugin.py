@@ -80,19 +80,22 @@ class PluginState:
         default_factory=lambda: {"scans": {}, "access": {}, "scans_run": 0})
 
 
-def _number(config: pytest.Config, name: str, kind: type, default: float, low: float) -> Any:
+def _number(config: pytest.Config, name: str, kind: type, default: float, low: float,
+            high: float = math.inf) -> Any:
     text = _option(config, name)
     try:
         value = kind(text) if text is not None else kind(default)
     except ValueError:
         raise pytest.UsageError(f"apigw-tls: --apigw-{name}: not a number: {text!r}") from None
-    if not (math.isfinite(value) and value >= low):
-        raise pytest.UsageError(f"apigw-tls: --apigw-{name} >= {low:g} is required (a finite number), not {text}")
+    if not (math.isfinite(value) and low <= value <= high):
+        limit = f" and <= {high:g}" if math.isfinite(high) else ""
+        raise pytest.UsageError(f"apigw-tls: --apigw-{name} >= {low:g}{limit} is required (a finite number), "
+                                f"not {text}")
     return value
 
 
 def _build_state(config: pytest.Config) -> PluginState:
-    from .probes import ProbeSettings
+    from .probes import MAX_SECONDS, ProbeSettings
     from .report import CaseLog
 
     policy_file = _option(config, "policy-file")
@@ -100,11 +103,11 @@ def _build_state(config: pytest.Config) -> PluginState:
         from .catalog import use_policy_files
 
         use_policy_files([policy_file])
-    timeout = _number(config, "timeout", float, 5.0, 0.001)
+    timeout = _number(config, "timeout", float, 5.0, 0.001, MAX_SECONDS)
     settings = ProbeSettings(timeout=timeout, concurrency=_number(config, "concurrency", int, 8, 1),
-                             delay=_number(config, "delay", float, 0.0, 0.0),
+                             delay=_number(config, "delay", float, 0.0, 0.0, MAX_SECONDS),
                              retries=_number(config, "retries", int, 1, 0),
-                             deadline=_number(config, "deadline", float, 300.0, 0.001))
+                             deadline=_number(config, "deadline", float, 300.0, 0.001, MAX_SECONDS))
     total = _number(config, "total-concurrency", int, 32, 1)
     return PluginState(_targets(config), settings, total, CaseLog(), datetime.datetime.now(datetime.timezone.utc))
 

@@ -96,6 +96,9 @@ class Observation(NamedTuple):
                 "ended": self.ended}
 
 
+MAX_SECONDS = 86_400.0  # the longest timeout, delay or deadline: longer waits overflow socket timeouts
+
+
 class ProbeSettings(NamedTuple):
     """timeout per probe (s), retries of an inconclusive probe, concurrent probes, pause between probe
     starts (s), the most one target's scan may take (s) before its remaining questions are left open,

@@ -115,11 +115,14 @@ def _specs(args: argparse.Namespace) -> list[TargetSpec]:
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
-    finite = all(math.isfinite(v) for v in (args.timeout, args.delay, args.deadline))
+    from .probes import MAX_SECONDS
+
+    finite = all(math.isfinite(v) and v <= MAX_SECONDS for v in (args.timeout, args.delay, args.deadline))
     if not finite or args.timeout <= 0 or args.concurrency < 1 or args.retries < 0 or args.delay < 0 \
             or args.total_concurrency < 1 or args.deadline <= 0:
-        raise ConfigError("--timeout must be a finite number > 0 (so must --deadline), --concurrency and "
-                          "--total-concurrency >= 1, --retries and --delay >= 0")
+        raise ConfigError(f"--timeout must be a finite number > 0 (so must --deadline), at most {MAX_SECONDS:g} "
+                          "seconds like --delay; --concurrency and --total-concurrency >= 1, --retries and "
+                          "--delay >= 0")
 
 
 def run_scan(args: argparse.Namespace) -> int:

@@ -44,8 +44,12 @@ def run_admin(args: argparse.Namespace) -> int:
             body = json.dumps({"patchOperations": json.loads(args.patch_operations or "")}).encode()
         except ValueError as error:
             raise ConfigError(f"--patch-operations is not JSON: {error}") from None
-    parsed = urllib.parse.urlsplit(args.url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    try:
+        parsed = urllib.parse.urlsplit(args.url)
+        hostname = parsed.hostname
+    except ValueError:  # "http://[::1" and kin: urlsplit refuses them
+        hostname = None
+    if hostname is None or parsed.scheme not in ("http", "https"):
         raise ConfigError(f"--url {args.url!r} is not an http:// URL "
                           "(use the admin endpoint `apigw-tls serve` printed)")
     url = f"{args.url.rstrip('/')}/{collection}/{urllib.parse.quote(resource_id)}"

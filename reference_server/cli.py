@@ -91,7 +91,11 @@ def run_serve(args: argparse.Namespace) -> int:
         if args.admin_port is not None:
             control = ControlPlane(server, args.propagation_delay)
             stack.callback(control.cancel)
-            admin = stack.enter_context(AdminServer(control, args.admin_host, args.admin_port))
+            try:
+                admin = stack.enter_context(AdminServer(control, args.admin_host, args.admin_port))
+            except OSError as error:  # the port taken, by another program or by --port itself
+                raise ConfigError(f"admin endpoint on {args.admin_host}:{args.admin_port}: "
+                                  f"{error.strerror or error}") from None
             admin_line = f"admin endpoint: {admin.url}\n"
         host, port = server.address
         shown = f"[{host}]" if ":" in host else host

@@ -170,10 +170,13 @@ def parse_config(text: str, where: str = "config") -> ServerConfig:
     if unknown:
         raise ConfigError(f"{where}: unknown tables {', '.join(sorted(unknown))} (known: server, endpoint)")
     raw_endpoints = data.get("endpoint", [])
-    if not isinstance(raw_endpoints, list):
+    if not isinstance(raw_endpoints, list) or not all(isinstance(raw, dict) for raw in raw_endpoints):
         raise ConfigError(f"{where}: endpoints are written as [[endpoint]] tables")
     endpoints = tuple(_build(Endpoint, dict(raw), f"{where}: endpoint {i + 1}") for i, raw in enumerate(raw_endpoints))
-    settings = _build(ServerSettings, dict(data.get("server", {})), f"{where}: [server]")
+    raw_settings = data.get("server", {})
+    if not isinstance(raw_settings, dict):
+        raise ConfigError(f"{where}: server settings are written as one [server] table")
+    settings = _build(ServerSettings, dict(raw_settings), f"{where}: [server]")
     return ServerConfig(endpoints, settings).validate()
 
 

@@ -130,3 +130,28 @@ def test_serve_prints_address_ca_and_table_then_stops_on_sigterm(tmp_path):
     assert lines[0].startswith("apigw-tls reference server on 127.0.0.1:")
     assert lines[1].startswith("CA file: ") and not os.path.exists(ca_file), "the temporary CA is cleaned up"
     assert "api.example.com" in lines[4]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("server = 5\n", "server settings are written as one [server] table"),
+    ("[[server]]\n", "server settings are written as one [server] table"),
+    ("endpoint = [1]\n", "endpoints are written as [[endpoint]] tables"),
+    ("endpoint = ['a']\n", "endpoints are written as [[endpoint]] tables"),
+])
+def test_config_tables_of_the_wrong_shape_are_one_line(tmp_path, capsys, text, message):
+    from pytest_apigw_tls.cli import main
+
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    assert main(["serve", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_inputs_that_tracebacked_are_one_line(capsys):
+    from pytest_apigw_tls.cli import main
+
+    assert main(["scan", "127.0.0.1:1", "--policy", "TLS_1_2", "--timeout", "1e308"]) == 2
+    assert main(["admin", "--url", "http://[::1", "get-rest-api", "--rest-api-id", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "at most 86400 seconds" in err and "is not an http:// URL" in err

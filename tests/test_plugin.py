@@ -106,10 +106,11 @@ def test_retries_and_deadline_options_reach_the_scan(suite):
      "*unknown endpoint type 'LAN'*"),
     (("--apigw-timeout", "soon",), "*--apigw-timeout*"),
     (("--apigw-delay", "-1",), "*--apigw-delay >= 0*"),
-    (("--apigw-timeout", "nan",), "*--apigw-timeout >= 0.001 is required (a finite number)*"),
-    (("--apigw-delay", "inf",), "*--apigw-delay >= 0 is required (a finite number)*"),
+    (("--apigw-timeout", "nan",), "*--apigw-timeout >= 0.001 and <= 86400 is required (a finite number)*"),
+    (("--apigw-delay", "inf",), "*--apigw-delay >= 0 and <= 86400 is required (a finite number)*"),
+    (("--apigw-timeout", "1e308",), "*--apigw-timeout >= 0.001 and <= 86400 is required*"),
     (("--apigw-retries", "-1",), "*--apigw-retries >= 0 is required*"),
-    (("--apigw-deadline", "0",), "*--apigw-deadline >= 0.001 is required*"),
+    (("--apigw-deadline", "0",), "*--apigw-deadline >= 0.001 and <= 86400 is required*"),
 ])
 def test_bad_options_are_one_line_usage_errors(suite, args, message):
     result = suite.runpytest(*args)
