@@ -101,6 +101,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(413, {"__type": "PayloadTooLargeException", "message": str(error)}, "PayloadTooLargeException")
 
+    def _page(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """get-rest-apis / get-domain-names pages as API Gateway does: `limit` (1-500, default 25) items
+        from `position` (the opaque token of the previous page), and the next page's `position`, if any."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        try:
+            limit = int(query.get("limit", ["25"])[0])
+        except ValueError:
+            raise BadRequest("Invalid limit: a number from 1 to 500") from None
+        if not 1 <= limit <= 500:
+            raise BadRequest("Invalid limit: a number from 1 to 500")
+        position = query.get("position", [None])[0]
+        start = 0
+        if position is not None:
+            ids = [item.get("id") or item.get("domainName") for item in items]
+            if position not in ids:
+                raise BadRequest(f"Invalid position: {position}")
+            start = ids.index(position)
+        page: dict[str, Any] = {"item": items[start:start + limit]}
+        if start + limit < len(items):
+            following = items[start + limit]
+            page["position"] = following.get("id") or following.get("domainName")
+        return page
+
     def _dispatch(self, method: str, parts: list[str]) -> tuple[int, Any]:
         control = self.control
         if not parts or parts[0] not in _KINDS or len(parts) > 3:
@@ -108,7 +131,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         kind = parts[0]
         if len(parts) == 1:
             if method == "GET":
-                return 200, {"item": [r.to_dict() for r in control.list(kind)]}
+                return 200, self._page([r.to_dict() for r in control.list(kind)])
             if method == "POST":
                 return 201, control.create(kind, self._body()).to_dict()
         elif len(parts) == 2:

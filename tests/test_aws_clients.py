@@ -112,3 +112,23 @@ def test_an_unknown_operation_gets_the_services_error_shape_not_html(aws):
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(admin_url + "/apis/xyz/stages", timeout=TIMEOUT)
     assert error.value.code == 404 and json.load(error.value)["__type"] == "NotFoundException"
+
+
+def test_listing_pages_with_limit_and_position_like_the_service(aws):
+    """get-rest-apis and get-domain-names page by `limit` and `position`: botocore's own paginator reads
+    every resource once, 25 at a time (all of them came back in one page, however many there were)."""
+    _server, client = aws
+    created = {client.create_rest_api(name=f"api-{n}", endpointConfiguration={"types": ["REGIONAL"]})["id"]
+               for n in range(60)}
+    first = client.get_rest_apis(limit=25)
+    assert len(first["items"]) == 25 and first["position"]
+    pages = list(client.get_paginator("get_rest_apis").paginate(PaginationConfig={"PageSize": 25}))
+    seen = [item["id"] for page in pages for item in page["items"]]
+    assert len(pages) == 3 and len(seen) == len(set(seen)) and created <= set(seen)
+    for n in range(30):
+        client.create_domain_name(domainName=f"d{n}.example.test", endpointConfiguration={"types": ["REGIONAL"]})
+    domains = [d["domainName"] for page in client.get_paginator("get_domain_names").paginate(
+        PaginationConfig={"PageSize": 7}) for d in page["items"]]
+    assert {f"d{n}.example.test" for n in range(30)} <= set(domains) and len(domains) == len(set(domains))
+    with pytest.raises(client.exceptions.BadRequestException, match="Invalid limit"):
+        client.get_rest_apis(limit=501)
