@@ -70,6 +70,23 @@ def detect() -> Capabilities:
     return Capabilities(version, can_set, frozenset(groups), has_mlkem)
 
 
+@functools.cache
+def can_offer(suite: str) -> bool:
+    """Whether this OpenSSL can offer `suite` (an OpenSSL name) in a full handshake; a registry suite a
+    policy file names may not be, and is then asked by our own ClientHello alone."""
+    from OpenSSL import SSL
+
+    context = SSL.Context(SSL.TLS_METHOD)
+    try:
+        if suite.startswith("TLS_") and "_WITH_" not in suite:
+            context.set_tls13_ciphersuites(suite.encode())
+        else:  # an unknown name raises nothing while the TLS 1.3 suites remain: read the list back
+            context.set_cipher_list(f"{suite}:@SECLEVEL=0".encode())
+    except SSL.Error:
+        return False
+    return suite in SSL.Connection(context, None).get_cipher_list()
+
+
 def require_full() -> Capabilities:
     """Raise CapabilityError naming every missing piece, or return the capabilities."""
     caps = detect()

@@ -19,7 +19,7 @@ import time
 from typing import Callable, Iterable, NamedTuple
 
 from .bundles import REFUSALS, BundleResult, refused_throughout, run_beside, run_bundle
-from .capabilities import detect
+from .capabilities import can_offer, detect
 from .catalog import CERT_TYPES, Catalog, Policy, load_catalog
 from .codepoints import TlsVersion
 from .errors import CatalogError, TargetError
@@ -218,7 +218,7 @@ class _Prober:
         first = reading(self.raw(offer))
         if first.outcome is not Outcome.ACCEPTED:
             return first
-        suite = self._openssl_name(first.suite)
+        suite = self.openssl_name(first.suite)
         second = self.handshake(version, suite, self._local_groups(offer, groups))
         if self.agrees(second, version, (first.suite,) if suite else None, groups):
             return second._replace(evidence=f"{first.evidence}; {second.evidence}")
@@ -231,7 +231,7 @@ class _Prober:
         evidence of acceptance, so it goes first. Only when it does not complete are the raw ClientHello
         and the handshake once more asked: a refusal counts when all three refuse (a dropped connection
         cannot fail an allowed item); a raw acceptance no handshake could finish is inconclusive."""
-        names = [self._openssl_name(code) for code in offer.suites]
+        names = [self.openssl_name(code) for code in offer.suites]
         if None in names:  # the local OpenSSL cannot be limited to these: the raw answer says what to confirm
             return self.confirmed(offer, version, groups, reading)
         suites = ":".join(names)  # type: ignore[arg-type]
@@ -265,11 +265,14 @@ class _Prober:
                 and (suites is None or handshake.suite in suites)
                 and (wanted_group is None or handshake.group == wanted_group))
 
-    def _openssl_name(self, code: int | None) -> str | None:
+    def openssl_name(self, code: int | None) -> str | None:
+        """The suite's OpenSSL name when the local OpenSSL can offer it in a handshake, else None (then
+        the raw ClientHello, which offers any code point, is the evidence)."""
         try:
-            return self.catalog.suite(code).openssl if code is not None else None
+            name = self.catalog.suite(code).openssl if code is not None else None
         except CatalogError:
             return None  # a suite only the registry knows: the local OpenSSL cannot be limited to it
+        return name if name is not None and can_offer(name) else None
 
     def offer(self, version: TlsVersion, suites: Iterable[int]) -> ProbeOffer:
         groups = tuple(g.code for g in self.catalog.groups if g.min_version <= version)
@@ -530,6 +533,8 @@ def _paired_jobs(prober: _Prober, expectations: list[Expectation], policy: Polic
         version_case = next((e for e in at_version if e.dimension == "version"), None)
         showing_groups = set(_group_offer_suites(prober, policy, version, cert_type))
         for suite_case in suites:
+            if prober.openssl_name(prober.catalog.suite(suite_case.item).code) is None:
+                continue  # no handshake can be limited to it: asked on its own, by our ClientHello
             code = prober.catalog.suite(suite_case.item).code
             group_case = groups.pop(0) if groups and code in showing_groups else None
             if group_case is None and version_case is None:

@@ -160,3 +160,20 @@ def test_a_policy_derived_from_a_scan_pins_todays_behaviour(tmp_path, capsys):
     assert set(observed.versions.value) == set(tls_1_2.versions.value)
     assert {s.openssl for s in observed.tls12_suites.value} == {s.openssl for s in tls_1_2.accepted_suites(
         tls_1_2.versions.value[0], "rsa")}
+
+
+def test_a_policy_derived_from_a_server_taking_a_registry_suite_rescans_green(tmp_path, capsys):
+    """The drift gate: a server that also takes TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384, pinned by
+    --from-scan, rescans with exit 0. The local OpenSSL cannot offer that suite in a handshake, so our
+    own ClientHello asks it (it was inconclusive for ever)."""
+    from pytest_apigw_tls.reference_server.mutants import mutant_server
+
+    with mutant_server("registry-suite") as server:
+        host, port = server.address
+        report, derived = tmp_path / "scan.json", tmp_path / "observed.toml"
+        common = ["scan", f"{host}:{port}", "--sni", "tls-1-2.rsa.apigw.test", "--cert-type", "rsa"]
+        assert main([*common, "--policy", "TLS_1_0", "--json", str(report)]) == 1
+        assert main(["policies", "--from-scan", str(report), "--name", "TODAY", "--output", str(derived)]) == 0
+        capsys.readouterr()
+        assert main([*common, "--policy", "TODAY", "--policy-file", str(derived)]) == 0
+    assert "TLSv1.2-TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384" not in capsys.readouterr().out  # passed: not listed
