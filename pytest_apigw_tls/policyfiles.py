@@ -57,7 +57,10 @@ def suite_from_registry(registered: RegisteredSuite) -> Suite:
     """A registry-only suite as the catalog models one, named by its IANA name both ways."""
     name = registered.iana
     mode = "AEAD" if any(m in name for m in ("GCM", "CCM", "CHACHA20", "AEGIS")) else "CBC"
-    return Suite(name, name, registered.code, registered.kx, registered.auth, mode, registered.min_version,
+    # the catalog's vocabulary: key exchange and authentication apart (ECDHE + RSA, not ECDHE_RSA), or an
+    # ECDHE suite named from the registry would ask no group (expectations look for kx ECDHE)
+    kx = "ECDHE" if registered.kx.startswith("ECDHE_") else registered.kx
+    return Suite(name, name, registered.code, kx, registered.auth, mode, registered.min_version,
                  registered.max_version)
 
 

@@ -177,3 +177,20 @@ def test_a_policy_derived_from_a_server_taking_a_registry_suite_rescans_green(tm
         capsys.readouterr()
         assert main([*common, "--policy", "TODAY", "--policy-file", str(derived)]) == 0
     assert "TLSv1.2-TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384" not in capsys.readouterr().out  # passed: not listed
+
+
+def test_an_ecdhe_suite_named_from_the_registry_asks_the_groups_like_a_catalog_one(tmp_path):
+    """TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256 is in no policy of the catalog: named in a policy file it
+    must still carry the TLS 1.2 group cases, as a catalog ECDHE_RSA suite does (it had none)."""
+    from pytest_apigw_tls.codepoints import TlsVersion
+    from pytest_apigw_tls.expectations import expectations_for
+
+    text = MINE.replace('tls12_suites = ["ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384"]',
+                        'tls12_suites = ["TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256"]')
+    catalog = use_policy_files([write(tmp_path, text)])
+    policy = catalog.policy("MINE")
+    [suite] = policy.tls12_suites.value
+    assert (suite.kx, suite.auth) == ("ECDHE", "RSA")
+    groups = [e for e in expectations_for(policy, "rsa", catalog)
+              if e.dimension == "group" and e.version is TlsVersion.TLSv1_2]
+    assert {e.item for e in groups if e.expected == "accepted"} == {"secp384r1", "x25519"}
