@@ -331,6 +331,10 @@ def _fact(raw: Any, resolve: Any, sets: dict[str, list[str]], sources: dict[str,
     return Fact(tuple(values), raw["provenance"], raw["source"], raw.get("note", ""))
 
 
+POLICY_KEYS = frozenset({"id", "name", "kind", "endpoint_types", "resource_kinds", "versions", "tls13_suites",
+                         "tls12_suites", "groups", "shadows"})  # shadows: a policy file's, see policyfiles.py
+
+
 def build_policy(raw: dict[str, Any], catalog: "Catalog", sets: dict[str, list[str]], where: str,
                  resolve_suite: Any = None, resolve_group: Any = None) -> Policy:
     """One [[policy]] table -> a Policy: the built-in catalog and users' policy files both come here."""
@@ -338,6 +342,10 @@ def build_policy(raw: dict[str, Any], catalog: "Catalog", sets: dict[str, list[s
     if not isinstance(policy_id, str) or not policy_id:
         raise CatalogError(f"{where}: a policy needs an id")
     where = f"{where}: policy {policy_id}"
+    unknown_keys = set(raw) - POLICY_KEYS
+    if unknown_keys:  # min_version, signature_algorithms...: silently ignored, they would change nothing judged
+        raise CatalogError(f"{where}: unknown keys {', '.join(sorted(unknown_keys))} "
+                           f"(known: {', '.join(sorted(POLICY_KEYS))})")
     endpoint_types = tuple(raw.get("endpoint_types", ENDPOINT_TYPES))
     unknown_types = set(endpoint_types) - set(ENDPOINT_TYPES)
     if unknown_types:

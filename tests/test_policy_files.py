@@ -194,3 +194,11 @@ def test_an_ecdhe_suite_named_from_the_registry_asks_the_groups_like_a_catalog_o
     groups = [e for e in expectations_for(policy, "rsa", catalog)
               if e.dimension == "group" and e.version is TlsVersion.TLSv1_2]
     assert {e.item for e in groups if e.expected == "accepted"} == {"secp384r1", "x25519"}
+
+
+@pytest.mark.parametrize("key", ["min_version = 'TLSv1.2'", "signature_algorithms = ['rsa_pss_rsae_sha256']"])
+def test_an_unknown_key_in_a_policy_is_a_one_line_error_naming_the_known_ones(tmp_path, capsys, key):
+    path = write(tmp_path, MINE + key + "\n")
+    assert main(["policies", "--policy-file", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown keys" in err and "known: endpoint_types, groups, id" in err
