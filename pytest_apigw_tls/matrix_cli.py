@@ -29,11 +29,15 @@ def register(commands: Any) -> None:
         description="Run COMMAND once per policy against a reference-server endpoint for it, with {url}, {host}, "
                     "{port} and {ca} substituted ({dotted_url} and {hosts_file} for clients that need a dotted "
                     "name to send SNI, e.g. Java); print what each connection negotiated or why it was refused. "
+                    "Exit 0 when the client connected under every policy asked, 1 when some refused it, 2 when "
+                    "the command did not reach the server. "
                     "Example: apigw-tls matrix -- curl -s -o /dev/null --cacert {ca} {url}")
     parser.add_argument("--endpoint-type", type=endpoint_type_arg, metavar="REGIONAL|PRIVATE|EDGE",
                         help="only the policies of this endpoint type")
     parser.add_argument("--cert-type", choices=("rsa", "ecdsa"), default="rsa", help="certificate type (default rsa)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds the command may take (default 30)")
+    parser.add_argument("--policy", action="append", metavar="NAME",
+                        help="only this policy (repeatable; default: every policy of the endpoint type)")
     parser.add_argument("--json", metavar="FILE", help="write the matrix as JSON ('-': standard output)")
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
     parser.set_defaults(run=run_matrix)
@@ -57,9 +61,13 @@ def run_matrix(args: argparse.Namespace) -> int:
     from .client import policies, serve
     from .reference_server import ReferenceServer
 
+    from .catalog import load_catalog
+
+    asked = [load_catalog().policy(name, args.endpoint_type).id for name in args.policy] if args.policy else \
+        policies(args.endpoint_type)  # an unknown name: one line with a did-you-mean
     rows = []
     with ReferenceServer() as server:
-        for policy in policies(args.endpoint_type):
+        for policy in asked:
             endpoint = serve(server, policy, args.cert_type)
             argv = [part.replace("{url}", endpoint.url).replace("{host}", endpoint.hostname)
                     .replace("{port}", str(endpoint.port)).replace("{ca}", endpoint.ca_file)
@@ -84,6 +92,11 @@ def run_matrix(args: argparse.Namespace) -> int:
         if args.json == "-":
             sys.stdout.write(text)
         else:
-            with open(args.json, "w", encoding="utf-8") as handle:
-                handle.write(text)
-    return 0
+            try:
+                with open(args.json, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            except OSError as error:
+                raise ConfigError(f"cannot write {args.json}: {error.strerror}") from None
+    if any(row["result"] == "no connection" for row in rows):
+        return 2
+    return 0 if connected == len(rows) else 1

@@ -52,7 +52,7 @@ def test_an_ip_address_as_an_endpoint_hostname_is_one_line(capsys, tmp_path):
 def test_matrix_of_the_system_curl_limited_to_tls12_cbc(capsys):
     argv = ["matrix", "--endpoint-type", "REGIONAL", "--json", "-", "--", "curl", "-s", "-o", "/dev/null",
             "--tls-max", "1.2", "--tlsv1.2", "--ciphers", "ECDHE-RSA-AES128-SHA256", "--cacert", "{ca}", "{url}"]
-    assert main(argv) == 0
+    assert main(argv) == 1  # refused under some policies: the exit status says so
     rows = {row["policy"]: row for row in json.loads(capsys.readouterr().out)}
     for policy, row in rows.items():
         allowed = CATALOG.policy(policy).accepts(version="TLSv1.2", suite="ECDHE-RSA-AES128-SHA256")
@@ -103,3 +103,17 @@ def test_matrix_runs_a_java_client_with_its_dotted_name(capsys):
     assert main(argv) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and all(row["result"] == "connected" and row["exit_status"] == 0 for row in rows), rows
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the system curl is not installed")
+def test_matrix_asks_the_policies_named_and_its_exit_status_reflects_them(capsys, tmp_path):
+    curl = ["--", "curl", "-s", "-o", "/dev/null", "--tls-max", "1.2", "--tlsv1.2", "--ciphers",
+            "ECDHE-RSA-AES128-SHA256", "--cacert", "{ca}", "{url}"]
+    assert main(["matrix", "--policy", "TLS_1_2", "--policy", "TLS_1_0", "--json", "-", *curl]) == 0
+    assert [row["policy"] for row in json.loads(capsys.readouterr().out)] == ["TLS_1_2", "TLS_1_0"]
+    assert main(["matrix", "--policy", "SecurityPolicy_TLS13_1_3_2025_09", *curl]) == 1
+    capsys.readouterr()
+    assert main(["matrix", "--policy", "TLS_1_2", "--json", str(tmp_path / "no" / "rows.json"), *curl]) == 2
+    assert main(["matrix", "--policy", "TLS_1_3", *curl]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "cannot write" in err and "did you mean" in err
