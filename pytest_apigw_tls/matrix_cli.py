@@ -58,10 +58,9 @@ def run_matrix(args: argparse.Namespace) -> int:
         raise ConfigError("give the client command after --, e.g. -- curl -s --cacert {ca} {url}")
     if not any(p in part for part in command for p in PLACEHOLDERS):
         raise ConfigError("the command names no {url}, {host}, {port} or {ca}: it would not reach the server")
+    from .catalog import load_catalog
     from .client import policies, serve
     from .reference_server import ReferenceServer
-
-    from .catalog import load_catalog
 
     asked = [load_catalog().policy(name, args.endpoint_type).id for name in args.policy] if args.policy else \
         policies(args.endpoint_type)  # an unknown name: one line with a did-you-mean
