@@ -17,9 +17,10 @@ the offer's version, so it accepts none of the bundle; otherwise the items are o
 time: one it takes is accepted, one it refuses stays inconclusive (a target that refuses what it
 must take proves nothing by refusing).
 
-Every refusal that counts is asked REFUSALS (3) times, with its control between the first two:
-refused, then taken with the control added, then refused again, twice. An answer that changes is an
-acceptance (a dropped connection cannot fake one) and, in the prober's ledger, a disagreement.
+Every refusal that counts is asked REFUSALS (2) times, with its control between: refused, then taken
+with the control added, then refused again. An answer that changes is an acceptance (a dropped
+connection cannot fake one) and, in the prober's ledger, a disagreement. On a target that gives any
+sign of trouble the scan asks every refusal a third time at its end (scan.py, recheck_refusals).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def run_bundle(offer: OfferItems, items: Sequence[int], chosen: Chosen, controls
     return run.result
 
 
-REFUSALS = 3  # agreeing refusals that make a passing refusal (a connection dropped twice is still no verdict)
+REFUSALS = 2  # agreeing refusals that make a passing refusal (a third on a target showing any trouble: scan.py)
 
 
 def refused_throughout(ask: Callable[[], Observation], times: int = REFUSALS - 1) -> Observation | None:

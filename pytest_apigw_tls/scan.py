@@ -140,6 +140,8 @@ class _Prober:
         self.stopped: str | None = None
         self.answers: dict[tuple[object, ...], Outcome] = {}
         self.disagreements: list[str] = []
+        self.troubled = False  # an inconclusive probe: a reset, a timeout, bytes that were not TLS
+        self.refusal_styles: set[str] = set()  # how our ClientHello was refused: "alert", "close"
         self._lock = threading.Lock()
         self._certificate: Observation | None = None
         self._certificate_lock = threading.Lock()
@@ -177,12 +179,30 @@ class _Prober:
 
     def _record(self, question: tuple[object, ...], observation: Observation) -> None:
         if observation.outcome is Outcome.INCONCLUSIVE:
+            self.troubled = True
             return
         with self._lock:
+            if observation.outcome is Outcome.REJECTED and question[0] == "raw":
+                # a server refuses by alert or by closing, one way; a front's drops may be the other way
+                self.refusal_styles.add("close" if observation.alert is None else "alert")
             before = self.answers.setdefault(question, observation.outcome)
             if before is not observation.outcome:
                 self.disagreements.append(f"{_describe_question(question)} was {before.value} on one connection "
                                           f"and {observation.outcome.value} on another")
+
+    def recheck_refusals(self, verdicts: tuple[Verdict, ...]) -> None:
+        """On a target that showed any trouble (an inconclusive probe, a disagreement, an allowed item
+        refused, refusals of two kinds), every refusal our ClientHello got is asked once more: a dropped
+        connection that passed for a refusal twice is then caught, as a disagreement, by the ledger. A
+        quiet target is not asked again (its confirmed refusals stand)."""
+        refused_allowed = any(v.expectation.expected == ACCEPT and v.observed == REJECT for v in verdicts)
+        if not (self.troubled or self.disagreements or refused_allowed or len(self.refusal_styles) > 1):
+            return
+        with self._lock:
+            offers = [question[1] for question, outcome in self.answers.items()
+                      if question[0] == "raw" and outcome is Outcome.REJECTED]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
+            list(pool.map(self.raw, offers))  # type: ignore[arg-type]
 
     def disagree(self, text: str) -> None:
         with self._lock:
@@ -732,4 +752,7 @@ def _judge_all(target: Target, policy: Policy, cert_type: str, expectations: lis
                 observed[expectation.key] = judge(expectation, observation)
             if progress:
                 progress(done, len(jobs))
-    return tuple(observed[e.key] for e in expectations), prober
+    verdicts = tuple(observed[e.key] for e in expectations)
+    if not prober.stopped:
+        prober.recheck_refusals(verdicts)
+    return verdicts, prober
