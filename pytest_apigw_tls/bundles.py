@@ -209,9 +209,9 @@ def _confirm(run: _Run, remaining: list[int], refusal: Observation, check: Obser
 def _without_control(run: _Run, remaining: list[int], refusal: Observation) -> None:
     """No allowed item is taken here, even alone. Only a refusal of the version itself (protocol_version,
     or a lower version chosen, twice; or the version refused alone while another is taken in the same
-    offer) says these items are refused; any other refusal from a target
-    that takes nothing it must take is no evidence, so each item is asked alone for what it can show
-    (an acceptance), and what it refuses stays open."""
+    offer) says these items are refused; any other refusal from a target that takes nothing it must
+    take is no evidence, so the items are offered a few at a time for what they can show (an
+    acceptance), and what the target refuses stays open."""
     if not run.alone:
         _all(run.result.refused, remaining, refusal._replace(
             evidence=f"{refusal.evidence} (no allowed item to control the refusal with)"))

@@ -21,6 +21,7 @@ from .catalog import Group, Suite, load_catalog
 from .codepoints import AlertDescription, TlsVersion
 from .errors import CatalogError
 from .probes import (
+    NOT_A_REFUSAL,
     Observation,
     Outcome,
     Target,
@@ -62,8 +63,7 @@ def classify_handshake_error(error: SSL.Error) -> tuple[Outcome, str]:
 def _received_alert(name: str) -> tuple[Outcome, str]:
     code = AlertDescription.__members__.get(name)
     if code is not None and not AlertDescription.refuses_offer(code):
-        return Outcome.INCONCLUSIVE, (f"fatal alert {name}, which says nothing about the offer (a fault of the "
-                                      "server or of something in front of it, not a refusal)")
+        return Outcome.INCONCLUSIVE, f"fatal alert {name}, {NOT_A_REFUSAL}"
     return Outcome.REJECTED, f"fatal alert {name}"
 
 

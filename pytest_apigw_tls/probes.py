@@ -131,6 +131,10 @@ class Pacer:
         time.sleep(max(0.0, start - now))
 
 
+NOT_A_REFUSAL = ("which says nothing about the offer (a fault of the server or of something in front of it, "
+                 "not a refusal)")
+
+
 def inconclusive(evidence: str, timed_out: bool = False) -> Observation:
     return Observation(Outcome.INCONCLUSIVE, evidence, timed_out=timed_out)
 
@@ -200,14 +204,14 @@ def read_first_flight(sock: socket.socket, deadline: float) -> FirstFlight | Ale
     hello: ServerHello | None = None
     first = True
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise SilentPeer("timed out") if first else TimeoutError("timed out")
-        sock.settimeout(remaining)
         try:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("timed out")
+            sock.settimeout(remaining)
             chunk = sock.recv(65536)
-        except (socket.timeout, TimeoutError):
-            raise SilentPeer("timed out") if first else TimeoutError("timed out") from None
+        except (socket.timeout, TimeoutError):  # silence from the start is told apart (error blinding)
+            raise (SilentPeer("timed out") if first else TimeoutError("timed out")) from None
         if first and chunk.startswith(b"HTTP/"):
             raise DecodeError("plaintext HTTP answered on a TLS port (is the port right?)")
         first = False
@@ -269,9 +273,9 @@ def _judge_server_hello(flight: FirstFlight, offer: ProbeOffer) -> Observation:
     hello = flight.hello
     version = hello.selected_version
     group = hello.key_share_group if flight.curve is None else flight.curve
-    label = _version_label(version)
+    label = version_label(version)
     if version < min(offer.versions):
-        offered = ", ".join(_version_label(v) for v in sorted(offer.versions))
+        offered = ", ".join(version_label(v) for v in sorted(offer.versions))
         return Observation(Outcome.REJECTED, f"server answered with {label}, below the offered {offered}: "
                                              f"it does not accept {offered}", version=version)
     if version not in offer.versions:
@@ -298,7 +302,7 @@ def _unusable_choice(hello: ServerHello, version: int, group: int | None, offer:
     registered = load_universe().suite(hello.cipher_suite)
     if registered is not None and version in TlsVersion._value2member_map_ and \
             not registered.negotiable_at(TlsVersion(version)):
-        return (f"server chose {registered.iana} (0x{hello.cipher_suite:04X}) at {_version_label(version)}, "
+        return (f"server chose {registered.iana} (0x{hello.cipher_suite:04X}) at {version_label(version)}, "
                 f"which no client can complete (the suite is not defined for that version)")
     if version < TlsVersion.TLSv1_3 and group is not None and group not in offer.groups:
         return (f"server chose curve 0x{group:04X}, which was not offered, so no client can complete it "
@@ -309,7 +313,7 @@ def _unusable_choice(hello: ServerHello, version: int, group: int | None, offer:
     return None
 
 
-def _version_label(version: int) -> str:
+def version_label(version: int) -> str:
     try:
         return TlsVersion(version).label
     except ValueError:
@@ -346,8 +350,7 @@ def raw_probe(target: Target, offer: ProbeOffer, timeout: float) -> Observation:
         return Observation(Outcome.REJECTED, "connection closed without an alert")
     if isinstance(answer, Alert):
         if not AlertDescription.refuses_offer(answer.description):
-            return inconclusive(f"{_alert_text(answer)}, which says nothing about the offer (a fault of the "
-                                f"server or of something in front of it, not a refusal)")
+            return inconclusive(f"{_alert_text(answer)}, {NOT_A_REFUSAL}")
         return Observation(Outcome.REJECTED, _alert_text(answer), alert=answer.description)
     return _judge_server_hello(answer, offer)
 

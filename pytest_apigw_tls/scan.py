@@ -46,6 +46,7 @@ from .probes import (
     describe_os_error,
     inconclusive,
     raw_probe,
+    version_label,
     with_retries,
 )
 from .verdicts import FAIL, INCONCLUSIVE, PASS, REPORTED
@@ -195,7 +196,7 @@ class _Prober:
         refused, refusals of two kinds), every refusal our ClientHello got is asked once more: a dropped
         connection that passed for a refusal twice is then caught, as a disagreement, by the ledger. A
         quiet target is not asked again (its confirmed refusals stand)."""
-        refused_allowed = any(v.expectation.expected == ACCEPT and v.observed == REJECT for v in verdicts)
+        refused_allowed = any(map(_allowed_but_refused, verdicts))
         if not (self.troubled or self.disagreements or refused_allowed or len(self.refusal_styles) > 1):
             return
         with self._lock:
@@ -300,20 +301,21 @@ class _Prober:
         return ProbeOffer((int(version),), tuple(suites), groups, shares)
 
 
+def _allowed_but_refused(verdict: Verdict) -> bool:
+    """A case whose item the policy allows but the target refused: a fault, or a throttle's refusal."""
+    return verdict.expectation.expected == ACCEPT and verdict.observed == REJECT
+
+
 def _describe_question(question: tuple[object, ...]) -> str:
     if question[0] == "raw":
         offer = question[1]
         assert isinstance(offer, ProbeOffer)
-        versions = "+".join(_label(v) for v in offer.versions)
+        versions = "+".join(version_label(v) for v in offer.versions)
         return f"the same ClientHello ({versions}, {len(offer.suites)} suites, {len(offer.groups)} groups)"
     _kind, version, suite, groups, cert_type = question
     what = [str(x) for x in (version.label if isinstance(version, TlsVersion) else None, suite,
                              ",".join(groups) if isinstance(groups, tuple) else None, cert_type) if x]
     return f"the same handshake ({' '.join(what) or 'any'})"
-
-
-def _label(version: int) -> str:
-    return TlsVersion(version).label if version in TlsVersion._value2member_map_ else f"0x{version:04X}"
 
 
 def _version_job(prober: _Prober, expectation: Expectation, policy: Policy, cert_type: str) -> Job:
@@ -351,7 +353,11 @@ def _refused_version(prober: _Prober, version: TlsVersion, suites: tuple[int, ..
     the offer's size or shape may be what was refused: its suites are asked in halves, as long as the
     target takes an allowed version with one of its suites alone."""
     offer = prober.offer(version, suites)
-    first = prober.confirmed(offer, version) if version is not TlsVersion.SSLv3 else prober.raw(offer)
+
+    def alone() -> Observation:  # the local OpenSSL cannot complete SSLv3: its ServerHello must do
+        return prober.confirmed(offer, version) if version is not TlsVersion.SSLv3 else prober.raw(offer)
+
+    first = alone()
     if first.outcome is not Outcome.REJECTED or not controls:
         return first
     check = first
@@ -361,13 +367,14 @@ def _refused_version(prober: _Prober, version: TlsVersion, suites: tuple[int, ..
         check = prober.raw(both)
         if check.outcome is Outcome.ACCEPTED and check.version == version:
             prober.disagree(f"{version.label} was refused alone, then chosen with {allowed.label} offered beside it")
-            return prober.confirmed(offer, version) if version is not TlsVersion.SSLv3 else check
+            return alone() if version is not TlsVersion.SSLv3 else check  # SSLv3: that ServerHello is the answer
         if check.outcome is Outcome.ACCEPTED:
             again = refused_throughout(lambda: prober.raw(offer))
             if again is None:
+                taken_at = version_label(check.version or 0)
                 return first._replace(evidence=f"{first.evidence}; with {allowed.label} beside it the same offer was "
-                                               f"taken at {_label(check.version or 0)}, and {version.label} alone "
-                                               f"was refused again ({REFUSALS} times in all)")
+                                               f"taken at {taken_at}, and {version.label} alone was refused again "
+                                               f"({REFUSALS} times in all)")
             return prober.confirmed(offer, version) if again.outcome is Outcome.ACCEPTED else again
         if check.outcome is Outcome.INCONCLUSIVE:
             return check
@@ -553,9 +560,9 @@ def _paired_jobs(prober: _Prober, expectations: list[Expectation], policy: Polic
         version_case = next((e for e in at_version if e.dimension == "version"), None)
         showing_groups = set(_group_offer_suites(prober, policy, version, cert_type))
         for suite_case in suites:
-            if prober.openssl_name(prober.catalog.suite(suite_case.item).code) is None:
-                continue  # no handshake can be limited to it: asked on its own, by our ClientHello
             code = prober.catalog.suite(suite_case.item).code
+            if prober.openssl_name(code) is None:
+                continue  # no handshake can be limited to it: asked on its own, by our ClientHello
             group_case = groups.pop(0) if groups and code in showing_groups else None
             if group_case is None and version_case is None:
                 continue
@@ -660,7 +667,7 @@ def _settle_disagreements(target: Target, policy: Policy, cert_type: str, expect
         return verdicts, probes, tuple(notes)
     slower = settings._replace(concurrency=1, delay=max(BACKOFF_DELAY, 2 * settings.delay))
     disagreements = list(prober.disagreements)
-    suspects = [v for v in verdicts if v.expectation.expected == ACCEPT and v.observed == REJECT]
+    suspects = [v for v in verdicts if _allowed_but_refused(v)]
     if suspects and not disagreements:
         _pause(settings, deadline)
         rechecked, recheck_prober = _judge_all(target, policy, cert_type, [v.expectation for v in suspects], slower,
