@@ -162,7 +162,8 @@ def run_scan(args: argparse.Namespace) -> int:
 def _other_cases(spec: TargetSpec, specs: list[TargetSpec], results: dict[str, Any], settings: ProbeSettings,
                  access: tuple[AccessVerdict, ...]) -> list[OtherCase]:
     """The cases the plugin asks beside the TLS scan, judged by the same rules (judgement.py)."""
-    from .judgement import alignment_verdict, cert_verdict, sni_verdict
+    from .judgement import CaseVerdict, alignment_verdict, cert_verdict, sni_verdict
+    from .scan import detect_cert_type
     from .session import discriminating_key, sni_partners
 
     result: ScanResult = results[spec.name]
@@ -179,25 +180,17 @@ def _other_cases(spec: TargetSpec, specs: list[TargetSpec], results: dict[str, A
     if behind is not None:
         behind_result = results[behind.name]
         case = alignment_verdict(spec, behind, behind_result) if not isinstance(behind_result, ApigwTlsError) \
-            else CaseVerdictError(behind_result)
+            else CaseVerdict(INCONCLUSIVE, str(behind_result))
         others.append(OtherCase("alignment", f"{spec.name}-default-endpoint", case.verdict, case.message))
-    if spec.cert_type:  # declared: the certificate served must be of that type
-        from .scan import detect_cert_type
-
-        try:
-            case = cert_verdict(spec, detect_cert_type(spec.resolve(), settings))
-        except ApigwTlsError as error:
-            case = CaseVerdictError(error)
-    else:  # detected by the scan itself, as the plugin detects it before collection
-        case = cert_verdict(dataclasses.replace(spec, cert_type=result.cert_type), result.cert_type)
-    others.append(OtherCase("cert", f"{spec.name}-{spec.cert_type or result.cert_type}", case.verdict, case.message))
+    # the type claimed, or the one the scan detected (as the plugin detects it before collection), against
+    # a detection of its own
+    claimed = dataclasses.replace(spec, cert_type=spec.cert_type or result.cert_type)
+    try:
+        case = cert_verdict(claimed, detect_cert_type(spec.resolve(), settings))
+    except ApigwTlsError as error:
+        case = CaseVerdict(INCONCLUSIVE, str(error))
+    others.append(OtherCase("cert", f"{spec.name}-{claimed.cert_type}", case.verdict, case.message))
     return others
-
-
-def CaseVerdictError(error: Exception) -> Any:  # noqa: N802 - reads as the CaseVerdict it makes
-    from .judgement import CaseVerdict
-
-    return CaseVerdict(INCONCLUSIVE, str(error))
 
 
 def _access(spec: TargetSpec, timeout: float) -> tuple[AccessVerdict, ...]:
