@@ -111,17 +111,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             raise BadRequest("Invalid limit: a number from 1 to 500") from None
         if not 1 <= limit <= 500:
             raise BadRequest("Invalid limit: a number from 1 to 500")
+        ids = [item.get("id") or item.get("domainName") for item in items]  # a REST API's id, a domain's name
         position = query.get("position", [None])[0]
-        start = 0
-        if position is not None:
-            ids = [item.get("id") or item.get("domainName") for item in items]
-            if position not in ids:
-                raise BadRequest(f"Invalid position: {position}")
-            start = ids.index(position)
+        if position is not None and position not in ids:
+            raise BadRequest(f"Invalid position: {position}")
+        start = ids.index(position) if position is not None else 0
         page: dict[str, Any] = {"item": items[start:start + limit]}
         if start + limit < len(items):
-            following = items[start + limit]
-            page["position"] = following.get("id") or following.get("domainName")
+            page["position"] = ids[start + limit]
         return page
 
     def _dispatch(self, method: str, parts: list[str]) -> tuple[int, Any]:

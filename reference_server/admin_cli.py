@@ -46,10 +46,10 @@ def run_admin(args: argparse.Namespace) -> int:
             raise ConfigError(f"--patch-operations is not JSON: {error}") from None
     try:
         parsed = urllib.parse.urlsplit(args.url)
-        hostname = parsed.hostname
+        scheme, hostname = parsed.scheme, parsed.hostname
     except ValueError:  # "http://[::1" and kin: urlsplit refuses them
-        hostname = None
-    if hostname is None or parsed.scheme not in ("http", "https"):
+        scheme = hostname = None
+    if hostname is None or scheme not in ("http", "https"):
         raise ConfigError(f"--url {args.url!r} is not an http:// URL "
                           "(use the admin endpoint `apigw-tls serve` printed)")
     url = f"{args.url.rstrip('/')}/{collection}/{urllib.parse.quote(resource_id)}"

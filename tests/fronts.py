@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from pytest_apigw_tls.wire import ClientHello, HandshakeBuffer, Record, RecordBuffer
 
-from .hostile import HostileServer
+from .hostile import HostileServer, read_hello_as_sent
 
 HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
 
@@ -71,10 +71,8 @@ class HostileFront:
         return self.server.address
 
     def _serve(self, client: socket.socket) -> None:
-        try:
-            first, hello = _read_client_hello(client)
-        except ValueError:
-            return
+        client.settimeout(10)
+        first, hello = read_hello_as_sent(client)  # a client that leaves first: OSError, ended by HostileServer
         if self._drops(hello):
             self._drop(client)
             return
@@ -106,19 +104,6 @@ class HostileFront:
             client.sendall(HANDSHAKE_FAILURE)
         elif self.behaviour.drop_with == "rst":
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-
-
-def _read_client_hello(sock: socket.socket) -> tuple[bytes, ClientHello]:
-    sock.settimeout(10)
-    received, records, messages = b"", RecordBuffer(), HandshakeBuffer()
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ValueError("client left before its ClientHello")
-        received += chunk
-        for record in records.feed(chunk):
-            for _type, body in messages.feed(record.fragment):
-                return received, ClientHello.from_body(body)
 
 
 def _relay(client: socket.socket, server: socket.socket) -> None:

@@ -54,14 +54,20 @@ class HostileServer:
 
 
 def read_hello(sock: socket.socket) -> ClientHello:
-    records, messages = RecordBuffer(), HandshakeBuffer()
+    return read_hello_as_sent(sock)[1]
+
+
+def read_hello_as_sent(sock: socket.socket) -> tuple[bytes, ClientHello]:
+    """The client's first flight: every byte as it came (a front forwards them) and the parsed ClientHello."""
+    received, records, messages = b"", RecordBuffer(), HandshakeBuffer()
     while True:
         chunk = sock.recv(65536)
         if not chunk:  # a reachability check connects and leaves: without this the thread spins for good
             raise ConnectionAbortedError("client left before its ClientHello")
+        received += chunk
         for record in records.feed(chunk):
             for _msg_type, body in messages.feed(record.fragment):
-                return ClientHello.from_body(body)
+                return received, ClientHello.from_body(body)
 
 
 def server_key_exchange(curve: int) -> bytes:
