@@ -254,7 +254,7 @@ class Catalog:
         for candidate in self.policies:
             if candidate.name == name and candidate.valid_for(wanted_type):
                 return candidate
-        if any(p.name == name for p in self.policies):
+        if name in by_id or any(p.name == name for p in self.policies):  # never "did you mean" the name typed
             raise UnknownPolicyError(f"policy {name} is not valid for endpoint type {wanted_type}")
         raise UnknownPolicyError(f"unknown policy {name!r}{did_you_mean(name, sorted(by_id))}")
 

@@ -1,7 +1,8 @@
 """Where access logs come from: files, directories, gzip, standard input, and how CloudWatch hands them out.
 
 Yields what each input holds, one item per log event: a line of text, or (CloudWatch Logs Insights
-CSV export) a row of named columns. Wrappers are undone here: the timestamp CloudWatch puts before
+CSV export) a row of named columns; an export of the console's default query (@timestamp,@message)
+yields each @message as its line. Wrappers are undone here: the timestamp CloudWatch puts before
 each line of an S3 export, `aws logs tail`'s timestamp and stream name, the JSON document of
 `aws logs filter-log-events`. Nothing is decided here about whether an item is a request.
 """
@@ -22,6 +23,7 @@ from .errors import ConfigError
 Item = tuple[str, int, "str | dict[str, str]"]  # (input name, line number, text or named columns)
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})? ")
 _INSIGHTS_COLUMNS = ("tlsVersion", "cipherSuite")
+_MESSAGE_COLUMN = "@message"
 
 
 def expand(paths: list[str]) -> list[str]:
@@ -68,6 +70,12 @@ def _items_of(name: str, handle: IO[str]) -> Iterator[Item]:
         text = first + handle.read()
         yield from _filter_log_events(name, text)
         return
+    if _is_message_export(first):  # the console's default query: @timestamp,@message (the line itself)
+        reader = csv.DictReader(handle, fieldnames=next(csv.reader([first])))
+        for number, row in enumerate(reader, 2):
+            message = row.get(_MESSAGE_COLUMN)
+            yield name, number, message.rstrip("\r\n") if isinstance(message, str) else "\x00not a log event"
+        return
     if is_insights_header(first):
         reader = csv.DictReader(handle, fieldnames=next(csv.reader([first])))
         for number, row in enumerate(reader, 2):
@@ -77,6 +85,10 @@ def _items_of(name: str, handle: IO[str]) -> Iterator[Item]:
         yield name, 1, first.rstrip("\r\n")
     for number, line in enumerate(handle, 2):
         yield name, number, line.rstrip("\r\n")
+
+
+def _is_message_export(line: str) -> bool:
+    return _MESSAGE_COLUMN in (cell.strip() for cell in next(csv.reader([line]), []))
 
 
 def is_insights_header(line: str) -> bool:

@@ -614,8 +614,10 @@ def detect_cert_type(target: Target, settings: ProbeSettings) -> str:
     (TLS 1.0/1.1 have no signature_algorithms) shows the same certificate twice, one type.
     """
     seen, evidence = [], []
-    for cert_type in CERT_TYPES:
-        observation = handshake_probe(target, settings.timeout, cert_type=cert_type)
+    with concurrent.futures.ThreadPoolExecutor(len(CERT_TYPES)) as pool:  # side by side: start-up latency
+        observations = list(pool.map(lambda kind: handshake_probe(target, settings.timeout, cert_type=kind),
+                                     CERT_TYPES))
+    for observation in observations:
         evidence.append(observation.evidence)
         if observation.outcome is Outcome.ACCEPTED and observation.cert_type in CERT_TYPES:
             seen.append(observation.cert_type)

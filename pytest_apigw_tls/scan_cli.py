@@ -138,6 +138,7 @@ def run_scan(args: argparse.Namespace) -> int:
     with Fleet(FleetSettings(total_probes=args.total_concurrency)) as fleet:
         futures = {spec.name: fleet.submit(lambda budget, s=spec: scan(
             s.resolve(), s.policy, s.cert_type, settings, progress=progress, budget=budget)) for spec in scanned}
+        detections = {spec.name: fleet.submit(lambda _budget, s=spec: _detection(s, settings)) for spec in specs}
         results: dict[str, ScanResult | ApigwTlsError] = {}
         names = {future: name for name, future in futures.items()}
         for done, future in enumerate(concurrent.futures.as_completed(names), 1):
@@ -150,20 +151,31 @@ def run_scan(args: argparse.Namespace) -> int:
                 sys.stderr.flush()
         if args.targets and sys.stderr.isatty():
             sys.stderr.write("\n")
+        detected = {name: future.result() for name, future in detections.items()}
     if not args.targets and isinstance(results[specs[0].name], ApigwTlsError):
         if args.json:  # the file a pipeline waits for says why there is no verdict
             _write_json(args.json, {"identity": specs[0].report_identity, "verdict": "errors", "conforms": False,
                                     "error": str(results[specs[0].name])})
         raise results[specs[0].name]  # one target: its error is the one line the user sees
     out = sys.stderr if args.json == "-" else sys.stdout
-    return _report(specs, results, settings, args, out)
+    return _report(specs, results, detected, args, out)
 
 
-def _other_cases(spec: TargetSpec, specs: list[TargetSpec], results: dict[str, Any], settings: ProbeSettings,
+def _detection(spec: TargetSpec, settings: ProbeSettings) -> str | ApigwTlsError:
+    """The certificate types the target serves, detected on connections of their own (the cert case
+    must not compare the scan's detection with itself); asked beside the scan, not after it."""
+    from .scan import detect_cert_type
+
+    try:
+        return detect_cert_type(spec.resolve(), settings)
+    except ApigwTlsError as error:
+        return error
+
+
+def _other_cases(spec: TargetSpec, specs: list[TargetSpec], results: dict[str, Any], detected: str | ApigwTlsError,
                  access: tuple[AccessVerdict, ...]) -> list[OtherCase]:
     """The cases the plugin asks beside the TLS scan, judged by the same rules (judgement.py)."""
     from .judgement import CaseVerdict, alignment_verdict, cert_verdict, sni_verdict
-    from .scan import detect_cert_type
     from .session import discriminating_key, sni_partners
 
     result: ScanResult = results[spec.name]
@@ -185,10 +197,7 @@ def _other_cases(spec: TargetSpec, specs: list[TargetSpec], results: dict[str, A
     # the type claimed, or the one the scan detected (as the plugin detects it before collection), against
     # a detection of its own
     claimed = dataclasses.replace(spec, cert_type=spec.cert_type or result.cert_type)
-    try:
-        case = cert_verdict(claimed, detect_cert_type(spec.resolve(), settings))
-    except ApigwTlsError as error:
-        case = CaseVerdict(INCONCLUSIVE, str(error))
+    case = cert_verdict(claimed, detected) if isinstance(detected, str) else CaseVerdict(INCONCLUSIVE, str(detected))
     others.append(OtherCase("cert", f"{spec.name}-{claimed.cert_type}", case.verdict, case.message))
     return others
 
@@ -200,8 +209,8 @@ def _access(spec: TargetSpec, timeout: float) -> tuple[AccessVerdict, ...]:
                        other_arrival_path=spec.resolve_other_path())
 
 
-def _report(specs: list[TargetSpec], results: dict[str, Any], settings: ProbeSettings, args: argparse.Namespace,
-            out: Any) -> int:
+def _report(specs: list[TargetSpec], results: dict[str, Any], detected: dict[str, str | ApigwTlsError],
+            args: argparse.Namespace, out: Any) -> int:
     from .judgement import CONFORMS, ERRORS, dimension_counts, exit_status, target_verdict
 
     verdicts, document = [], {}
@@ -213,8 +222,8 @@ def _report(specs: list[TargetSpec], results: dict[str, Any], settings: ProbeSet
             document[spec.name] = {"identity": spec.report_identity, "verdict": ERRORS, "conforms": False,
                                    "error": str(result)}
             continue
-        access = _access(spec, settings.timeout) if spec.access_mode else ()
-        others = _other_cases(spec, specs, results, settings, access)
+        access = _access(spec, args.timeout) if spec.access_mode else ()
+        others = _other_cases(spec, specs, results, detected[spec.name], access)
         _print_table(out, spec.name, result, others, args.verbose)
         cases = [(v.expectation.dimension, v.verdict) for v in result.verdicts] + \
             [(c.dimension, c.verdict) for c in others]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from .access import AccessVerdict, access_scan
 from .catalog import load_catalog
 from .errors import ApigwTlsError
 from .expectations import AccessExpectation, Expectation, expectations_for
@@ -16,6 +15,9 @@ from .judgement import CaseVerdict, alignment_verdict, cert_verdict, sni_verdict
 from .probes import ProbeSettings
 from .scan import ScanResult, detect_cert_type, scan
 from .targets import TargetSpec
+
+if TYPE_CHECKING:
+    from .access import AccessVerdict
 
 
 class Inconclusive(ApigwTlsError):
@@ -98,6 +100,8 @@ class ScanCache:
 
     def access(self, spec: TargetSpec) -> tuple[AccessVerdict, ...]:
         target, other = self._target(spec), spec.resolve_other_path(self._reference_for(spec))
+        from .access import access_scan  # h11 and the HTTP probes: only for targets that claim a mode
+
         return self._once("access", spec, lambda budget: access_scan(
             target, spec.access_mode, self.settings.timeout, spec.strict_status, other_arrival_path=other))
 

@@ -73,8 +73,10 @@ def format_line(fmt: str, values: dict[str, Any]) -> str:
             return "-"
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
-        quoted = match.start() > 0 and fmt[match.start() - 1] in "\"'"
-        return escape(kind, str(value), quoted)
+        opener = fmt[match.start() - 1] if match.start() > 0 else ""
+        if kind == "text" and opener == "[":  # CLF's [$context.requestTime]: spaces kept as the service writes them
+            return escape(kind, str(value), quoted=True).replace("]", "\\x5d")
+        return escape(kind, str(value), quoted=opener in ('"', "'"))
 
     return _VARIABLE.sub(substitute, fmt)
 

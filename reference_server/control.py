@@ -71,6 +71,12 @@ class Resource:
                 "regionalDomainName": self.hostname, "mutualTlsAuthentication": {"enabled": self.mutual_tls}}
 
 
+def service_name(endpoint: Endpoint) -> str:
+    """The securityPolicy value API Gateway shows: the catalog's AWS name, never its internal id
+    (TLS_1_0@EDGE is TLS_1_0 on an EDGE endpoint)."""
+    return load_catalog().policy(endpoint.security_policy, endpoint.endpoint_type).name
+
+
 def validate_change(old: Resource, new: Resource, creating: bool = False) -> None:
     """API Gateway's rules for a change from `old` to `new` (or a creation); BadRequest names the broken one."""
     catalog = load_catalog()
@@ -79,6 +85,9 @@ def validate_change(old: Resource, new: Resource, creating: bool = False) -> Non
     if old.access_mode == "STRICT" and new.endpoint_type != old.endpoint_type:
         raise BadRequest("Cannot change the endpoint type while the endpoint access mode is STRICT; "
                          "set the endpoint access mode to BASIC first")
+    if "@" in new.security_policy:  # the catalog's internal ids are not values of the service's enum
+        raise BadRequest(f"Invalid security policy: {new.security_policy} (name it "
+                         f"{new.security_policy.split('@')[0]} on an {new.security_policy.split('@')[-1]} endpoint)")
     try:
         policy = catalog.policy(new.security_policy, new.endpoint_type)
     except UnknownPolicyError as error:
@@ -153,7 +162,7 @@ class ControlPlane:
             kind = REST_API if endpoint.kind == "default" else DOMAIN_NAME
             resource_id = endpoint.hostname.split(".")[0] if kind == REST_API else endpoint.hostname
             self._resources[(kind, resource_id)] = Resource(kind, resource_id, endpoint.hostname,
-                                                            endpoint.endpoint_type, endpoint.security_policy,
+                                                            endpoint.endpoint_type, service_name(endpoint),
                                                             endpoint.access_mode, disabled=endpoint.disabled,
                                                             created=time.time())
 

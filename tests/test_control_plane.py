@@ -61,6 +61,8 @@ def api(policy="TLS_1_0", mode=None, endpoint_type="REGIONAL"):
     (Resource(DOMAIN_NAME, DOMAIN, DOMAIN, "REGIONAL", "TLS_1_2", None),
      [replace("/securityPolicy", "SecurityPolicy_TLS13_1_2_Ext2_PQ_2025_09"), replace("/endpointAccessMode", "BASIC")],
      "cannot enforce SecurityPolicy_TLS13_1_2_Ext2_PQ_2025_09"),
+    (api("TLS_1_0", None, "EDGE"), [replace("/securityPolicy", "TLS_1_0@EDGE")],
+     r"Invalid security policy: TLS_1_0@EDGE \(name it TLS_1_0 on an EDGE endpoint\)"),
 ])
 def test_refused_changes_carry_api_gateways_message(resource, operations, message):
     with pytest.raises(BadRequest, match=message):
@@ -90,6 +92,23 @@ def test_allowed_changes_are_applied(resource, operations, expected):
 def config(**settings):
     return ServerConfig((Endpoint(API, "TLS_1_0", "REGIONAL", None, "default"),
                          Endpoint(DOMAIN, "TLS_1_2", "REGIONAL", None, "custom", "ecdsa")), ServerSettings(**settings))
+
+
+def test_policies_read_back_by_their_aws_names_never_the_catalogs_internal_ids():
+    config = ServerConfig((Endpoint(API, "TLS_1_0@EDGE", "EDGE", kind="default"),
+                           Endpoint(DOMAIN, "TLS_1_2@EDGE", "EDGE")))
+    with ReferenceServer(config) as server:
+        plane = ControlPlane(server)
+        assert plane.get(REST_API, API.split(".")[0]).to_dict()["securityPolicy"] == "TLS_1_0"
+        assert plane.get(DOMAIN_NAME, DOMAIN).to_dict()["securityPolicy"] == "TLS_1_2"
+
+
+def test_a_policy_on_the_wrong_endpoint_type_is_not_suggested_back():
+    from pytest_apigw_tls.catalog import load_catalog
+    from pytest_apigw_tls.errors import UnknownPolicyError
+
+    with pytest.raises(UnknownPolicyError, match="^policy TLS_1_2@EDGE is not valid for endpoint type REGIONAL$"):
+        load_catalog().policy("TLS_1_2@EDGE", "REGIONAL")
 
 
 def test_defaults_per_endpoint_type():

@@ -1,6 +1,7 @@
 """Migration readiness from access logs: the reference server's own logs in every console preset,
 CloudWatch's export shapes, and never an all-clear on what was not read."""
 
+import csv
 import gzip
 import json
 
@@ -93,8 +94,13 @@ def test_cloudwatch_s3_export_and_cli_outputs_read_the_same(json_log, tmp_path, 
     rows = [json.loads(line) for line in lines]
     insights.write_text("@timestamp,ip,tlsVersion,cipherSuite\n" + "".join(
         f"2026-11-20 10:00:00.000,{r['identity.sourceIp']},{r['tlsVersion']},{r['cipherSuite']}\n" for r in rows))
+    messages = tmp_path / "messages.csv"  # the console's default query exported: @timestamp,@message
+    with open(messages, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["@timestamp", "@message"])
+        writer.writerows(["2026-11-20 10:00:00.000", line] for line in lines)
     expected = at_risk(json.loads(run(capsys, "--json", "-", str(json_log))[1].out))
-    for path in (export.parent, events, tail, insights):
+    for path in (export.parent, events, tail, insights, messages):
         status, out = run(capsys, "--json", "-", str(path))
         assert status == 1 and at_risk(json.loads(out.out)) == expected, path
 
@@ -201,3 +207,12 @@ def test_a_request_whose_deciding_cipher_suite_is_not_logged_is_unjudged(tmp_pat
     assert "2 without the $context.cipherSuite that decides them" in out.out
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["unread"]["without_cipher_suite"] == 2 and report["clients_at_risk"] == []
+
+
+def test_clf_request_time_is_written_with_its_space_as_the_service_writes_it(tmp_path):
+    path = tmp_path / "clf.log"
+    traffic(path, PRESETS["clf"] + " $context.tlsVersion $context.cipherSuite")
+    line = path.read_text().splitlines()[0]
+    stamp = line[line.index("[") + 1:line.index("]")]
+    assert stamp.endswith(" +0000") and "\\x20" not in line
+    assert log_format("clf+tls").parse(line)["requestTime"] == stamp

@@ -111,3 +111,21 @@ def test_random_bytes_never_crash_the_parsers(data):
             parse(data)
         except DecodeError:
             pass
+
+
+@pytest.mark.parametrize("group, key_class", [(0x001D, "X25519PublicKey"), (0x001E, "X448PublicKey")])
+def test_montgomery_key_shares_are_fresh_public_keys(group, key_class):
+    from cryptography.hazmat.primitives.asymmetric import x448, x25519
+
+    module = x25519 if group == 0x001D else x448
+    first, second = make_key_share(group), make_key_share(group)
+    assert first != second
+    getattr(module, key_class).from_public_bytes(first)  # raises on a malformed key
+
+
+def test_key_share_generator_falls_back_to_the_public_api_without_the_private_binding():
+    from pytest_apigw_tls.wire import keyshares
+
+    def public():
+        return "public"
+    assert keyshares._generator("no_such_curve", public) is public
