@@ -52,16 +52,9 @@ def _policy_row(policy: Policy) -> str:
 def run_policies(args: argparse.Namespace) -> int:
     if args.from_scan:
         from .derive import policy_from_scan
+        from .document import write_text
 
-        text = policy_from_scan(args.from_scan, args.name)
-        if args.output:
-            try:
-                with open(args.output, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-            except OSError as error:
-                raise ApigwTlsError(f"cannot write {args.output}: {error.strerror}") from None
-        else:
-            sys.stdout.write(text)
+        write_text(args.output or "-", policy_from_scan(args.from_scan, args.name))
         return 0
     policies = load_catalog().policies_for(args.endpoint_type)
     if args.json:

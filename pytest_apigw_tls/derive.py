@@ -1,7 +1,7 @@
 """A policy from evidence: the policy file a scanned server actually enforces, to pin today's behaviour.
 
-Reads a scan (`apigw-tls scan --json`, `scan --targets --json`, or the plugin's --apigw-json report)
-and writes a policy file with every version, suite and group the target accepted, culprits of the
+Reads a report document (`apigw-tls scan --json`, `scan --targets --json`, or the plugin's
+--apigw-json) and writes a policy file with every version, suite and group the target accepted, culprits of the
 catch-all cases included; scanning the same server against it tomorrow shows any drift.
 """
 
@@ -15,16 +15,6 @@ from typing import Any
 from .errors import ConfigError
 
 _CULPRIT = re.compile(r"([A-Za-z0-9_]+) \(0x[0-9A-F]{4}\)")
-
-
-def _scans(document: Any) -> dict[str, dict[str, Any]]:
-    if isinstance(document, dict) and "verdicts" in document:
-        return {document.get("policy", "scan"): document}
-    if isinstance(document, dict) and isinstance(document.get("targets"), dict):  # the plugin's report
-        return {name: entry["scan"] for name, entry in document["targets"].items() if "scan" in entry}
-    if isinstance(document, dict):  # scan --targets --json
-        return {name: entry for name, entry in document.items() if isinstance(entry, dict) and "verdicts" in entry}
-    return {}
 
 
 def _accepted(verdicts: list[dict[str, Any]], dimension: str) -> list[tuple[str, str]]:
@@ -45,14 +35,9 @@ def _toml_list(values: list[str]) -> str:
 
 
 def policy_from_scan(path: str, name: str | None = None) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-    except ValueError as error:
-        raise ConfigError(f"{path} is not JSON: {error}") from None
-    scans = _scans(document)
+    from .document import read
+
+    scans = {target: entry["scan"] for target, entry in read(path)["targets"].items() if "scan" in entry}
     if len(scans) != 1:
         shown = ", ".join(scans) or "none"
         raise ConfigError(f"{path} holds {len(scans)} scans ({shown}): derive from a report of exactly one target")

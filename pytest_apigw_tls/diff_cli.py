@@ -1,7 +1,7 @@
 """`apigw-tls diff OLD.json NEW.json`: what changed between two runs (before and after a migration).
 
-Reads any two JSON documents of this tool: the plugin's `--apigw-json` report or `apigw-tls scan --json`
-(one target or `--targets`). Targets are matched by identity (address, SNI, endpoint type, claimed
+Reads any two report documents (document.py): the plugin's `--apigw-json` or `apigw-tls scan --json`
+(one target or `--targets`), one schema. Targets are matched by identity (address, SNI, endpoint type, claimed
 policy, certificate type, access mode), never by display name, which changes when a target is added.
 Exit 1 on any regression: a case that now fails or cannot be judged (new cases included), a target
 that newly fails, a target that vanished (`--allow-vanished` relaxes that one); else 0. Unreadable
@@ -14,7 +14,6 @@ import argparse
 import json
 from typing import Any, NamedTuple
 
-from .errors import ConfigError
 from .verdicts import INCONCLUSIVE
 
 _WORSE = {"fail", INCONCLUSIVE}
@@ -40,53 +39,18 @@ def register(commands: Any) -> None:
 
 
 def load_targets(path: str) -> dict[str, TargetRun]:
-    """identity -> TargetRun, from either document shape."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-        if "cases" in document and "targets" in document:
-            return _from_plugin(document)
-        return _from_scan(document if "identity" not in document else {"target": document})
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ConfigError(f"{path} is not an apigw-tls JSON report ({type(error).__name__}: {error})") from None
+    """identity -> TargetRun, from a report document (document.py) of either front-end."""
+    from .document import read
 
-
-def _identity(name: str, entry: dict[str, Any]) -> str:
-    identity = entry.get("identity")
-    return json.dumps(identity, sort_keys=True) if identity else json.dumps({"name": name})
-
-
-def _case_key(dimension: str, case_id: str, name: str) -> str:
-    return f"{dimension}:{case_id.removeprefix(name + '-')}"
-
-
-def _from_plugin(document: dict[str, Any]) -> dict[str, TargetRun]:
-    runs = {name: TargetRun(name, entry["verdict"], {}) for name, entry in document["targets"].items()}
-    for case in document["cases"]:
-        name = case["target"]
-        case_id = case["nodeid"].split("::")[-1].partition("[")[2].removesuffix("]")
-        runs.setdefault(name, TargetRun(name, "unknown", {})).cases[_case_key(case["dimension"], case_id, name)] = (
-            case["outcome"], case.get("message", ""))
-    return {_identity(name, document["targets"].get(name, {})): run for name, run in runs.items()}
-
-
-def _from_scan(document: dict[str, Any]) -> dict[str, TargetRun]:
-    out = {}
-    for name, entry in document.items():
-        cases: dict[str, tuple[str, str]] = {}
-        for verdict in entry.get("verdicts", []):
-            outcome = "skipped" if verdict["verdict"] == "reported" else verdict["verdict"]
-            cases[_case_key(verdict["dimension"], verdict["test_id"], name)] = (outcome, verdict["evidence"])
-        for access in entry.get("access", []):
-            cases[_case_key("access", access["test_id"], name)] = (access["verdict"], access["evidence"])
-        for case in entry.get("cases", []):
-            cases[_case_key(case["dimension"], case["test_id"], name)] = (case["verdict"], case["message"])
-        if "error" in entry:
+    document = read(path)
+    runs = {}
+    for name, entry in document["targets"].items():
+        cases = {f"{c['dimension']}:{c['case']}": (c["outcome"], c.get("message", ""))
+                 for c in document["cases"] if c["target"] == name}
+        if "error" in entry:  # no case could be asked: one line for the target
             cases["target:reachable"] = (INCONCLUSIVE, entry["error"])
-        out[_identity(name, entry)] = TargetRun(name, entry["verdict"], cases)
-    return out
+        runs[json.dumps(entry["identity"], sort_keys=True)] = TargetRun(name, entry["verdict"], cases)
+    return runs
 
 
 def run_diff(args: argparse.Namespace) -> int:

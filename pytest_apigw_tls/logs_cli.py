@@ -135,13 +135,7 @@ def run_logs(args: argparse.Namespace) -> int:
 
 
 def _write(path: str | None, text: str) -> None:
-    if not path:
-        return
-    if path == "-":
-        sys.stdout.write(text)
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as error:
-        raise ConfigError(f"cannot write {path}: {error.strerror}") from None
+    from .document import write_text
+
+    if path:
+        write_text(path, text)

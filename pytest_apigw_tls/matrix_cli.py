@@ -11,7 +11,6 @@ single-label name (Java) runs as in production with {dotted_url} (the endpoint's
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from typing import Any
@@ -87,15 +86,9 @@ def run_matrix(args: argparse.Namespace) -> int:
     connected = sum(row["result"] == "connected" for row in rows)
     print(f"{connected} of {len(rows)} policies let this client connect", file=out)
     if args.json:
-        text = json.dumps(rows, indent=2) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            try:
-                with open(args.json, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-            except OSError as error:
-                raise ConfigError(f"cannot write {args.json}: {error.strerror}") from None
+        from .document import write_json
+
+        write_json(args.json, rows)
     if any(row["result"] == "no connection" for row in rows):
         return 2
     return 0 if connected == len(rows) else 1

@@ -396,7 +396,8 @@ class _Recorder:
 
 
 def _report(config: pytest.Config, state: PluginState) -> dict[str, Any]:
-    from .report import build_report, run_metadata
+    from .document import run_metadata
+    from .report import build_report
 
     documents: dict[str, Any] = state.cache.documents() if state.cache is not None else {
         "scans": {}, "access": {}, "scans_run": 0}
@@ -407,7 +408,7 @@ def _report(config: pytest.Config, state: PluginState) -> dict[str, Any]:
     settings = {"timeout": state.settings.timeout, "concurrency": state.settings.concurrency,
                 "total_concurrency": state.total_concurrency, "delay": state.settings.delay,
                 "retries": state.settings.retries, "deadline": state.settings.deadline, "targets": len(state.targets)}
-    return build_report(state.log, documents, run_metadata(settings, state.started))
+    return build_report(state.log, documents, run_metadata(settings, state.started, "pytest"))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -440,19 +441,19 @@ def _write_reports(config: pytest.Config, state: PluginState) -> None:
     paths = {kind: _option(config, kind) for kind in ("json", "markdown", "html")}
     if not any(paths.values()):
         return
+    from .document import write_json, write_text
+    from .errors import ConfigError
     from .pages import render_html, render_markdown
-    from .report import write_report
 
     report = _report(config, state)
     try:
         if paths["json"]:
-            write_report(paths["json"], report)
+            write_json(paths["json"], report)
         for kind, render in (("markdown", render_markdown), ("html", render_html)):
             if paths[kind]:
-                with open(paths[kind], "w", encoding="utf-8") as handle:
-                    handle.write(render(report))
-    except OSError as error:
-        raise pytest.UsageError(f"apigw-tls: cannot write a report: {error}") from None
+                write_text(paths[kind], render(report))
+    except ConfigError as error:
+        raise pytest.UsageError(f"apigw-tls: {error}") from None
 
 
 class _XdistHooks:

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import datetime
-import json
 from typing import Any
 
 import pytest
 
-from .judgement import target_verdict
+from .document import SKIPPED, case_entry, document
+from .judgement import CONFORMS, dimension_counts, target_verdict
 from .targets import BEHIND
 from .verdicts import FAIL, INCONCLUSIVE, PASS
 
 DIMENSIONS = ("version", "suite", "group", "sni", "access", "cert", "alignment")
-SKIPPED = "skipped"
 TARGET_KEY, DIMENSION_KEY = "apigw_target", "apigw_dimension"
 
 
@@ -54,52 +52,36 @@ class CaseLog:
 
 
 def build_report(log: CaseLog, documents: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
-    """The report model as a JSON-ready dict, in a stable order (targets and cases sorted)."""
-    counts: dict[str, dict[str, collections.Counter[str]]] = collections.defaultdict(
-        lambda: collections.defaultdict(collections.Counter))
+    """The report document (document.py) of a pytest run, in a stable order."""
     cases = []
     for nodeid in sorted(log.outcomes):
         target, dimension, outcome, message = log.outcomes[nodeid]
-        counts[target][dimension][outcome] += 1
-        cases.append({"nodeid": nodeid, "target": target, "dimension": dimension, "outcome": outcome,
-                      "message": message})
+        case_id = nodeid.split("::")[-1].partition("[")[2].removesuffix("]")
+        cases.append(case_entry(target, dimension, case_id, outcome, message, nodeid))
+    by_target: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for entry in cases:
+        by_target[entry["target"]].append(entry)
     targets: dict[str, Any] = {}
     scans = documents.get("scans", {})
-    named = set(counts) | set(documents.get("access", {})) | {n for n in scans if not _behind(n)}
-    for name in sorted(named):
-        per_dimension = {d: dict(counts[name][d]) for d in DIMENSIONS if d in counts[name]}
-        verdict = target_verdict(outcome for counter in counts[name].values() for outcome in counter)
-        entry: dict[str, Any] = {"verdict": verdict, "dimensions": per_dimension}
+    named = set(by_target) | set(documents.get("access", {})) | {n for n in scans if not _behind(n)}
+    for name in named:
+        verdict = target_verdict(c["outcome"] for c in by_target[name])
+        target: dict[str, Any] = {"identity": documents.get("identities", {}).get(name, {"name": name}),
+                                  "verdict": verdict, "conforms": verdict == CONFORMS,
+                                  "dimensions": dimension_counts((c["dimension"], c["outcome"])
+                                                                 for c in by_target[name])}
         if name in scans:
-            entry["scan"] = scans[name]
+            target["scan"] = scans[name]
         if name + BEHIND in scans:  # the API's default endpoint: judged in this target's alignment case
-            entry["default_endpoint_scan"] = scans[name + BEHIND]
+            target["default_endpoint_scan"] = scans[name + BEHIND]
         if name in documents.get("access", {}):
-            entry["access"] = documents["access"][name]
-        if name in documents.get("identities", {}):
-            entry["identity"] = documents["identities"][name]
-        targets[name] = entry
-    return {"metadata": {**metadata, "scans_run": documents.get("scans_run", 0)}, "targets": targets, "cases": cases}
+            target["access"] = documents["access"][name]
+        targets[name] = target
+    return document({**metadata, "scans_run": documents.get("scans_run", 0)}, targets, cases)
 
 
 def _behind(name: str) -> bool:
     return name.endswith(BEHIND)
-
-
-def run_metadata(settings: dict[str, Any], started: datetime.datetime) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from .capabilities import detect
-    from .catalog import load_catalog
-
-    try:
-        tool = version("pytest-apigw-tls")
-    except PackageNotFoundError:
-        tool = "unknown"
-    catalog = load_catalog()
-    return {"tool": "pytest-apigw-tls", "tool_version": tool, "openssl": detect().openssl_version,
-            "catalog_sources": catalog.sources, "universe": catalog.universe.source, "settings": settings,
-            "started": started.isoformat(timespec="seconds")}
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -148,9 +130,3 @@ def _error_reasons(report: dict[str, Any]) -> list[str]:
         share = f"{count} of {total} errors" if count != total else f"{total} errors"
         lines.append(f"{name}: {share}: {message[:300]}")
     return lines
-
-
-def write_report(path: str, report: dict[str, Any]) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2)
-        handle.write("\n")

@@ -154,8 +154,9 @@ def run_scan(args: argparse.Namespace) -> int:
         detected = {name: future.result() for name, future in detections.items()}
     if not args.targets and isinstance(results[specs[0].name], ApigwTlsError):
         if args.json:  # the file a pipeline waits for says why there is no verdict
-            _write_json(args.json, {"identity": specs[0].report_identity, "verdict": "errors", "conforms": False,
-                                    "error": str(results[specs[0].name])})
+            _write_document(args, {specs[0].name: {"identity": specs[0].report_identity, "verdict": "errors",
+                                                   "conforms": False, "dimensions": {},
+                                                   "error": str(results[specs[0].name])}}, [])
         raise results[specs[0].name]  # one target: its error is the one line the user sees
     out = sys.stderr if args.json == "-" else sys.stdout
     return _report(specs, results, detected, args, out)
@@ -213,50 +214,55 @@ def _report(specs: list[TargetSpec], results: dict[str, Any], detected: dict[str
             args: argparse.Namespace, out: Any) -> int:
     from .judgement import CONFORMS, ERRORS, dimension_counts, exit_status, target_verdict
 
-    verdicts, document = [], {}
+    verdicts, targets, cases = [], {}, []
     for spec in specs:
         result = results[spec.name]
         if isinstance(result, ApigwTlsError):
             print(f"{spec.name}: ERROR: {result}", file=out)
             verdicts.append(ERRORS)
-            document[spec.name] = {"identity": spec.report_identity, "verdict": ERRORS, "conforms": False,
-                                   "error": str(result)}
+            targets[spec.name] = {"identity": spec.report_identity, "verdict": ERRORS, "conforms": False,
+                                  "dimensions": {}, "error": str(result)}
             continue
         access = _access(spec, args.timeout) if spec.access_mode else ()
         others = _other_cases(spec, specs, results, detected[spec.name], access)
         _print_table(out, spec.name, result, others, args.verbose)
-        cases = [(v.expectation.dimension, v.verdict) for v in result.verdicts] + \
-            [(c.dimension, c.verdict) for c in others]
-        verdict = target_verdict(outcome for _dimension, outcome in cases)
+        own = [(v.expectation.dimension, v.expectation.test_id, v.verdict, v.evidence) for v in result.verdicts] + \
+            [(c.dimension, c.test_id, c.verdict, c.message) for c in others]
+        verdict = target_verdict(outcome for _dimension, _id, outcome, _message in own)
         verdicts.append(verdict)
-        identity = {**spec.report_identity, "cert_type": spec.cert_type or result.cert_type}  # as the plugin has it
-        document[spec.name] = {"identity": identity, **result.to_dict(), "verdict": verdict,
-                               "conforms": verdict == CONFORMS,
-                               "dimensions": dimension_counts(cases), "access": [v.to_dict() for v in access],
-                               "cases": [c._asdict() for c in others if c.dimension != "access"]}
+        own_cases = [_case(spec.name, *case) for case in own]
+        targets[spec.name] = {"identity": {**spec.report_identity, "cert_type": spec.cert_type or result.cert_type},
+                              "verdict": verdict, "conforms": verdict == CONFORMS,
+                              "dimensions": dimension_counts((c["dimension"], c["outcome"]) for c in own_cases),
+                              "scan": result.to_dict(), "access": [v.to_dict() for v in access]}
+        cases += own_cases
         behind = spec.resolve_default_endpoint()
         if behind is not None and not isinstance(results[behind.name], ApigwTlsError):
-            document[spec.name]["default_endpoint_scan"] = results[behind.name].to_dict()
+            targets[spec.name]["default_endpoint_scan"] = results[behind.name].to_dict()
     if len(specs) > 1:
         print(f"{len(specs)} targets: {verdicts.count('conforms')} conform, {verdicts.count('violations')} with "
               f"violations, {verdicts.count('errors')} with errors (unreachable or inconclusive)", file=out)
     if args.json:
-        _write_json(args.json, document if args.targets else document[specs[0].name])
+        _write_document(args, targets, cases)
     status = exit_status(verdicts)
     if status == 2:
         print("apigw-tls: some targets could not be judged: no verdict on those", file=sys.stderr)
     return status
 
 
-def _write_json(path: str, document: Any) -> None:
-    import json
+def _case(target: str, dimension: str, case_id: str, outcome: str, message: str) -> dict[str, Any]:
+    from .document import SKIPPED, case_entry
 
-    if path == "-":
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-    except OSError as error:
-        raise ConfigError(f"cannot write {path}: {error.strerror}") from None
+    return case_entry(target, dimension, case_id, SKIPPED if outcome == REPORTED else outcome, message)
+
+
+def _write_document(args: argparse.Namespace, targets: dict[str, Any], cases: list[dict[str, Any]]) -> None:
+    """The report document (document.py), the same schema the plugin's --apigw-json writes."""
+    import datetime
+
+    from .document import document, run_metadata, write_json
+
+    settings = {"timeout": args.timeout, "concurrency": args.concurrency, "total_concurrency": args.total_concurrency,
+                "delay": args.delay, "retries": args.retries, "deadline": args.deadline, "targets": len(targets)}
+    started = datetime.datetime.now(datetime.timezone.utc)
+    write_json(args.json, document(run_metadata(settings, started, "scan"), targets, cases))

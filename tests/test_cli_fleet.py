@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from pytest_apigw_tls.cli import main
+from pytest_apigw_tls.document import case_entry, document
 
 CLI = [sys.executable, "-m", "pytest_apigw_tls.cli"]
 
@@ -31,7 +32,7 @@ def test_scan_targets_judges_each_target_and_a_dead_one_is_an_error(served, tmp_
                          (None, "tls-1-0.rsa.apigw.test", "TLS_1_2"), ("127.0.0.1:1", "dead.example", "TLS_1_2"))
     assert main(["scan", "--targets", path, "--json", "-"]) == 2
     captured = capsys.readouterr()
-    document = json.loads(captured.out)
+    document = json.loads(captured.out)["targets"]
     assert document["TLS_1_2@tls-1-2.rsa.apigw.test"]["conforms"] is True
     assert document["TLS_1_2@tls-1-0.rsa.apigw.test"]["conforms"] is False
     assert "cannot connect to 127.0.0.1:1" in document["TLS_1_2@dead.example"]["error"]
@@ -47,11 +48,11 @@ def test_scan_targets_without_errors_exits_with_the_worst_verdict(served, tmp_pa
 
 def test_diff_names_regressions_and_exits_1(tmp_path, capsys):
     def report(outcome):
-        return {"metadata": {}, "targets": {}, "cases": [
-            {"nodeid": "t.py::test_version[api-TLSv1.0-rejected]", "target": "api", "dimension": "version",
-             "outcome": outcome, "message": "TLSv1.0 accepted" if outcome == "fail" else ""},
-            {"nodeid": "t.py::test_version[api-TLSv1.3-accepted]", "target": "api", "dimension": "version",
-             "outcome": "pass", "message": ""}]}
+        verdict = "violations" if outcome == "fail" else "conforms"
+        return document({}, {"api": {"identity": {"name": "api"}, "verdict": verdict, "dimensions": {}}}, [
+            case_entry("api", "version", "api-TLSv1.0-rejected", outcome,
+                       "TLSv1.0 accepted" if outcome == "fail" else ""),
+            case_entry("api", "version", "api-TLSv1.3-accepted", "pass", "")])
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     old.write_text(json.dumps(report("pass")))
     new.write_text(json.dumps(report("fail")))
@@ -70,9 +71,9 @@ def _plugin_report(targets):
         entries[name] = {"verdict": verdict, "dimensions": {}, "identity": {
             "address": address, "sni": "api.example.com", "endpoint_type": "REGIONAL", "policy": "TLS_1_2",
             "cert_type": "rsa", "access_mode": None}}
-        cases += [{"nodeid": f"t.py::test_version[{name}-{case}]", "target": name, "dimension": "version",
-                   "outcome": outcome, "message": f"{case} {outcome}"} for case, outcome in outcomes.items()]
-    return {"metadata": {}, "targets": entries, "cases": cases}
+        cases += [case_entry(name, "version", f"{name}-{case}", outcome, f"{case} {outcome}")
+                  for case, outcome in outcomes.items()]
+    return document({}, entries, cases)
 
 
 @pytest.mark.parametrize("new_targets,regressions,extra", [
@@ -123,8 +124,8 @@ def test_an_unreachable_single_target_still_writes_its_json_file(tmp_path, capsy
     report = tmp_path / "scan.json"
     assert main(["scan", f"127.0.0.1:{port}", "--sni", "api.example.test", "--policy", "TLS_1_2",
                  "--json", str(report)]) == 2
-    document = json.loads(report.read_text())
-    assert document["verdict"] == "errors" and document["conforms"] is False and "cannot connect" in document["error"]
+    [target] = json.loads(report.read_text())["targets"].values()
+    assert target["verdict"] == "errors" and target["conforms"] is False and "cannot connect" in target["error"]
     assert capsys.readouterr().err.count("\n") == 1
 
 
@@ -135,3 +136,25 @@ def test_scan_targets_names_each_target_as_the_file_names_it(served, tmp_path, c
                     'policy = "TLS_1_2"\n')
     assert main(["scan", "--targets", str(path)]) == 0
     assert capsys.readouterr().out.startswith("payments-api: 127.0.0.1:")
+
+
+@pytest.mark.parametrize("content,message", [
+    ({"TLS_1_2": {"verdict": "conforms"}}, "is not an apigw-tls report document"),
+    ({"schema": "pytest-apigw-tls/report", "schema_version": 99, "targets": {}, "cases": []}, "schema version 99"),
+    ({"schema": "pytest-apigw-tls/report", "schema_version": 1, "targets": []}, 'needs "targets"'),
+], ids=["unversioned", "newer", "malformed"])
+def test_diff_and_derive_read_only_the_report_schema_and_say_why_in_one_line(tmp_path, capsys, content, message):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(content))
+    for argv in (["diff", str(path), str(path)], ["policies", "--from-scan", str(path)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, argv
+
+
+def test_every_writer_fails_in_one_line_on_a_path_it_cannot_write(served, tmp_path, capsys):
+    address = "{}:{}".format(*served.address)
+    unwritable = str(tmp_path / "missing-dir" / "out.json")
+    assert main(["scan", address, "--sni", "tls-1-2.rsa.apigw.test", "--policy", "TLS_1_2", "--json", unwritable]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {unwritable}: No such file or directory" in err and err.count("\n") == 1

@@ -190,7 +190,7 @@ def test_scan_targets_and_the_plugin_reach_one_judgement_on_a_mixed_fleet(suite,
     scanned = tmp_path / "scan.json"
     assert main(["scan", "--targets", path, "--json", str(scanned)]) == 1
     capsys.readouterr()
-    cli = json.loads(scanned.read_text())
+    cli = json.loads(scanned.read_text())["targets"]
 
     def counts(dimensions):
         judged = ("pass", "fail", "inconclusive")

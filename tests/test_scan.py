@@ -113,7 +113,11 @@ def test_scan_cli_exit_codes_and_json(server, tmp_path, capsys):
     assert main(["scan", f"{host}:{port}", "--sni", "tls13-1-3-2025-09.rsa.apigw.test",
                  "--policy", "SecurityPolicy_TLS13_1_3_2025_09", "--access-mode", "STRICT", "--json", str(report)]) == 0
     document = json.loads(report.read_text())
-    assert document["conforms"] and document["counts"]["fail"] == 0 and len(document["access"]) == 6
+    assert (document["schema"], document["schema_version"], document["metadata"]["front_end"]) == (
+        "pytest-apigw-tls/report", 1, "scan")
+    [target] = document["targets"].values()
+    assert target["conforms"] and target["scan"]["counts"]["fail"] == 0 and len(target["access"]) == 6
+    assert {c["dimension"] for c in document["cases"]} == {"version", "suite", "group", "access", "cert"}
     assert main(["scan", f"{host}:{port}", "--sni", "tls-1-2.rsa.apigw.test",
                  "--policy", "SecurityPolicy_TLS13_1_3_2025_09"]) == 1
     assert "FAIL" in capsys.readouterr().out
@@ -277,11 +281,12 @@ def test_the_console_script_flushes_everything_before_its_fast_exit(server, tmp_
     lines = result.stdout.splitlines()
     # the header, 185 TLS verdicts, the declared certificate's case, four dimension lines (cert first)
     assert len(lines) == 1 + 185 + 1 + 4 and lines[-1].startswith("  version   pass 5")
-    assert json.loads(report.read_text())["counts"]["pass"] == 185
+    [scanned] = json.loads(report.read_text())["targets"].values()
+    assert scanned["scan"]["counts"]["pass"] == 185
     piped = subprocess.run([str(script), "scan", f"{target.host}:{target.port}", "--sni", target.sni, "--policy",
                             policy.id, "--cert-type", "rsa", "--json", "-"], capture_output=True, text=True,
                            timeout=120, check=False, env=buffered)
-    assert piped.returncode == 0 and json.loads(piped.stdout)["conforms"] is True
+    assert piped.returncode == 0 and [t["conforms"] for t in json.loads(piped.stdout)["targets"].values()] == [True]
 
 
 SERVABLE_SUITES = sorted({s.openssl for p in CATALOG.policies if p.enforceable
