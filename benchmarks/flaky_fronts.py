@@ -28,9 +28,9 @@ from pytest_apigw_tls.reference_server import ReferenceServer  # noqa: E402
 from pytest_apigw_tls.reference_server.config import policy_slug  # noqa: E402
 from pytest_apigw_tls.reference_server.mutants import mutant_server  # noqa: E402
 
-from pytest_apigw_tls.catalog import load_catalog  # noqa: E402
-from pytest_apigw_tls.probes import ProbeSettings, Target  # noqa: E402
-from pytest_apigw_tls.scan import scan  # noqa: E402
+from pytest_apigw_tls.policy.catalog import load_catalog  # noqa: E402
+from pytest_apigw_tls.probing.probes import ProbeSettings, Target  # noqa: E402
+from pytest_apigw_tls.probing.scan import scan  # noqa: E402
 from tests.fronts import FrontBehaviour, HostileFront  # noqa: E402
 from tests.hostile import HostileServer, read_hello, server_hello  # noqa: E402
 
@@ -85,7 +85,7 @@ def peak_rss(behaviour) -> tuple[float, int]:
     with HostileServer(behaviour) as server:
         host, port = server.address
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        command = [sys.executable, "-m", "pytest_apigw_tls.cli", "scan", f"{host}:{port}", "--sni", SNI,
+        command = [sys.executable, "-m", "pytest_apigw_tls.cli.main", "scan", f"{host}:{port}", "--sni", SNI,
                    "--policy", "SecurityPolicy_TLS13_1_2_2021_06", "--cert-type", "rsa", "--timeout", "15",
                    "--concurrency", "16"]
         status = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode

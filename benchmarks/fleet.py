@@ -26,10 +26,10 @@ from typing import Iterator
 
 from pytest_apigw_tls.reference_server import Endpoint
 
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.fleet import Fleet, FleetSettings
-from pytest_apigw_tls.probes import ProbeSettings, Target
-from pytest_apigw_tls.scan import scan
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.probing.fleet import Fleet, FleetSettings
+from pytest_apigw_tls.probing.probes import ProbeSettings, Target
+from pytest_apigw_tls.probing.scan import scan
 
 
 def fleet_endpoints(count: int) -> list[tuple[Endpoint, str]]:

@@ -21,10 +21,10 @@ import time
 
 from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
 
-from pytest_apigw_tls.access import http_probe
-from pytest_apigw_tls.handshake import client_connection, client_context, drive
-from pytest_apigw_tls.probes import Target, connect
-from pytest_apigw_tls.wire import build_client_hello
+from pytest_apigw_tls.probing.access import http_probe
+from pytest_apigw_tls.probing.handshake import client_connection, client_context, drive
+from pytest_apigw_tls.probing.probes import Target, connect
+from pytest_apigw_tls.probing.wire import build_client_hello
 
 HOST = "api.example.test"
 FORMAT = '{"ip":"$context.identity.sourceIp","path":"$context.path","tlsVersion":"$context.tlsVersion"}'

@@ -18,9 +18,9 @@ import time
 
 from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig
 
-from pytest_apigw_tls.access import http_probe
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.probes import Target
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.probing.access import http_probe
+from pytest_apigw_tls.probing.probes import Target
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples" / "nginx"))
 from nginx_policy import HOSTNAME, running_nginx  # noqa: E402

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from pytest_apigw_tls.reference_server.accesslog import format_line
 
-from pytest_apigw_tls.logformats import log_format
-from pytest_apigw_tls.logs_parallel import assess_inputs
+from pytest_apigw_tls.logs.formats import log_format
+from pytest_apigw_tls.logs.parallel import assess_inputs
 
 CLIENTS = [("TLSv1", "AES128-SHA"), ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"), ("TLSv1.2", "AES256-SHA256"),
            ("TLSv1.3", "TLS_AES_128_GCM_SHA256")]

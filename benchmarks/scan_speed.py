@@ -24,9 +24,9 @@ import time
 from pytest_apigw_tls.reference_server import ReferenceServer
 from pytest_apigw_tls.reference_server.config import policy_slug
 
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.probes import ProbeSettings, Target
-from pytest_apigw_tls.scan import scan
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.probing.probes import ProbeSettings, Target
+from pytest_apigw_tls.probing.scan import scan
 
 REPEATS = 7  # medians of seven runs each side: one slow start on a noisy machine does not decide the ratio
 SSLYZE_COMMANDS = ["--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3", "--elliptic_curves"]

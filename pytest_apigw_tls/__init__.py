@@ -2,23 +2,21 @@
 
 Installed, the distribution is this one namespace: `pytest_apigw_tls.reference_server` and
 `pytest_apigw_tls.conformance` are its subpackages. In the repository they stay at the top
-(reference_server/, conformance/), and this package's path also looks there.
+(reference_server/, conformance/); pyproject.toml's package-dir maps them into the namespace, for a
+wheel and for an editable install alike (setuptools' editable finder reads the same mapping), so
+nothing else in the checkout (tests/, benchmarks/) becomes part of the package.
 """
 
 from __future__ import annotations
 
-import pathlib
 from typing import Any
-
-_HERE = pathlib.Path(__file__).resolve().parent
-if not (_HERE / "reference_server").is_dir() and (_HERE.parent / "reference_server" / "__init__.py").is_file():
-    __path__.append(str(_HERE.parent))  # a source checkout (editable install): subpackages live beside us
 
 __all__ = ["ApigwTlsError", "Catalog", "Expectation", "Group", "Policy", "ReferenceServer", "Suite", "TlsVersion",
            "expectations_for", "load_catalog", "policies"]
-_HOMES = {"ApigwTlsError": ".errors", "Catalog": ".catalog", "Group": ".catalog", "Policy": ".catalog",
-          "Suite": ".catalog", "load_catalog": ".catalog", "TlsVersion": ".codepoints", "Expectation": ".expectations",
-          "expectations_for": ".expectations", "ReferenceServer": ".reference_server", "policies": ".client"}
+_HOMES = {"ApigwTlsError": ".errors", "Catalog": ".policy.catalog", "Group": ".policy.catalog",
+          "Policy": ".policy.catalog", "Suite": ".policy.catalog", "load_catalog": ".policy.catalog",
+          "TlsVersion": ".policy.codepoints", "Expectation": ".policy.expectations",
+          "expectations_for": ".policy.expectations", "ReferenceServer": ".reference_server", "policies": ".client"}
 
 
 def __getattr__(name: str) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from .catalog import Policy, load_catalog
+from .policy.catalog import Policy, load_catalog
 
 _NUMBERS = itertools.count(1)
 

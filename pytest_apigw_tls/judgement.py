@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Iterable, NamedTuple
 from .verdicts import FAIL, INCONCLUSIVE, PASS
 
 if TYPE_CHECKING:
-    from .scan import ScanResult, Verdict
-    from .targets import TargetSpec
+    from .probing.scan import ScanResult, Verdict
+    from .probing.targets import TargetSpec
 
 CONFORMS, VIOLATIONS, ERRORS = "conforms", "violations", "errors"
 EXIT_STATUS = {CONFORMS: 0, VIOLATIONS: 1, ERRORS: 2}

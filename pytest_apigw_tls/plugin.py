@@ -22,10 +22,10 @@ import pytest
 
 if TYPE_CHECKING:
     from .judgement import CaseVerdict
-    from .probes import ProbeSettings
-    from .report import CaseLog
-    from .session import Case, ScanCache
-    from .targets import TargetSpec
+    from .probing.probes import ProbeSettings
+    from .probing.targets import TargetSpec
+    from .pytest_side.session import Case, ScanCache
+    from .reports.model import CaseLog
 
 _OPTIONS = (
     ("target", "HOST[:PORT]", "run the conformance suite against this target instead of the reference server"),
@@ -95,12 +95,12 @@ def _number(config: pytest.Config, name: str, kind: type, default: float, low: f
 
 
 def _build_state(config: pytest.Config) -> PluginState:
-    from .probes import MAX_SECONDS, ProbeSettings
-    from .report import CaseLog
+    from .probing.probes import MAX_SECONDS, ProbeSettings
+    from .reports.model import CaseLog
 
     policy_file = _option(config, "policy-file")
     if policy_file:
-        from .catalog import use_policy_files
+        from .policy.catalog import use_policy_files
 
         use_policy_files([policy_file])
     timeout = _number(config, "timeout", float, 5.0, 0.001, MAX_SECONDS)
@@ -113,7 +113,7 @@ def _build_state(config: pytest.Config) -> PluginState:
 
 
 def _targets(config: pytest.Config) -> list[TargetSpec]:
-    from .targets import load_targets_file, make_target, reference_targets, unique_names
+    from .probing.targets import load_targets_file, make_target, reference_targets, unique_names
 
     address, targets_file = _option(config, "target"), _option(config, "targets")
     if address and targets_file:
@@ -170,7 +170,7 @@ def _identify_targets(config: pytest.Config, state: PluginState) -> None:
         state.targets = [dataclasses.replace(t, cert_type=found[t.name]["cert_type"],
                                              unreachable=found[t.name]["unreachable"]) for t in state.targets]
         return
-    from .selection import may_be_selected
+    from .pytest_side.selection import may_be_selected
 
     wanted = [t for t in state.targets if not t.on_reference and not t.cert_type and may_be_selected(config, t)]
     state.targets = _identified(state, wanted)
@@ -179,8 +179,8 @@ def _identify_targets(config: pytest.Config, state: PluginState) -> None:
 def _identified(state: PluginState, wanted: list[TargetSpec]) -> list[TargetSpec]:
     """state.targets with `wanted` identified (connected to, certificate types detected), side by side."""
     from .errors import ApigwTlsError
-    from .fleet import Fleet, FleetSettings
-    from .scan import check_reachable, detect_cert_type
+    from .probing.fleet import Fleet, FleetSettings
+    from .probing.scan import check_reachable, detect_cert_type
 
     def identify(target: TargetSpec) -> TargetSpec:
         address = target.resolve(None)
@@ -201,7 +201,7 @@ def _identified(state: PluginState, wanted: list[TargetSpec]) -> list[TargetSpec
 def pytest_report_header(config: pytest.Config) -> list[str]:
     if STATE_KEY not in config.stash:
         return []  # the plugin is installed but not in use: unrelated runs stay unchanged
-    from . import capabilities
+    from .probing import capabilities
 
     caps = capabilities.detect()
     missing = "; missing: " + "; ".join(caps.missing) if caps.missing else ""
@@ -220,7 +220,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("apigw_dimension")
     if marker is None or "apigw_case" not in metafunc.fixturenames:
         return
-    from .cases import DIMENSIONS, cases_for, marks_for
+    from .pytest_side.cases import DIMENSIONS, cases_for, marks_for
 
     dimension = marker.args[0]
     if dimension not in DIMENSIONS:
@@ -235,8 +235,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
              if "apigw_case" in getattr(getattr(item, "callspec", None), "params", ())]
     if not cases:
         return  # a run without the suite's cases imports nothing more
-    from .report import DIMENSION_KEY, TARGET_KEY
-    from .session import Case
+    from .pytest_side.session import Case
+    from .reports.model import DIMENSION_KEY, TARGET_KEY
 
     selected: dict[str, TargetSpec] = {}
     scanned: set[str] = set()  # targets whose TLS scan a selected case reads
@@ -260,7 +260,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                                            f"{target.cert_type} (or cert_type in the targets file)")
             elif target.unreachable:
                 state.late_errors[name] = target.unreachable
-    from . import capabilities
+    from .probing import capabilities
 
     if capabilities.detect().missing:
         raise pytest.UsageError("apigw-tls: " + "; ".join(capabilities.detect().missing) + ": "
@@ -302,8 +302,8 @@ def apigw_server(apigw_reference_server: Any) -> Callable[..., Any]:
 def apigw_scans(request: pytest.FixtureRequest) -> Iterator[ScanCache]:
     """The session's scan cache: one scan per target, shared by every case. Outside pytest-xdist the
     scans of every selected target start at once, side by side within the global probe budget."""
-    from .fleet import Fleet, FleetSettings
-    from .session import ScanCache
+    from .probing.fleet import Fleet, FleetSettings
+    from .pytest_side.session import ScanCache
 
     state = state_of(request.config)
     if state.cache is None:
@@ -347,7 +347,7 @@ def apigw_policy(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def apigw_verdict(apigw_case: Case, apigw_scans: ScanCache, request: pytest.FixtureRequest) -> CaseVerdict:
     """The case's verdict; an inconclusive one is raised here, so pytest reports an error, not a pass."""
-    from .session import Inconclusive
+    from .pytest_side.session import Inconclusive
     from .verdicts import INCONCLUSIVE, REPORTED
 
     if apigw_case.target.on_reference:
@@ -369,9 +369,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """An inconclusive case is an error with its reason on one line, not a fixture traceback."""
     outcome = yield
     excinfo = call.excinfo
-    if excinfo is not None and type(excinfo.value).__module__ == "pytest_apigw_tls.session" \
-            and excinfo.typename == "Inconclusive":
-        outcome.get_result().longrepr = str(excinfo.value)
+    if excinfo is None:
+        return
+    from .reports.model import MESSAGE_KEY, TARGET_KEY
+
+    if not any(key == TARGET_KEY for key, _ in item.user_properties):
+        return
+    from .pytest_side.session import Inconclusive
+
+    report = outcome.get_result()
+    if isinstance(excinfo.value, (Inconclusive, pytest.fail.Exception)):  # the report model reads the words
+        report.user_properties.append((MESSAGE_KEY, str(excinfo.value)))
+    if isinstance(excinfo.value, Inconclusive):
+        report.longrepr = str(excinfo.value)
 
 
 def assert_conforms(verdict: CaseVerdict) -> None:
@@ -396,8 +406,8 @@ class _Recorder:
 
 
 def _report(config: pytest.Config, state: PluginState) -> dict[str, Any]:
-    from .document import run_metadata
-    from .report import build_report
+    from .reports.document import run_metadata
+    from .reports.model import build_report
 
     documents: dict[str, Any] = state.cache.documents() if state.cache is not None else {
         "scans": {}, "access": {}, "scans_run": 0}
@@ -415,7 +425,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     state = config.stash.get(STATE_KEY, None)
     if state is None or not state.log.outcomes or hasattr(config, "workerinput"):
         return
-    from .report import summary_lines
+    from .reports.model import summary_lines
 
     terminalreporter.write_sep("=", "apigw-tls conformance")
     for line in summary_lines(_report(config, state)):
@@ -441,9 +451,9 @@ def _write_reports(config: pytest.Config, state: PluginState) -> None:
     paths = {kind: _option(config, kind) for kind in ("json", "markdown", "html")}
     if not any(paths.values()):
         return
-    from .document import write_json, write_text
     from .errors import ConfigError
-    from .pages import render_html, render_markdown
+    from .reports.document import write_json, write_text
+    from .reports.pages import render_html, render_markdown
 
     report = _report(config, state)
     try:
@@ -465,7 +475,7 @@ class _XdistHooks:
         without the suite's cases keeps xdist's own load scheduling."""
         if config.getvalue("dist") != "load":
             return None
-        from .xdist_scheduling import DeferredScheduling
+        from .pytest_side.xdist_scheduling import DeferredScheduling
 
         return DeferredScheduling(config, log, lambda: [t.name for t in state_of(config).targets])
 

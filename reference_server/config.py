@@ -12,10 +12,10 @@ import re
 import tomllib
 from typing import Any
 
-from pytest_apigw_tls.catalog import ENDPOINT_TYPES, Policy, load_catalog
 from pytest_apigw_tls.errors import ConfigError
-from pytest_apigw_tls.fields import check_fields
-from pytest_apigw_tls.hostnames import is_ip_address
+from pytest_apigw_tls.policy.catalog import ENDPOINT_TYPES, Policy, load_catalog
+from pytest_apigw_tls.policy.fields import check_fields
+from pytest_apigw_tls.probing.hostnames import is_ip_address
 
 ACCESS_MODES = ("BASIC", "STRICT")
 KINDS = ("default", "custom")

@@ -15,8 +15,8 @@ import time
 
 from OpenSSL import SSL
 
-from pytest_apigw_tls.codepoints import AlertDescription
-from pytest_apigw_tls.wire import (
+from pytest_apigw_tls.policy.codepoints import AlertDescription
+from pytest_apigw_tls.probing.wire import (
     ClientHello,
     ContentType,
     DecodeError,

@@ -16,8 +16,8 @@ import threading
 import time
 from typing import Any, Iterable
 
-from pytest_apigw_tls.catalog import ENDPOINT_TYPES, load_catalog
 from pytest_apigw_tls.errors import ApigwTlsError, UnknownPolicyError
+from pytest_apigw_tls.policy.catalog import ENDPOINT_TYPES, load_catalog
 
 from .config import ACCESS_MODES, Endpoint
 from .connection import is_hostname

@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 import h11
 
-from pytest_apigw_tls.hostnames import normalize_host
+from pytest_apigw_tls.probing.hostnames import normalize_host
 
 from .config import Endpoint, ServerSettings
 from .connection import TlsStream

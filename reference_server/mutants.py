@@ -12,11 +12,11 @@ from typing import Any, Callable
 
 from OpenSSL import SSL
 
-from pytest_apigw_tls.catalog import Policy, Suite, load_catalog
-from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.policyfiles import group_from_registry
-from pytest_apigw_tls.wire import ClientHello
-from pytest_apigw_tls.wire.messages import ExtensionType
+from pytest_apigw_tls.policy.catalog import Policy, Suite, load_catalog
+from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.policy.policyfiles import group_from_registry
+from pytest_apigw_tls.probing.wire import ClientHello
+from pytest_apigw_tls.probing.wire.messages import ExtensionType
 
 from .config import Endpoint
 from .server import ReferenceServer

@@ -17,11 +17,11 @@ from typing import Any, TextIO
 
 from OpenSSL import SSL
 
-from pytest_apigw_tls import capabilities
-from pytest_apigw_tls.catalog import Policy
-from pytest_apigw_tls.codepoints import AlertDescription
 from pytest_apigw_tls.errors import ConfigError
-from pytest_apigw_tls.wire import ClientHello, DecodeError
+from pytest_apigw_tls.policy.catalog import Policy
+from pytest_apigw_tls.policy.codepoints import AlertDescription
+from pytest_apigw_tls.probing import capabilities
+from pytest_apigw_tls.probing.wire import ClientHello, DecodeError
 
 from .accesslog import AccessLog
 from .config import Endpoint, ServerConfig, default_config
@@ -195,7 +195,7 @@ class ReferenceServer:
 
     def url_for(self, policy: str, cert_type: str = "rsa", access_mode: str | None = None) -> str:
         """https://localhost:PORT/ of the built-in endpoint serving `policy` with a `cert_type` certificate."""
-        from pytest_apigw_tls.catalog import load_catalog
+        from pytest_apigw_tls.policy.catalog import load_catalog
 
         wanted = load_catalog().policy(policy)
         for endpoint in self.endpoints:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pytest_apigw_tls.hostnames import normalize_host
+from pytest_apigw_tls.probing.hostnames import normalize_host
 
 from .config import Endpoint
 

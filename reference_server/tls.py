@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
-from pytest_apigw_tls import capabilities
-from pytest_apigw_tls.catalog import Policy, cert_types
-from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.errors import ConfigError
+from pytest_apigw_tls.policy.catalog import Policy, cert_types
+from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.probing import capabilities
 
 from .config import Endpoint
 
@@ -40,7 +40,7 @@ def policy_context(policy: Policy) -> SSL.Context:
     context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_NO_RENEGOTIATION)
     legacy = [s.openssl for s in policy.tls12_suites.value]
     if any(s.kx.startswith("DHE") for s in policy.tls12_suites.value):  # RFC 7919 ffdhe2048 for DHE suites
-        context.load_tmp_dh(str(importlib.resources.files("pytest_apigw_tls").joinpath("data/ffdhe2048.pem")).encode())
+        context.load_tmp_dh(str(importlib.resources.files("pytest_apigw_tls").joinpath("policy/data/ffdhe2048.pem")).encode())
     if legacy:
         level = 0 if versions[0] < TlsVersion.TLSv1_2 else 1
         context.set_cipher_list(f"{':'.join(legacy)}:@SECLEVEL={level}".encode())

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import NamedTuple
 
-from pytest_apigw_tls.wire import ClientHello, HandshakeBuffer, Record, RecordBuffer
+from pytest_apigw_tls.probing.wire import ClientHello, HandshakeBuffer, Record, RecordBuffer
 
 from .hostile import HostileServer, read_hello_as_sent
 

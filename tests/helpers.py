@@ -10,7 +10,7 @@ import urllib.request
 
 import trustme
 
-from pytest_apigw_tls.probes import Target
+from pytest_apigw_tls.probing.probes import Target
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -7,8 +7,8 @@ import struct
 import threading
 from typing import Callable
 
-from pytest_apigw_tls.wire import ClientHello, HandshakeBuffer, Record, RecordBuffer, ServerHello
-from pytest_apigw_tls.wire.messages import HRR_RANDOM, Extension
+from pytest_apigw_tls.probing.wire import ClientHello, HandshakeBuffer, Record, RecordBuffer, ServerHello
+from pytest_apigw_tls.probing.wire.messages import HRR_RANDOM, Extension
 
 
 class HostileServer:

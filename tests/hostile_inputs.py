@@ -10,7 +10,7 @@ import time
 
 from hypothesis import strategies as st
 
-from pytest_apigw_tls.wire import Record, build_client_hello
+from pytest_apigw_tls.probing.wire import Record, build_client_hello
 
 HOSTNAME = "hardened.example.test"
 

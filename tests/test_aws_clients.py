@@ -12,10 +12,10 @@ from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerC
 from pytest_apigw_tls.reference_server.admin import AdminServer  # noqa: E402
 from pytest_apigw_tls.reference_server.control import ControlPlane  # noqa: E402
 
-from pytest_apigw_tls.access import http_probe  # noqa: E402
-from pytest_apigw_tls.codepoints import TlsVersion  # noqa: E402
-from pytest_apigw_tls.handshake import handshake_probe  # noqa: E402
-from pytest_apigw_tls.probes import Outcome, Target  # noqa: E402
+from pytest_apigw_tls.policy.codepoints import TlsVersion  # noqa: E402
+from pytest_apigw_tls.probing.access import http_probe  # noqa: E402
+from pytest_apigw_tls.probing.handshake import handshake_probe  # noqa: E402
+from pytest_apigw_tls.probing.probes import Outcome, Target  # noqa: E402
 
 TIMEOUT = 5.0
 

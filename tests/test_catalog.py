@@ -2,9 +2,10 @@
 
 import pytest
 
-from pytest_apigw_tls.catalog import load_catalog, parse_catalog
-from pytest_apigw_tls.codepoints import TlsVersion
 from pytest_apigw_tls.errors import CatalogError, UnknownPolicyError
+from pytest_apigw_tls.policy.catalog import load_catalog, parse_catalog
+from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.policy.universe import DATA
 
 CATALOG = load_catalog()
 T13, T12 = TlsVersion.TLSv1_3, TlsVersion.TLSv1_2
@@ -142,7 +143,7 @@ groups = { value = ["x25519"], provenance = "documented", source = "blog" }
 
 def test_a_named_suite_must_be_the_registry_value_under_its_name():
     """Regression: NULL-MD5 was once filed at 0x0000, which IANA calls TLS_NULL_WITH_NULL_NULL."""
-    text = (__import__("importlib.resources").resources.files("pytest_apigw_tls").joinpath("data/catalog.toml")
+    text = ((DATA / "catalog.toml")
             .read_text("utf-8").replace('iana = "TLS_RSA_WITH_NULL_MD5"\ncode = 0x0001',
                                         'iana = "TLS_RSA_WITH_NULL_MD5"\ncode = 0x0000'))
     with pytest.raises(CatalogError, match="0x0000 is TLS_NULL_WITH_NULL_NULL in the IANA registry"):

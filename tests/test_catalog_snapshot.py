@@ -7,7 +7,7 @@ import json
 import os
 import pathlib
 
-from pytest_apigw_tls.catalog import load_catalog
+from pytest_apigw_tls.policy.catalog import load_catalog
 
 SNAPSHOT = pathlib.Path(__file__).parent / "snapshots" / "catalog.json"
 

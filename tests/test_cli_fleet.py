@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from pytest_apigw_tls.cli import main
-from pytest_apigw_tls.document import case_entry, document
+from pytest_apigw_tls.cli.main import main
+from pytest_apigw_tls.reports.document import case_entry, document
 
-CLI = [sys.executable, "-m", "pytest_apigw_tls.cli"]
+CLI = [sys.executable, "-m", "pytest_apigw_tls.cli.main"]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_diff_matches_targets_by_identity_and_exits_1_on_every_kind_of_regressio
 def test_version_and_a_closed_pipe_end_quietly():
     version = subprocess.run([*CLI, "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("apigw-tls ")
-    piped = subprocess.run(f"{sys.executable} -m pytest_apigw_tls.cli policies --json | head -c 10", shell=True,
+    piped = subprocess.run(f"{sys.executable} -m pytest_apigw_tls.cli.main policies --json | head -c 10", shell=True,
                            capture_output=True, text=True)
     assert piped.stderr == "" and len(piped.stdout) == 10
 

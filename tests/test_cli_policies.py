@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from pytest_apigw_tls.cli import main
+from pytest_apigw_tls.cli.main import main
 
 
 def test_json_lists_all_sixteen_entries_with_code_points_and_provenance(capsys):
@@ -34,7 +34,7 @@ def test_text_table_names_every_policy(capsys):
 
 
 def test_unknown_endpoint_type_is_one_line_and_status_2():
-    result = subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli", "policies", "--endpoint-type", "LOCAL"],
+    result = subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli.main", "policies", "--endpoint-type", "LOCAL"],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "unknown endpoint type 'LOCAL'" in result.stderr
@@ -43,10 +43,10 @@ def test_unknown_endpoint_type_is_one_line_and_status_2():
 
 def test_scan_loads_neither_the_reference_server_nor_the_other_subcommands():
     """Start-up is part of a scan's time: `scan` imports what it uses, not every subcommand's module."""
-    probe = ("import sys\nfrom pytest_apigw_tls.cli import main\n"
+    probe = ("import sys\nfrom pytest_apigw_tls.cli.main import main\n"
              "status = main(['scan', '127.0.0.1:1', '--policy', 'TLS_1_0', '--cert-type', 'rsa'])\n"
              "loaded = sorted(m for m in sys.modules if m.startswith(('pytest_apigw_tls.reference_server', "
-             "'pytest_apigw_tls.logs', 'pytest_apigw_tls.matrix', 'trustme', 'h11')))\n"
+             "'pytest_apigw_tls.logs.readiness', 'pytest_apigw_tls.matrix', 'trustme', 'h11')))\n"
              "print(status, loaded)\n")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert result.stdout.strip() == "2 []", result.stdout + result.stderr
@@ -54,9 +54,9 @@ def test_scan_loads_neither_the_reference_server_nor_the_other_subcommands():
 
 
 def test_every_subcommand_is_listed_and_a_typo_names_them(capsys):
-    assert subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli", "admin", "--help"],
+    assert subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli.main", "admin", "--help"],
                           capture_output=True, text=True, check=True).stdout.startswith("usage: apigw-tls admin")
-    result = subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli", "scna"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli.main", "scna"], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 2
     assert "invalid choice: 'scna'" in result.stderr

@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.cli import main
+from pytest_apigw_tls.cli.main import main
+from pytest_apigw_tls.policy.catalog import load_catalog
 
 pytest_plugins = ["pytester"]
 CATALOG = load_catalog()
@@ -77,7 +77,7 @@ def test_an_unrelated_test_run_is_unchanged_and_connects_nowhere(pytester):
 def test_importing_the_plugin_loads_nothing_heavy():
     """pytest loads the plugin in every run: it must not pull in OpenSSL, cryptography or the catalog."""
     code = ("import sys, pytest_apigw_tls.plugin; heavy = [m for m in ('OpenSSL', 'cryptography', 'trustme', 'h11', "
-            "'pytest_apigw_tls.catalog') if m in sys.modules]; print(heavy)")
+            "'pytest_apigw_tls.policy.catalog') if m in sys.modules]; print(heavy)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
 
 

@@ -85,7 +85,7 @@ def test_default_endpoints_cover_every_policy_and_both_certificate_types():
 
 
 def run_cli(*args, timeout=20):
-    return subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pytest_apigw_tls.cli.main", *args], capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -119,7 +119,7 @@ def test_bad_input_is_one_line_and_status_2(args, message, malformed_config):
 def test_serve_prints_address_ca_and_table_then_stops_on_sigterm(tmp_path):
     config = tmp_path / "endpoints.toml"
     config.write_text(GOOD)
-    process = subprocess.Popen([sys.executable, "-m", "pytest_apigw_tls.cli", "serve", "--config", str(config)],
+    process = subprocess.Popen([sys.executable, "-m", "pytest_apigw_tls.cli.main", "serve", "--config", str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with process:
         lines = [process.stdout.readline() for _ in range(5)]
@@ -139,7 +139,7 @@ def test_serve_prints_address_ca_and_table_then_stops_on_sigterm(tmp_path):
     ("endpoint = ['a']\n", "endpoints are written as [[endpoint]] tables"),
 ])
 def test_config_tables_of_the_wrong_shape_are_one_line(tmp_path, capsys, text, message):
-    from pytest_apigw_tls.cli import main
+    from pytest_apigw_tls.cli.main import main
 
     path = tmp_path / "config.toml"
     path.write_text(text)
@@ -149,7 +149,7 @@ def test_config_tables_of_the_wrong_shape_are_one_line(tmp_path, capsys, text, m
 
 
 def test_cli_inputs_that_tracebacked_are_one_line(capsys):
-    from pytest_apigw_tls.cli import main
+    from pytest_apigw_tls.cli.main import main
 
     assert main(["scan", "127.0.0.1:1", "--policy", "TLS_1_2", "--timeout", "1e308"]) == 2
     assert main(["admin", "--url", "http://[::1", "get-rest-api", "--rest-api-id", "x"]) == 2

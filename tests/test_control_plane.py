@@ -16,10 +16,10 @@ from pytest_apigw_tls.reference_server.control import (
     apply_patch,
 )
 
-from pytest_apigw_tls.access import http_probe
-from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.handshake import client_connection, client_context, drive, handshake_probe
-from pytest_apigw_tls.probes import Outcome, Target, connect
+from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.probing.access import http_probe
+from pytest_apigw_tls.probing.handshake import client_connection, client_context, drive, handshake_probe
+from pytest_apigw_tls.probing.probes import Outcome, Target, connect
 
 from .helpers import admin_request
 
@@ -104,8 +104,8 @@ def test_policies_read_back_by_their_aws_names_never_the_catalogs_internal_ids()
 
 
 def test_a_policy_on_the_wrong_endpoint_type_is_not_suggested_back():
-    from pytest_apigw_tls.catalog import load_catalog
     from pytest_apigw_tls.errors import UnknownPolicyError
+    from pytest_apigw_tls.policy.catalog import load_catalog
 
     with pytest.raises(UnknownPolicyError, match="^policy TLS_1_2@EDGE is not valid for endpoint type REGIONAL$"):
         load_catalog().policy("TLS_1_2@EDGE", "REGIONAL")

@@ -4,9 +4,9 @@ import datetime
 import os
 import tomllib
 
-from pytest_apigw_tls import datacache
-from pytest_apigw_tls.catalog import builtin_catalog, parse_catalog
-from pytest_apigw_tls.universe import DATA
+from pytest_apigw_tls.policy import datacache
+from pytest_apigw_tls.policy.catalog import builtin_catalog, parse_catalog
+from pytest_apigw_tls.policy.universe import DATA
 
 
 class CountingParse:

@@ -10,9 +10,9 @@ from pytest_apigw_tls.reference_server import ReferenceServer
 from pytest_apigw_tls.reference_server.config import policy_slug
 from pytest_apigw_tls.reference_server.mutants import mutant_server
 
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.probes import ProbeSettings, Target
-from pytest_apigw_tls.scan import FAIL, INCONCLUSIVE, PASS, scan
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.probing.probes import ProbeSettings, Target
+from pytest_apigw_tls.probing.scan import FAIL, INCONCLUSIVE, PASS, scan
 
 from .fronts import FrontBehaviour, HostileFront
 from .hostile import HostileServer, answer_with, close_silently, never_answer

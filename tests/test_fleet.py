@@ -170,7 +170,7 @@ def test_scan_targets_and_the_plugin_reach_one_judgement_on_a_mixed_fleet(suite,
     Also: a correct target is not charged with its SNI partner's wrong claim; `scan --targets` judges
     the default endpoint; the default endpoint is no row of its own; a STRICT claim that fails is no
     "conforms" in the JSON."""
-    from pytest_apigw_tls.cli import main
+    from pytest_apigw_tls.cli.main import main
 
     address = "{}:{}".format(*served.address)
     api = "abcdef1234.execute-api.us-east-1.amazonaws.com"  # TLS_1_0 on the reference server

@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.probes import ProbeSettings, Target
-from pytest_apigw_tls.scan import scan
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.probing.probes import ProbeSettings, Target
+from pytest_apigw_tls.probing.scan import scan
 
 from . import helpers
 

@@ -13,10 +13,10 @@ import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.probes import ProbeSettings
-from pytest_apigw_tls.scan import INCONCLUSIVE, PASS, scan
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.probing.probes import ProbeSettings
+from pytest_apigw_tls.probing.scan import INCONCLUSIVE, PASS, scan
 
 from .helpers import serving, write_leaf
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
 
-from pytest_apigw_tls.access import http_probe
-from pytest_apigw_tls.probes import Target
+from pytest_apigw_tls.probing.access import http_probe
+from pytest_apigw_tls.probing.probes import Target
 
 from .hostile_inputs import HOSTNAME, hostile_streams, open_fds, send_hostile, settle
 

@@ -9,13 +9,13 @@ import pytest
 from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
 from pytest_apigw_tls.reference_server.accesslog import VARIABLES
 
-from pytest_apigw_tls.access import http_probe
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.cli import main
-from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.logformats import PRESETS, log_format
-from pytest_apigw_tls.logs import assess
-from pytest_apigw_tls.probes import Target
+from pytest_apigw_tls.cli.main import main
+from pytest_apigw_tls.logs.formats import PRESETS, log_format
+from pytest_apigw_tls.logs.readiness import assess
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.probing.access import http_probe
+from pytest_apigw_tls.probing.probes import Target
 
 HOST = "legacy.example.com"
 TARGET = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
@@ -180,7 +180,7 @@ def test_reference_server_json_lines_carry_every_variable(json_log):
 
 
 def test_large_files_read_in_parallel_pieces_give_the_same_reading(json_log, tmp_path, monkeypatch):
-    from pytest_apigw_tls import logs_parallel
+    from pytest_apigw_tls.logs import parallel as logs_parallel
 
     big = tmp_path / "big.log"
     lines = json_log.read_text().splitlines() * 200 + ["not json"] + json_log.read_text().splitlines()

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from pytest_apigw_tls.catalog import load_catalog
+from pytest_apigw_tls.policy.catalog import load_catalog
 
 from . import helpers
 

@@ -10,9 +10,9 @@ import shutil
 import pytest
 import trustme
 
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.probes import ProbeSettings
-from pytest_apigw_tls.scan import FAIL, INCONCLUSIVE, scan
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.probing.probes import ProbeSettings
+from pytest_apigw_tls.probing.scan import FAIL, INCONCLUSIVE, scan
 
 from .helpers import serving, write_leaf
 

@@ -149,8 +149,9 @@ def test_a_dead_target_errors_its_own_cases_with_the_reason(suite):
 UNRELATED = """
 import sys
 
-HEAVY = ("OpenSSL", "cryptography", "trustme", "h11", "pytest_apigw_tls.scan", "pytest_apigw_tls.session",
-         "pytest_apigw_tls.reference_server", "pytest_apigw_tls.catalog")
+HEAVY = ("OpenSSL", "cryptography", "trustme", "h11", "pytest_apigw_tls.probing.scan",
+         "pytest_apigw_tls.pytest_side.session",
+         "pytest_apigw_tls.reference_server", "pytest_apigw_tls.policy.catalog")
 
 
 def test_nothing_heavy_was_imported():
@@ -172,7 +173,7 @@ def test_an_unrelated_run_imports_nothing_heavy(pytester, args):
      "TargetScheduling"),
 ], ids=["unrelated", "with-cases"])
 def test_xdist_keeps_its_own_scheduler_unless_the_run_holds_cases(pytester, collection, chosen):
-    from pytest_apigw_tls.xdist_scheduling import DeferredScheduling
+    from pytest_apigw_tls.pytest_side.xdist_scheduling import DeferredScheduling
 
     asked = []
 

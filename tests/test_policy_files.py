@@ -6,11 +6,11 @@ import pathlib
 
 import pytest
 
-from pytest_apigw_tls import catalog as catalog_module
-from pytest_apigw_tls.catalog import builtin_catalog, load_catalog, use_policy_files
-from pytest_apigw_tls.cli import main
+from pytest_apigw_tls.cli.main import main
 from pytest_apigw_tls.errors import ConfigError
-from pytest_apigw_tls.policyfiles import extend_catalog
+from pytest_apigw_tls.policy import catalog as catalog_module
+from pytest_apigw_tls.policy.catalog import builtin_catalog, load_catalog, use_policy_files
+from pytest_apigw_tls.policy.policyfiles import extend_catalog
 
 pytest_plugins = ["pytester"]
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples" / "policies"
@@ -91,7 +91,7 @@ from pytest_apigw_tls.conformance.test_groups import test_group
 CONFTEST = """
 import dataclasses
 import pytest
-from pytest_apigw_tls.catalog import load_catalog
+from pytest_apigw_tls.policy.catalog import load_catalog
 from pytest_apigw_tls.reference_server import ReferenceServer
 
 @pytest.fixture(scope="session")
@@ -126,8 +126,8 @@ def test_the_shipped_examples_pass_on_the_reference_server_and_a_mutant_fails(py
 def test_the_elb_policy_is_served_and_judged(apigw_reference_server_factory=None):
     from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig
 
-    from pytest_apigw_tls.probes import ProbeSettings, Target
-    from pytest_apigw_tls.scan import scan
+    from pytest_apigw_tls.probing.probes import ProbeSettings, Target
+    from pytest_apigw_tls.probing.scan import scan
 
     policy = use_policy_files([ELB]).policy("ELBSecurityPolicy-TLS13-1-3-CNSA2-INTEROP1-FIPS-PQ-2026-07")
     with ReferenceServer(ServerConfig((Endpoint("cnsa.example.test", policy.id, cert_type="ecdsa"),))) as server:
@@ -182,8 +182,8 @@ def test_a_policy_derived_from_a_server_taking_a_registry_suite_rescans_green(tm
 def test_an_ecdhe_suite_named_from_the_registry_asks_the_groups_like_a_catalog_one(tmp_path):
     """TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256 is in no policy of the catalog: named in a policy file it
     must still carry the TLS 1.2 group cases, as a catalog ECDHE_RSA suite does (it had none)."""
-    from pytest_apigw_tls.codepoints import TlsVersion
-    from pytest_apigw_tls.expectations import expectations_for
+    from pytest_apigw_tls.policy.codepoints import TlsVersion
+    from pytest_apigw_tls.policy.expectations import expectations_for
 
     text = MINE.replace('tls12_suites = ["ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384"]',
                         'tls12_suites = ["TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256"]')

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.probes import Outcome, ProbeOffer, ProbeSettings, Target, curve_answer, raw_probe
-from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.scan import INCONCLUSIVE, PASS, scan
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.probing.probes import Outcome, ProbeOffer, ProbeSettings, Target, curve_answer, raw_probe
+from pytest_apigw_tls.probing.scan import INCONCLUSIVE, PASS, scan
 
 from .hostile import (
     HostileServer,
@@ -171,8 +171,10 @@ def test_an_acceptance_no_handshake_can_finish_is_inconclusive():
     with HostileServer(hello_then_close) as server:
         result = scan(Target(*server.address, "api.example.test"), policy, "rsa",
                       ProbeSettings(timeout=TIMEOUT, retries=0, concurrency=16))
-    allowed = [v for v in result.verdicts if v.expectation.dimension == "suite" and v.expectation.expected == "accepted"]
-    assert [v.expectation.item for v in allowed] == [s.openssl for s in policy.accepted_suites(TlsVersion.TLSv1_3, "rsa")]
+    allowed = [v for v in result.verdicts
+               if v.expectation.dimension == "suite" and v.expectation.expected == "accepted"]
+    assert [v.expectation.item for v in allowed] == [s.openssl
+                                                     for s in policy.accepted_suites(TlsVersion.TLSv1_3, "rsa")]
     for verdict in allowed:
         assert verdict.verdict == INCONCLUSIVE
         assert verdict.evidence.startswith("ServerHello: TLSv1.3 suite 0x130")

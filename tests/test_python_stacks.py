@@ -5,10 +5,10 @@ with nothing inconclusive; each wrong setting adds exactly its own cases."""
 import pytest
 import trustme
 
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.probes import ProbeSettings, Target
-from pytest_apigw_tls.scan import FAIL, INCONCLUSIVE, scan
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.probing.probes import ProbeSettings, Target
+from pytest_apigw_tls.probing.scan import FAIL, INCONCLUSIVE, scan
 
 from .servers.python_stacks import HOSTNAME, mbedtls_handshake, serving, tlslite_handshake
 

@@ -8,11 +8,11 @@ import pytest
 from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
 from pytest_apigw_tls.reference_server.config import default_endpoints
 
-from pytest_apigw_tls.access import http_probe
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.handshake import handshake_probe
-from pytest_apigw_tls.probes import Outcome, Target
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.probing.access import http_probe
+from pytest_apigw_tls.probing.handshake import handshake_probe
+from pytest_apigw_tls.probing.probes import Outcome, Target
 
 CATALOG = load_catalog()
 TLS_ENDPOINTS = [e for e in default_endpoints() if e.hostname.split(".")[1] in ("rsa", "ecdsa")]
@@ -202,8 +202,8 @@ def test_rsa_leaves_chain_to_an_rsa_root_and_ecdsa_leaves_to_an_ecdsa_root(serve
 
 
 def test_an_endpoint_with_both_certificate_types_is_detected_and_judged_on_both():
-    from pytest_apigw_tls.probes import ProbeSettings
-    from pytest_apigw_tls.scan import detect_cert_type, scan
+    from pytest_apigw_tls.probing.probes import ProbeSettings
+    from pytest_apigw_tls.probing.scan import detect_cert_type, scan
 
     config = ServerConfig((Endpoint("both.example.test", "TLS_1_2", cert_type="rsa,ecdsa"),))
     with ReferenceServer(config) as running:

@@ -14,9 +14,9 @@ import time
 import pytest
 import trustme
 
-from pytest_apigw_tls.catalog import load_catalog
-from pytest_apigw_tls.probes import Outcome, ProbeOffer, ProbeSettings, Target, raw_probe
-from pytest_apigw_tls.scan import FAIL, INCONCLUSIVE, scan
+from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.probing.probes import Outcome, ProbeOffer, ProbeSettings, Target, raw_probe
+from pytest_apigw_tls.probing.scan import FAIL, INCONCLUSIVE, scan
 
 from .helpers import write_leaf
 

@@ -10,13 +10,13 @@ from pytest_apigw_tls.reference_server import ReferenceServer
 from pytest_apigw_tls.reference_server.config import policy_slug
 from pytest_apigw_tls.reference_server.mutants import mutant_server
 
-from pytest_apigw_tls.catalog import Group, load_catalog
-from pytest_apigw_tls.cli import main
-from pytest_apigw_tls.codepoints import TlsVersion
-from pytest_apigw_tls.expectations import expectations_for
-from pytest_apigw_tls.probes import ProbeSettings, Target
-from pytest_apigw_tls.scan import FAIL, PASS, scan
-from pytest_apigw_tls.wire.messages import ExtensionType
+from pytest_apigw_tls.cli.main import main
+from pytest_apigw_tls.policy.catalog import Group, load_catalog
+from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.policy.expectations import expectations_for
+from pytest_apigw_tls.probing.probes import ProbeSettings, Target
+from pytest_apigw_tls.probing.scan import FAIL, PASS, scan
+from pytest_apigw_tls.probing.wire.messages import ExtensionType
 
 CATALOG = load_catalog()
 SETTINGS = ProbeSettings(timeout=5, concurrency=8, backoff_pause=0.05)  # direct: no rate limiter to wait out

@@ -13,11 +13,11 @@ from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerC
 from pytest_apigw_tls.reference_server.admin import AdminServer
 from pytest_apigw_tls.reference_server.control import ControlPlane
 
-from pytest_apigw_tls.access import http_probe
-from pytest_apigw_tls.handshake import client_connection, client_context, drive
-from pytest_apigw_tls.probes import Outcome, ProbeOffer, Target, connect, raw_probe
-from pytest_apigw_tls.wire import build_client_hello
-from pytest_apigw_tls.wire.messages import ClientHello, Extension
+from pytest_apigw_tls.probing.access import http_probe
+from pytest_apigw_tls.probing.handshake import client_connection, client_context, drive
+from pytest_apigw_tls.probing.probes import Outcome, ProbeOffer, Target, connect, raw_probe
+from pytest_apigw_tls.probing.wire import build_client_hello
+from pytest_apigw_tls.probing.wire.messages import ClientHello, Extension
 
 from .helpers import admin_request
 
@@ -106,7 +106,7 @@ def test_one_client_address_cannot_take_every_slot():
 def test_log_values_are_escaped_so_a_line_cannot_be_forged():
     with server(access_log_format=JSON_FORMAT) as running:
         path = '/","tlsVersion":"TLSv1.3","ip":"10.66.66.66'
-        from pytest_apigw_tls.codepoints import TlsVersion
+        from pytest_apigw_tls.policy.codepoints import TlsVersion
 
         assert http_probe(Target(*running.address, HOST), HOST, TIMEOUT, path=path.replace(" ", ""),
                           version=TlsVersion.TLSv1_0).status == 200
@@ -141,7 +141,7 @@ def test_a_legal_client_hello_over_64_kib_is_served():
         assert len(padded.to_bytes()) > 80 * 1024  # over the old 64 KiB cut-off
         with socket.create_connection(running.address, timeout=TIMEOUT) as sock:
             sock.sendall(padded.to_records())
-            from pytest_apigw_tls.probes import read_first_flight
+            from pytest_apigw_tls.probing.probes import read_first_flight
 
             answer = read_first_flight(sock, time.monotonic() + TIMEOUT)
         assert answer[0].cipher_suite == 0xC02F
@@ -150,7 +150,7 @@ def test_a_legal_client_hello_over_64_kib_is_served():
 def test_the_http_answer_comes_in_one_record_and_alpn_picks_http11():
     """Over memory BIOs, so that every TLS record the server sends can be counted. TLS 1.2: there
     application data and alerts have record types of their own (TLS 1.3 hides both, with tickets)."""
-    from pytest_apigw_tls.codepoints import TlsVersion
+    from pytest_apigw_tls.policy.codepoints import TlsVersion
 
     with server() as running:
         context = client_context(TlsVersion.TLSv1_2, None, None)

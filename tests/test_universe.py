@@ -2,8 +2,8 @@
 
 import pytest
 
-from pytest_apigw_tls.codepoints import TlsVersion as V
-from pytest_apigw_tls.universe import derive_suite, load_universe
+from pytest_apigw_tls.policy.codepoints import TlsVersion as V
+from pytest_apigw_tls.policy.universe import derive_suite, load_universe
 
 UNIVERSE = load_universe()
 

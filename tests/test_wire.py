@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_apigw_tls.wire import Alert, ClientHello, DecodeError, HandshakeBuffer, Record, ServerHello
-from pytest_apigw_tls.wire.builder import build_client_hello
-from pytest_apigw_tls.wire.keyshares import UnsupportedKeyShare, make_key_share
-from pytest_apigw_tls.wire.messages import HRR_RANDOM, Extension
+from pytest_apigw_tls.probing.wire import Alert, ClientHello, DecodeError, HandshakeBuffer, Record, ServerHello
+from pytest_apigw_tls.probing.wire.builder import build_client_hello
+from pytest_apigw_tls.probing.wire.keyshares import UnsupportedKeyShare, make_key_share
+from pytest_apigw_tls.probing.wire.messages import HRR_RANDOM, Extension
 
 
 def test_alert_record_parses_field_by_field():
@@ -124,7 +124,7 @@ def test_montgomery_key_shares_are_fresh_public_keys(group, key_class):
 
 
 def test_key_share_generator_falls_back_to_the_public_api_without_the_private_binding():
-    from pytest_apigw_tls.wire import keyshares
+    from pytest_apigw_tls.probing.wire import keyshares
 
     def public():
         return "public"

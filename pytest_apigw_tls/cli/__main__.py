@@ -1,0 +1,5 @@
+"""`python -m pytest_apigw_tls.cli`: the console script."""
+
+from .main import run
+
+run()

@@ -1,0 +1,141 @@
+"""`apigw-tls logs`: migration readiness from access logs, as a table, JSON or Markdown.
+
+Exit status: 0 every request was read and no client would be refused; 1 clients would be refused
+(a pipeline gate); 2 bad input, or nothing in the input parsed as a request; 3 the reading is
+incomplete (unparsable lines, duplicate keys or requests without the TLS variables above
+--max-unread), so "nobody at risk" cannot be said.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import ConfigError
+
+READY, AT_RISK, ERROR, INCOMPLETE = 0, 1, 2, 3
+
+
+def register(commands: Any) -> None:
+    from .main import endpoint_type_arg
+
+    parser = commands.add_parser(
+        "logs", help="which clients a target policy (and STRICT) would refuse",
+        description="Read API Gateway access logs (files, directories, .gz, '-' for standard input, CloudWatch "
+                    "Logs exports, `aws logs filter-log-events`/`tail` output, Logs Insights CSV) and report the "
+                    "clients, versions and suites a target policy would refuse. Exit 0 ready, 1 clients at risk, "
+                    "2 bad input or nothing parsed, 3 incomplete reading.")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="access-log files or directories ('-': standard input)")
+    parser.add_argument("--policy", required=True, help="the policy you plan to move to")
+    parser.add_argument("--endpoint-type", type=endpoint_type_arg, metavar="REGIONAL|PRIVATE|EDGE")
+    parser.add_argument("--strict", action="store_true", help="also report Host/server-name mismatches")
+    parser.add_argument("--server-name", help="the hostname clients connect to, when the logs carry no SNI")
+    parser.add_argument("--format", help="the access-log format: a console preset (clf, json, xml, csv; add +tls "
+                                         "when you appended the two TLS variables), a $context string, or the JSON "
+                                         "template (default: JSON lines keyed by variable name)")
+    parser.add_argument("--max-unread", type=float, default=0.0, metavar="SHARE",
+                        help="share of lines that may go unread before the exit status says so (default 0)")
+    parser.add_argument("--split-at", metavar="TIME", help="compare the traffic at risk before and after this time "
+                                                           "(ISO 8601): is the legacy traffic going down?")
+    parser.add_argument("--json", metavar="FILE", help="write the report as JSON ('-': standard output)")
+    parser.add_argument("--markdown", metavar="FILE", help="write the report as Markdown (for a change ticket)")
+    parser.set_defaults(run=run_logs)
+
+
+def _print(readiness: Any, strict: bool, out: Any) -> None:
+    from ..logs.readiness import printable
+
+    print(f"{readiness.requests} requests read from {readiness.lines} lines; target policy {readiness.policy.id}",
+          file=out)
+    if readiness.unread:
+        print(f"  NOT READ: {readiness.unparsable} unparsable lines, {readiness.duplicate_keys} with duplicate keys, "
+              f"{readiness.without_tls} requests without $context.tlsVersion, {readiness.without_suite} without the "
+              "$context.cipherSuite that decides them: they could hide clients", file=out)
+        for example in readiness.shown_examples():
+            print(f"    {example}", file=out)
+    print("  versions: " + ", ".join(f"{printable(v)} {n}{' REFUSED' if v in readiness.refused_versions else ''}"
+                                     for v, n in readiness.per_version.most_common()), file=out)
+    print("  suites:   " + ", ".join(f"{printable(s)} {n}{' REFUSED' if s in readiness.refused_suites else ''}"
+                                     for s, n in readiness.per_suite.most_common()), file=out)
+    if readiness.at_risk:
+        print(f"  clients at risk ({len(readiness.at_risk)}, {readiness.requests_at_risk} requests, "
+              f"{readiness.share_at_risk:.2%} of traffic): refused unless they also offer what the policy allows",
+              file=out)
+        for (ip, agent), client in sorted(readiness.at_risk.items(), key=lambda item: -item[1].requests):
+            seen = f" {client.first_seen} .. {client.last_seen}" if client.first_seen else ""
+            print(f"    {ip:<40} {client.requests:>7}  {'; '.join(client.reasons)}  [{agent}]{seen}", file=out)
+    elif readiness.unread:
+        print("  no client read negotiated anything the policy refuses; the lines not read could", file=out)
+    else:
+        print("  no client negotiated anything the policy refuses", file=out)
+    for label, (requests, at_risk) in readiness.windows.items():
+        print(f"  {label} --split-at: {at_risk} of {requests} requests at risk", file=out)
+    if strict:
+        if readiness.strict_mismatches:
+            refused = sum(readiness.strict_mismatches.values())
+            print(f"  STRICT would refuse {refused} requests (Host differs):", file=out)
+            for (ip, name, host), count in readiness.strict_mismatches.most_common():
+                print(f"    {ip:<40} {count:>6}  server name {name}, Host {host}", file=out)
+        else:
+            print("  STRICT: every request's Host matched its server name", file=out)
+
+
+def markdown(readiness: Any) -> str:
+    data = readiness.to_dict()
+    lines = [f"# Migration readiness: {data['policy']}", "",
+             f"{data['requests']} requests read from {data['lines']} lines; {data['requests_at_risk']} at risk "
+             f"({data['share_at_risk']:.2%}).", ""]
+    unread = data["unread"]
+    if readiness.unread:
+        lines += [f"**Incomplete:** {unread['unparsable']} unparsable lines, {unread['duplicate_keys']} with duplicate "
+                  f"keys, {unread['without_tls_values']} requests without the TLS variables, "
+                  f"{unread['without_cipher_suite']} without the cipher suite that decides them.", ""]
+    lines += ["| client | user agent | requests | why | first seen | last seen |", "|---|---|---|---|---|---|"]
+    for client in data["clients_at_risk"]:
+        cells = [client["source_ip"], client["user_agent"], str(client["requests"]), "; ".join(client["reasons"]),
+                 client["first_seen"] or "-", client["last_seen"] or "-"]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    from ..logs.formats import log_format
+    from ..logs.parallel import assess_inputs
+    from ..logs.readiness import parse_time
+    from ..policy.catalog import load_catalog
+
+    policy = load_catalog().policy(args.policy, args.endpoint_type)
+    fmt = log_format(args.format)
+    split_at = None
+    if args.split_at:
+        split_at = parse_time(args.split_at)
+        if split_at is None:
+            raise ConfigError(f"--split-at {args.split_at!r} is not a time (ISO 8601, e.g. 2026-11-20T00:00:00Z)")
+    if not 0 <= args.max_unread <= 1:
+        raise ConfigError("--max-unread is a share between 0 and 1")
+    readiness = assess_inputs(args.files, args.format, policy.id, args.endpoint_type, args.strict, args.server_name,
+                              split_at, progress=sys.stderr.isatty())
+    out = sys.stderr if args.json == "-" else sys.stdout
+    _print(readiness, args.strict, out)
+    _write(args.json, json.dumps(readiness.to_dict(), indent=2) + "\n")
+    _write(args.markdown, markdown(readiness))
+    if readiness.requests == 0:
+        raise ConfigError(f"no line of the input parsed as a request in the format {fmt.kind!r} "
+                          f"({readiness.lines} lines read): nothing can be said about any client")
+    if readiness.at_risk or readiness.strict_mismatches and args.strict:
+        return AT_RISK
+    if readiness.lines and readiness.unread / readiness.lines > args.max_unread:
+        print(f"apigw-tls: {readiness.unread} of {readiness.lines} lines not read: the reading is incomplete",
+              file=sys.stderr)
+        return INCOMPLETE
+    return READY
+
+
+def _write(path: str | None, text: str) -> None:
+    from ..reports.document import write_text
+
+    if path:
+        write_text(path, text)

@@ -1,0 +1,123 @@
+"""Large plain log files read by one process per core: the file is cut at line boundaries, each piece
+read in order of the file, and the readings merged (logs.merge). Small, compressed or structured
+inputs (JSON documents, Insights CSV) are read in one process, as before."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import os
+import sys
+from typing import Iterator
+
+from .readiness import Readiness, assess, merge
+from .sources import Item, expand, is_insights_header, items
+
+PARALLEL_ABOVE = 16 * 1024 * 1024  # bytes: below this, starting processes costs more than it saves
+BLOCK = 1024 * 1024  # read and decoded a block at a time: memory stays flat whatever the file's size
+
+
+def _pieces(path: str, count: int) -> list[tuple[int, int]]:
+    """(start byte, end byte) of `count` pieces, each cut just after a newline."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb") as handle:
+        for index in range(1, count):
+            handle.seek(size * index // count)
+            handle.readline()
+            cuts.append(min(handle.tell(), size))
+    cuts.append(size)
+    return [(start, end) for start, end in zip(cuts, cuts[1:]) if end > start]
+
+
+def _lines_before(path: str, pieces: list[tuple[int, int]]) -> list[int]:
+    """How many lines come before each piece (for the line numbers of examples), a block at a time."""
+    out, total = [], 0
+    with open(path, "rb") as handle:
+        for start, end in pieces:
+            out.append(total)
+            handle.seek(start)
+            left = end - start
+            while left > 0:
+                block = handle.read(min(BLOCK, left))
+                total, left = total + block.count(b"\n"), left - len(block)
+    return out
+
+
+def _piece_items(path: str, start: int, end: int) -> Iterator[Item]:
+    """The piece's lines, numbered from 1, streamed (memory stays flat whatever the file's size)."""
+    number, carry = 1, b""
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        left = end - start
+        while left > 0:
+            block = carry + handle.read(min(BLOCK, left))
+            left -= len(block) - len(carry)
+            cut = block.rfind(b"\n") + 1 if left > 0 else len(block)
+            block, carry = block[:cut], block[cut:]
+            lines = block.decode("utf-8", errors="replace").split("\n")
+            if block.endswith(b"\n"):
+                lines.pop()  # the split's empty tail after the last newline is not a line
+            for line in lines:
+                if line:
+                    yield path, number, line.rstrip("\r")
+                number += 1
+
+
+def _read_piece(path: str, start: int, end: int, spec: str | None, policy_id: str,
+                endpoint_type: str | None, strict: bool, server_name: str | None,
+                split_at: datetime.datetime | None) -> Readiness:
+    from ..policy.catalog import load_catalog
+    from .formats import log_format
+
+    catalog = load_catalog()
+    return assess(_piece_items(path, start, end), log_format(spec),
+                  catalog.policy(policy_id, endpoint_type), catalog, strict, server_name, split_at)
+
+
+def _plain_and_large(path: str) -> bool:
+    if path == "-" or os.path.getsize(path) < PARALLEL_ABOVE:
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    return not head.startswith(b"\x1f\x8b") and first.strip() not in ("{", "[") and not is_insights_header(first)
+
+
+def _say(progress: bool, text: str) -> None:
+    if progress:
+        sys.stderr.write(f"\r  reading: {text}\033[K")
+        sys.stderr.flush()
+
+
+def assess_inputs(paths: list[str], spec: str | None, policy_id: str, endpoint_type: str | None, strict: bool,
+                  server_name: str | None, split_at: datetime.datetime | None,
+                  progress: bool = False) -> Readiness:
+    """Every input in order; large plain files in parallel pieces; with `progress`, a line on stderr."""
+    from ..policy.catalog import load_catalog
+    from .formats import log_format
+
+    catalog = load_catalog()
+    policy = catalog.policy(policy_id, endpoint_type)
+    fmt = log_format(spec)
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    parts, offsets = [], []
+    inputs = expand(paths)
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        for number, path in enumerate(inputs, 1):
+            where = f"{number}/{len(inputs)} {path}"
+            if workers > 1 and _plain_and_large(path):
+                pieces = _pieces(path, workers)
+                _say(progress, f"{where} ({os.path.getsize(path) >> 20} MiB in {len(pieces)} pieces)")
+                futures = [pool.submit(_read_piece, path, *piece, spec, policy_id, endpoint_type, strict,
+                                       server_name, split_at) for piece in pieces]
+                offsets += _lines_before(path, pieces)  # counted while the pieces are being read
+                for done, future in enumerate(futures, 1):
+                    parts.append(future.result())
+                    _say(progress, f"{where}: piece {done}/{len(pieces)} read")
+            else:
+                _say(progress, where)
+                parts.append(assess(items([path]), fmt, policy, catalog, strict, server_name, split_at))
+                offsets.append(0)
+    _say(progress, f"{len(inputs)} inputs read\n")
+    return merge(parts, offsets) if parts else Readiness(policy)
