@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean fuzz bench bench-flaky nginx-example gnutls-example service-model
+.PHONY: demo test lint venv clean fuzz bench bench-flaky nginx-example gnutls-example service-model
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,15 @@ demo: $(STAMP)
 	$(VENV)/bin/apigw-tls policies
 	$(VENV)/bin/python -m pytest --pyargs pytest_apigw_tls.conformance -q --tb=line
 
-# Two workers (this is a 2-core machine); the plugin keeps each conformance target on one worker.
-test: $(STAMP)
+# Style and types first (a few seconds), then the tests on two workers (this is a 2-core machine; the
+# plugin keeps each conformance target on one worker).
+test: $(STAMP) lint
 	$(VENV)/bin/python -m pytest -q -n 2
+
+# ruff, then mypy over the package as installed (scripts/typecheck.py maps reference_server/ and conformance/ in).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check pytest_apigw_tls reference_server conformance tests benchmarks scripts examples
+	$(VENV)/bin/python scripts/typecheck.py
 
 # A longer hostile-input run against the reference server (prints inputs, errors, leaked fds).
 fuzz: $(STAMP)

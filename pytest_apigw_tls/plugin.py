@@ -190,10 +190,13 @@ def _identified(state: PluginState, wanted: list[TargetSpec]) -> list[TargetSpec
         except ApigwTlsError as error:
             return dataclasses.replace(target, cert_type="rsa", unreachable=str(error))
 
+    def identifying(target: TargetSpec) -> Callable[[object], TargetSpec]:
+        return lambda _budget: identify(target)
+
     if not wanted:
         return state.targets
     with Fleet(FleetSettings(total_probes=state.total_concurrency)) as fleet:
-        futures = {t.name: fleet.submit(lambda _budget, t=t: identify(t)) for t in wanted}
+        futures = {t.name: fleet.submit(identifying(t)) for t in wanted}
         found = {name: future.result() for name, future in futures.items()}
     return [found.get(t.name, t) for t in state.targets]
 
@@ -457,11 +460,11 @@ def _write_reports(config: pytest.Config, state: PluginState) -> None:
 
     report = _report(config, state)
     try:
-        if paths["json"]:
-            write_json(paths["json"], report)
+        if json_path := paths["json"]:
+            write_json(json_path, report)
         for kind, render in (("markdown", render_markdown), ("html", render_html)):
-            if paths[kind]:
-                write_text(paths[kind], render(report))
+            if page_path := paths[kind]:
+                write_text(page_path, render(report))
     except ConfigError as error:
         raise pytest.UsageError(f"apigw-tls: {error}") from None
 

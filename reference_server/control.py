@@ -223,17 +223,19 @@ class ControlPlane:
         for field, value in (("securityPolicy", policy), ("endpointAccessMode", mode)):
             if value is not None and not isinstance(value, str):
                 raise BadRequest(f"Invalid {field}: {value!r}")
+        name: str
         if kind == REST_API:
-            name = body.get("name")
+            name = body.get("name")  # type: ignore[assignment]  # checked on the next line
             if not isinstance(name, str) or not name:
                 raise BadRequest("Invalid REST API name specified: a name is required")
             resource_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
             hostname = f"{resource_id}.execute-api.{self.region}.amazonaws.com"
         else:
-            resource_id = name = body.get("domainName")
-            if not isinstance(resource_id, str) or not is_hostname(resource_id):
-                raise BadRequest(f"Invalid domain name: {resource_id!r}")
-            hostname = resource_id = resource_id.lower().rstrip(".")
+            requested = body.get("domainName")
+            if not isinstance(requested, str) or not is_hostname(requested):
+                raise BadRequest(f"Invalid domain name: {requested!r}")
+            name = requested
+            hostname = resource_id = requested.lower().rstrip(".")
         mutual_tls = bool(_object(body, "mutualTlsAuthentication").get("truststoreUri"))
         disabled = body.get("disableExecuteApiEndpoint", False)
         if not isinstance(disabled, bool):  # "false" is a string, and bool("false") is True

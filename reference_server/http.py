@@ -129,6 +129,7 @@ def _answer(connection: h11.Connection, stream: TlsStream, request: h11.Request,
             sni: str | None, settings: ServerSettings, connection_values: dict[str, Any],
             log: Callable[[dict[str, Any]], None], refuse: Refusal) -> None:
     values = {**connection_values, **_request_values(request, endpoint, sni)}
+    body: dict[str, Any]
     host, request_id = values["host"], values["requestId"]
     refusal = refuse(endpoint, sni, host, values.get("arrivalType"))
     if endpoint.disabled:  # disableExecuteApiEndpoint: TLS came first (under its policy), then this answer
@@ -139,7 +140,7 @@ def _answer(connection: h11.Connection, stream: TlsStream, request: h11.Request,
         status = settings.strict_status
         message = f"Misdirected Request: {refusal} (STRICT access mode)"
         values["error.message"] = message
-        body: dict[str, Any] = {"message": message}
+        body = {"message": message}
         extra = [(b"x-amzn-errortype", b"MisdirectedRequestException"), (b"x-amzn-requestid", request_id.encode())]
     else:
         status = 200

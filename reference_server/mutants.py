@@ -15,6 +15,7 @@ from OpenSSL import SSL
 from pytest_apigw_tls.policy.catalog import Policy, Suite, load_catalog
 from pytest_apigw_tls.policy.codepoints import TlsVersion
 from pytest_apigw_tls.policy.policyfiles import group_from_registry
+from pytest_apigw_tls.policy.universe import RegisteredGroup
 from pytest_apigw_tls.probing.wire import ClientHello
 from pytest_apigw_tls.probing.wire.messages import ExtensionType
 
@@ -139,9 +140,16 @@ def _registry_suite(server: ReferenceServer) -> ReferenceServer:
     return server
 
 
+def _registered(name: str) -> RegisteredGroup:
+    group = load_catalog().universe.group_named(name)
+    if group is None:
+        raise LookupError(f"the IANA registry data has no group {name}")
+    return group
+
+
 def _registry_group(server: ReferenceServer) -> ReferenceServer:
     """A group only the IANA registry knows (never named in the catalog): ffdhe4096."""
-    ffdhe4096 = group_from_registry(load_catalog().universe.group_named("ffdhe4096"))
+    ffdhe4096 = group_from_registry(_registered("ffdhe4096"))
     _retarget(server, "SecurityPolicy_TLS13_1_3_FIPS_2025_09",
               lambda p: _with(p, groups=p.groups.value + (ffdhe4096,)))
     return server
@@ -149,7 +157,7 @@ def _registry_group(server: ReferenceServer) -> ReferenceServer:
 
 def _registry_curve(server: ReferenceServer) -> ReferenceServer:
     """A TLS 1.2 curve only the registry knows, first in the server's order: brainpoolP256r1."""
-    brainpool = group_from_registry(load_catalog().universe.group_named("brainpoolP256r1"))
+    brainpool = group_from_registry(_registered("brainpoolP256r1"))
     _retarget(server, "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09",
               lambda p: _with(p, groups=(brainpool,) + p.groups.value))
     return server

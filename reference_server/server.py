@@ -74,7 +74,8 @@ class ReferenceServer:
     def start(self) -> "ReferenceServer":
         """Listen on the main port (any arrival path) and on one port per configured arrival path."""
         settings = self.config.settings
-        wanted: dict[str | None, int] = {None: settings.port, **settings.arrival_paths}
+        wanted: dict[str | None, int] = {None: settings.port}
+        wanted.update(settings.arrival_paths)
         try:
             for arrival_type, port in wanted.items():
                 self._listeners[arrival_type] = _listen(settings.host, port)
@@ -133,7 +134,7 @@ class ReferenceServer:
     @property
     def arrival_paths(self) -> dict[str, tuple[str, int]]:
         """Listeners tagged with an endpoint type: STRICT refuses requests arriving through another type."""
-        return {t: tuple(s.getsockname()[:2]) for t, s in self._listeners.items() if t is not None}  # type: ignore[misc]
+        return {t: tuple(s.getsockname()[:2]) for t, s in self._listeners.items() if t is not None}
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:

@@ -98,8 +98,7 @@ class CertificateAuthority:
         self.directory = directory
         self.ca_file = directory / "apigw-tls-ca.pem"
         self.ca_file.write_bytes(b"".join(c.cert_pem.bytes() for c in self.cas.values()))
-        self._issuers = {kind: (x509.load_pem_x509_certificate(c.cert_pem.bytes()),
-                                serialization.load_pem_private_key(c.private_key_pem.bytes(), password=None))
+        self._issuers = {kind: (x509.load_pem_x509_certificate(c.cert_pem.bytes()), _signing_key(c))
                          for kind, c in self.cas.items()}
         self._keys: dict[str, Any] = {}
         self._leaves: dict[tuple[str, str], Leaf] = {}
@@ -140,9 +139,16 @@ class CertificateAuthority:
         return Leaf(certificate, key)
 
 
-def _key_type_of(ca: trustme.CA) -> str:
+def _signing_key(ca: trustme.CA) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """The CA's key; trustme makes RSA or ECDSA ones, which is all a leaf of ours is signed with."""
     key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
-    return "rsa" if isinstance(key, rsa.RSAPrivateKey) else "ecdsa"
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise ConfigError(f"a CA key must be RSA or ECDSA, not {type(key).__name__}")
+    return key
+
+
+def _key_type_of(ca: trustme.CA) -> str:
+    return "rsa" if isinstance(_signing_key(ca), rsa.RSAPrivateKey) else "ecdsa"
 
 
 def endpoint_context(endpoint: Endpoint, authority: CertificateAuthority, policy: Policy | None = None) -> SSL.Context:

@@ -11,12 +11,14 @@ import concurrent.futures
 import dataclasses
 import math
 import sys
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from ..errors import ApigwTlsError, ConfigError
 from ..verdicts import FAIL, INCONCLUSIVE, PASS, REPORTED
 
 if TYPE_CHECKING:  # imported when a scan runs: `apigw-tls --help` and other subcommands skip OpenSSL and h11
+    import threading
+
     from ..probing.access import AccessVerdict
     from ..probing.probes import ProbeSettings
     from ..probing.scan import ScanResult
@@ -135,10 +137,16 @@ def run_scan(args: argparse.Namespace) -> int:
     settings = ProbeSettings(args.timeout, args.retries, args.concurrency, args.delay, args.deadline)
     progress = _progress if sys.stderr.isatty() and len(specs) == 1 else None
     scanned = specs + [b for s in specs if (b := s.resolve_default_endpoint()) is not None]
+    def scanning(spec: TargetSpec) -> Callable[[threading.Semaphore], ScanResult]:
+        return lambda budget: scan(spec.resolve(), spec.policy, spec.cert_type, settings, progress=progress,
+                                   budget=budget)
+
+    def detecting(spec: TargetSpec) -> Callable[[threading.Semaphore], str | ApigwTlsError]:
+        return lambda _budget: _detection(spec, settings)
+
     with Fleet(FleetSettings(total_probes=args.total_concurrency)) as fleet:
-        futures = {spec.name: fleet.submit(lambda budget, s=spec: scan(
-            s.resolve(), s.policy, s.cert_type, settings, progress=progress, budget=budget)) for spec in scanned}
-        detections = {spec.name: fleet.submit(lambda _budget, s=spec: _detection(s, settings)) for spec in specs}
+        futures = {spec.name: fleet.submit(scanning(spec)) for spec in scanned}
+        detections = {spec.name: fleet.submit(detecting(spec)) for spec in specs}
         results: dict[str, ScanResult | ApigwTlsError] = {}
         names = {future: name for name, future in futures.items()}
         for done, future in enumerate(concurrent.futures.as_completed(names), 1):
@@ -152,12 +160,12 @@ def run_scan(args: argparse.Namespace) -> int:
         if args.targets and sys.stderr.isatty():
             sys.stderr.write("\n")
         detected = {name: future.result() for name, future in detections.items()}
-    if not args.targets and isinstance(results[specs[0].name], ApigwTlsError):
+    first = results[specs[0].name]
+    if not args.targets and isinstance(first, ApigwTlsError):
         if args.json:  # the file a pipeline waits for says why there is no verdict
             _write_document(args, {specs[0].name: {"identity": specs[0].report_identity, "verdict": "errors",
-                                                   "conforms": False, "dimensions": {},
-                                                   "error": str(results[specs[0].name])}}, [])
-        raise results[specs[0].name]  # one target: its error is the one line the user sees
+                                                   "conforms": False, "dimensions": {}, "error": str(first)}}, [])
+        raise first  # one target: its error is the one line the user sees
     out = sys.stderr if args.json == "-" else sys.stdout
     return _report(specs, results, detected, args, out)
 

@@ -112,7 +112,7 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_pairs_without_duplicates)
 
 
 def _json_parser(keys: dict[str, str] | None) -> Callable[[str], dict[str, Any]]:
-    scan = _DECODER.scan_once  # the C scanner, without decode()'s two Python layers (one call per line)
+    scan = _DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner, without decode()'s two Python layers (one call per line)
 
     def parse(line: str) -> dict[str, Any]:
         text = line.strip()
@@ -128,7 +128,7 @@ def _json_parser(keys: dict[str, str] | None) -> Callable[[str], dict[str, Any]]
             raise Unparsable(f"not JSON: extra data at column {end + 1}")
         if not isinstance(data, dict):
             raise Unparsable("not a JSON object")
-        return {keys.get(key, key): value for key, value in data.items()} if keys else data
+        return {keys[key] if key in keys else key: value for key, value in data.items()} if keys else data
     return parse
 
 

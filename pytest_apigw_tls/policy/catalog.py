@@ -190,8 +190,8 @@ class Policy:
         if (suite and found_suite is None) or (group and found_group is None):
             return False  # registered, but neither this policy nor the catalog names it: refused
         return any(self.allows_version(v)
-                   and (found_suite is None or self.accepts_suite(found_suite, v, cert_type))  # type: ignore[arg-type]
-                   and (found_group is None or self.accepts_group(found_group, v))  # type: ignore[arg-type]
+                   and (found_suite is None or self.accepts_suite(found_suite, v, cert_type))
+                   and (found_group is None or self.accepts_group(found_group, v))
                    for v in versions)
 
     @staticmethod

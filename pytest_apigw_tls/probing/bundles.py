@@ -117,7 +117,7 @@ def run_beside(offer: OfferItems, items: Sequence[int], chosen: Chosen, anchor: 
         answer = offer(tuple(remaining) + (anchor,))
         pick = chosen(answer) if answer.outcome is Outcome.ACCEPTED else None
         if pick in remaining:
-            result.accepted[pick] = answer  # type: ignore[index]
+            result.accepted[pick] = answer
             remaining = [item for item in remaining if item != pick]
             continue
         settled = pick == anchor or _refuses_the_version(answer)  # the version refused: none of these taken
@@ -145,7 +145,7 @@ def _ask(run: _Run, items: list[int]) -> None:
         observation = run.offer(tuple(remaining))
         pick = run.picked(observation)
         if pick in remaining:
-            run.result.accepted[pick] = observation  # type: ignore[index]
+            run.result.accepted[pick] = observation
             remaining = [item for item in remaining if item != pick]
             if not remaining:
                 return
@@ -170,7 +170,7 @@ def _control(run: _Run, remaining: list[int], refusal: Observation) -> None:
             _confirm(run, remaining, refusal, check)
             return
         if pick in remaining:  # a forbidden item taken only beside the allowed one: accepted all the same
-            run.result.accepted[pick] = check  # type: ignore[index]
+            run.result.accepted[pick] = check
             rest = [item for item in remaining if item != pick]
             if rest:
                 _ask(run, rest)
@@ -198,7 +198,7 @@ def _confirm(run: _Run, remaining: list[int], refusal: Observation, check: Obser
             evidence=f"{refusal.evidence}; accepted once an allowed item was added ({check.evidence}); "
                      f"refused again without it, {REFUSALS} times in all"))
     elif pick in remaining:  # refused once, taken now: the ledger of the offers has the disagreement
-        run.result.accepted[pick] = again  # type: ignore[index]
+        run.result.accepted[pick] = again
         if rest := [item for item in remaining if item != pick]:
             _ask(run, rest)
     else:
@@ -245,7 +245,7 @@ def _search_small(run: _Run, items: list[int]) -> None:
                 f"offered {len(items)} at a time: {answer.evidence}, but the target takes none of the allowed "
                 "items here either, so its refusals are no evidence"))
             return
-        run.result.accepted[pick] = answer  # type: ignore[index]
+        run.result.accepted[pick] = answer
         items = [item for item in items if item != pick]
 
 

@@ -301,6 +301,7 @@ def _paired_job(prober: Prober, policy: Policy, cert_type: str, suite_case: Expe
     def job() -> list[tuple[Expectation, Observation]]:
         offer = prober.offer(version, [suite.code])
         if group_case is None:  # the suite's own question, whose acceptance answers the version's too
+            assert version_case is not None  # a pair without a group is asked for the version (_paired_jobs)
             alone = prober.accepted(offer, version)
             if alone.outcome is Outcome.ACCEPTED:
                 return [(suite_case, alone), (version_case, alone)]

@@ -116,7 +116,7 @@ class Prober:
             offers = [question[1] for question, outcome in self.answers.items()
                       if question[0] == "raw" and outcome is Outcome.REJECTED]
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
-            list(pool.map(self.raw, offers))  # type: ignore[arg-type]
+            list(pool.map(self.raw, offers))
 
     def disagree(self, text: str) -> None:
         with self._lock:
@@ -154,7 +154,7 @@ class Prober:
             return first
         suite = self.openssl_name(first.suite)
         second = self.handshake(version, suite, self._local_groups(offer, groups))
-        if self.agrees(second, version, (first.suite,) if suite else None, groups):
+        if self.agrees(second, version, (first.suite,) if suite and first.suite is not None else None, groups):
             return second._replace(evidence=f"{first.evidence}; {second.evidence}")
         return Observation(Outcome.INCONCLUSIVE, f"{first.evidence}, but the full handshake did not agree: "
                                                  f"{second.evidence}")

@@ -141,7 +141,7 @@ def inconclusive(evidence: str, timed_out: bool = False) -> Observation:
 
 def connect(target: Target, timeout: float) -> socket.socket:
     """A TCP connection to the target, or OSError described by `connect_failure`."""
-    return socket.create_connection((name_bytes(target.host), target.port), timeout=timeout)
+    return socket.create_connection((name_bytes(target.host), target.port), timeout=timeout)  # type: ignore[arg-type]
 
 
 def name_bytes(name: str) -> bytes:
@@ -166,7 +166,7 @@ def describe_os_error(error: OSError) -> str:
 # RFC 8422 5.4): larger is no TLS. A Certificate is held to what a real client takes (OpenSSL's default
 # max_cert_list, 100 KiB), so a scan never buffers the 16 MiB a length field can claim.
 CLIENT_CERTIFICATE_LIMIT = 102_400
-_FIRST_FLIGHT_LIMITS = {
+_FIRST_FLIGHT_LIMITS: dict[int, int] = {
     HandshakeType.server_hello: 2 + 32 + 1 + 32 + 2 + 1 + 2 + 0xFFFF,
     HandshakeType.server_key_exchange: 1 + 2 + 1 + 0xFF + 2 + 2 + 0xFFFF,
     HandshakeType.certificate: CLIENT_CERTIFICATE_LIMIT,

@@ -77,16 +77,18 @@ class TargetSpec:
             return Target(self.host, self.port, self.sni)
         if reference is None:
             raise TargetError(f"target {self.name} needs the reference server")
-        return Target(*reference.address, self.sni)
+        host, port = reference.address
+        return Target(host, port, self.sni)
 
     def resolve_other_path(self, reference: Any = None) -> Target | None:
         """An arrival path of another endpoint type (STRICT's second rule), where the target has one."""
         if self.other_path:
-            return Target(*parse_host_port(self.other_path), self.sni)
+            host, port = parse_host_port(self.other_path)
+            return Target(host, port, self.sni)
         if reference is None:
             return None
         others = [address for kind, address in reference.arrival_paths.items() if kind != self.endpoint_type]
-        return Target(*others[0], self.sni) if others else None
+        return Target(others[0][0], others[0][1], self.sni) if others else None
 
     @property
     def on_reference(self) -> bool:

@@ -53,9 +53,9 @@ def build_report(log: CaseLog, documents: dict[str, Any], metadata: dict[str, An
     """The report document (document.py) of a pytest run, in a stable order."""
     cases = []
     for nodeid in sorted(log.outcomes):
-        target, dimension, outcome, message = log.outcomes[nodeid]
+        name, dimension, outcome, message = log.outcomes[nodeid]
         case_id = nodeid.split("::")[-1].partition("[")[2].removesuffix("]")
-        cases.append(case_entry(target, dimension, case_id, outcome, message, nodeid))
+        cases.append(case_entry(name, dimension, case_id, outcome, message, nodeid))
     by_target: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for entry in cases:
         by_target[entry["target"]].append(entry)

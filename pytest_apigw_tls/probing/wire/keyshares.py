@@ -33,7 +33,7 @@ def _generator(curve: str, public: Callable[[], Any]) -> Callable[[], Any]:
     try:
         from cryptography.hazmat.bindings._rust import openssl as rust_openssl
 
-        return getattr(rust_openssl, curve).generate_key  # type: ignore[no-any-return]
+        return getattr(rust_openssl, curve).generate_key
     except (ImportError, AttributeError):
         return public
 
@@ -43,11 +43,11 @@ _generate_x448 = _generator("x448", x448.X448PrivateKey.generate)
 
 
 def _x25519() -> bytes:
-    return _generate_x25519().public_key().public_bytes_raw()  # type: ignore[no-any-return]
+    return _generate_x25519().public_key().public_bytes_raw()
 
 
 def _x448() -> bytes:
-    return _generate_x448().public_key().public_bytes_raw()  # type: ignore[no-any-return]
+    return _generate_x448().public_key().public_bytes_raw()
 
 
 def _mlkem(size: int) -> Callable[[], bytes]:
