@@ -12,25 +12,37 @@ from __future__ import annotations
 import collections
 from typing import TYPE_CHECKING, Iterable, NamedTuple
 
-from .verdicts import FAIL, INCONCLUSIVE, PASS
+from .vocabulary import FAIL, INCONCLUSIVE, PASS, CaseOutcome, Dimension, TargetVerdict
 
 if TYPE_CHECKING:
     from .probing.scan import ScanResult, Verdict
     from .probing.targets import TargetSpec
 
-CONFORMS, VIOLATIONS, ERRORS = "conforms", "violations", "errors"
+CONFORMS, VIOLATIONS, ERRORS = TargetVerdict.CONFORMS, TargetVerdict.VIOLATIONS, TargetVerdict.ERRORS
 EXIT_STATUS = {CONFORMS: 0, VIOLATIONS: 1, ERRORS: 2}
 
 
 class CaseVerdict(NamedTuple):
     """One case's verdict (pass, fail, inconclusive, reported), why, and properties for reports."""
 
-    verdict: str
+    verdict: CaseOutcome
     message: str
     properties: tuple[tuple[str, str], ...] = ()
 
 
-def target_verdict(outcomes: Iterable[str]) -> str:
+def sni_case_id(target: TargetSpec, partner: TargetSpec | None) -> str:
+    return f"{target.name}-vs-{partner.name}" if partner else target.name
+
+
+def cert_case_id(target: TargetSpec, cert_type: str | None = None) -> str:
+    return f"{target.name}-{cert_type or target.cert_type}"
+
+
+def alignment_case_id(target: TargetSpec) -> str:
+    return f"{target.name}-default-endpoint"
+
+
+def target_verdict(outcomes: Iterable[str]) -> TargetVerdict:
     """Errors when any case could not be judged, else violations when any failed, else conforms."""
     seen = set(outcomes)
     return ERRORS if INCONCLUSIVE in seen else VIOLATIONS if FAIL in seen else CONFORMS
@@ -38,7 +50,7 @@ def target_verdict(outcomes: Iterable[str]) -> str:
 
 def exit_status(verdicts: Iterable[str]) -> int:
     """0 when every target conforms, 1 on violations, 2 when any target could not be judged."""
-    return max((EXIT_STATUS[v] for v in verdicts), default=0)
+    return max((EXIT_STATUS[TargetVerdict(v)] for v in verdicts), default=0)
 
 
 def dimension_counts(cases: Iterable[tuple[str, str]]) -> dict[str, dict[str, int]]:
@@ -53,7 +65,7 @@ def sni_verdict(target: TargetSpec, partner: TargetSpec, own: Verdict) -> CaseVe
     """The item on which the two SNIs' policies differ, judged on this target's side only: a partner whose
     claim fails is charged in its own case, never in this one."""
     e = own.expectation
-    item = e.item + ("" if e.dimension == "version" else f" at {e.version.label}")
+    item = e.item + ("" if e.dimension == Dimension.VERSION else f" at {e.version.label}")
     message = (f"{item}: SNI {target.sni} expected {e.expected}, observed {own.observed} ({own.evidence}); "
                f"SNI {partner.sni} on the same address claims {partner.policy_id} (the policy must follow the SNI)")
     return CaseVerdict(own.verdict, message)
@@ -78,3 +90,35 @@ def cert_verdict(target: TargetSpec, observed: str) -> CaseVerdict:
     expected = target.cert_type
     return CaseVerdict(PASS if observed == expected else FAIL,
                        f"{target.sni}: expected an {expected} certificate, got {observed}")
+
+
+def discriminating_key(a: TargetSpec, b: TargetSpec) -> tuple[str, int, str]:
+    """The first version (else suite, else group) on which the two targets' expectations differ."""
+    from .policy.catalog import load_catalog
+    from .policy.expectations import expectations_for
+
+    catalog = load_catalog()
+    ours = {e.key: e for e in expectations_for(a.policy, a.cert_type or "rsa", catalog)}
+    theirs = {e.key: e for e in expectations_for(b.policy, b.cert_type or "rsa", catalog)}
+    for key, expectation in ours.items():
+        if key in theirs and theirs[key].expected != expectation.expected:
+            return key
+    raise KeyError(f"{a.name} and {b.name} expect the same everywhere")
+
+
+def sni_partners(targets: list[TargetSpec]) -> list[tuple[TargetSpec, TargetSpec]]:
+    """Pair each target with the next one on the same address whose policy differs somewhere."""
+    pairs = []
+    for index, target in enumerate(targets):
+        same_address = [t for t in targets[index + 1:] + targets[:index]
+                        if (t.host, t.port) == (target.host, target.port) and t.sni != target.sni
+                        and t.cert_type == target.cert_type]
+        for partner in same_address:
+            try:
+                discriminating_key(target, partner)
+            except KeyError:
+                continue
+            pairs.append((target, partner))
+            break
+    return pairs
+

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from .judgement import CaseVerdict
     from .probing.probes import ProbeSettings
     from .probing.targets import TargetSpec
-    from .pytest_side.session import Case, ScanCache
+    from .pytest_side.cases import Case
+    from .pytest_side.session import ScanCache
     from .reports.model import CaseLog
 
 _OPTIONS = (
@@ -223,11 +224,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("apigw_dimension")
     if marker is None or "apigw_case" not in metafunc.fixturenames:
         return
-    from .pytest_side.cases import DIMENSIONS, cases_for, marks_for
+    from .pytest_side.cases import cases_for, marks_for
+    from .vocabulary import Dimension
 
-    dimension = marker.args[0]
-    if dimension not in DIMENSIONS:
-        raise pytest.UsageError(f"apigw-tls: unknown dimension {dimension!r} (choose from {', '.join(DIMENSIONS)})")
+    try:
+        dimension = Dimension(marker.args[0])
+    except ValueError:
+        raise pytest.UsageError(f"apigw-tls: unknown dimension {marker.args[0]!r} (choose from "
+                                f"{', '.join(Dimension)})") from None
     cases = list(cases_for(dimension, state_of(metafunc.config).targets))
     metafunc.parametrize("apigw_case", [pytest.param(c, id=c.test_id, marks=marks_for(c)) for c in cases])
 
@@ -238,16 +242,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
              if "apigw_case" in getattr(getattr(item, "callspec", None), "params", ())]
     if not cases:
         return  # a run without the suite's cases imports nothing more
-    from .pytest_side.session import Case
+    from .pytest_side.cases import Case
     from .reports.model import DIMENSION_KEY, TARGET_KEY
 
     selected: dict[str, TargetSpec] = {}
     scanned: set[str] = set()  # targets whose TLS scan a selected case reads
     for item, case in cases:
         if isinstance(case, Case):
-            item.user_properties += [(TARGET_KEY, case.target.name), (DIMENSION_KEY, case.dimension)]
+            item.user_properties += [(TARGET_KEY, case.target.name), (DIMENSION_KEY, str(case.dimension))]
             selected.setdefault(case.target.name, case.target)
-            if case.dimension in ("version", "suite", "group"):
+            if case.dimension.from_tls_scan:
                 scanned.add(case.target.name)
     if not selected:
         return
@@ -350,16 +354,17 @@ def apigw_policy(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def apigw_verdict(apigw_case: Case, apigw_scans: ScanCache, request: pytest.FixtureRequest) -> CaseVerdict:
     """The case's verdict; an inconclusive one is raised here, so pytest reports an error, not a pass."""
+    from .pytest_side.cases import judge
     from .pytest_side.session import Inconclusive
-    from .verdicts import INCONCLUSIVE, REPORTED
+    from .vocabulary import INCONCLUSIVE, REPORTED
 
     if apigw_case.target.on_reference:
         request.getfixturevalue("apigw_reference_server")
     late = state_of(request.config).late_errors.get(apigw_case.target.name)
     if late:
         raise Inconclusive(f"inconclusive: {apigw_case.target.name}: {late}")
-    verdict = apigw_scans.verdict(apigw_case)
-    request.node.user_properties.extend(verdict.properties)
+    verdict = judge(apigw_scans, apigw_case)
+    request.node.user_properties.extend((key, str(value)) for key, value in verdict.properties)  # plain: xdist
     if verdict.verdict == INCONCLUSIVE:
         raise Inconclusive(f"inconclusive: {verdict.message}")
     if verdict.verdict == REPORTED:
@@ -389,7 +394,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def assert_conforms(verdict: CaseVerdict) -> None:
     """The body of every conformance case."""
-    from .verdicts import FAIL
+    from .vocabulary import FAIL
 
     if verdict.verdict == FAIL:
         pytest.fail(verdict.message, pytrace=False)

@@ -187,3 +187,24 @@ def test_xdist_keeps_its_own_scheduler_unless_the_run_holds_cases(pytester, coll
         scheduler.add_node_collection(node, collection)
     assert type(scheduler._choose()).__name__ == chosen
     assert asked == [True]  # parametrized ids: the target names were needed to tell
+
+
+def test_every_dimension_has_its_rules_and_one_conformance_test_that_holds_its_cases():
+    """Adding a dimension is one registry entry and one test: this fails when either is missing."""
+    import importlib
+    import pkgutil
+
+    import pytest_apigw_tls.conformance as suite
+
+    from pytest_apigw_tls.pytest_side.cases import RULES
+    from pytest_apigw_tls.vocabulary import Dimension
+
+    assert list(RULES) == list(Dimension)
+    marked = {}
+    for module_info in pkgutil.iter_modules(suite.__path__):
+        module = importlib.import_module(f"{suite.__name__}.{module_info.name}")
+        for name, function in vars(module).items():
+            for mark in getattr(function, "pytestmark", []):
+                if mark.name == "apigw_dimension":
+                    marked[Dimension(mark.args[0])] = name
+    assert marked == {dimension: rules.test for dimension, rules in RULES.items()}

@@ -14,7 +14,7 @@ import argparse
 import json
 from typing import Any, NamedTuple
 
-from ..verdicts import INCONCLUSIVE
+from ..vocabulary import INCONCLUSIVE
 
 _WORSE = {"fail", INCONCLUSIVE}
 

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from ..errors import ApigwTlsError, ConfigError
-from ..verdicts import FAIL, INCONCLUSIVE, PASS, REPORTED
+from ..vocabulary import FAIL, INCONCLUSIVE, PASS, REPORTED, Dimension
 
 if TYPE_CHECKING:  # imported when a scan runs: `apigw-tls --help` and other subcommands skip OpenSSL and h11
     import threading
@@ -61,7 +61,7 @@ def register(commands: Any) -> None:
 class OtherCase(NamedTuple):
     """A case beside the TLS scan's own: access, sni, alignment or cert."""
 
-    dimension: str
+    dimension: Dimension
     test_id: str
     verdict: str
     message: str
@@ -184,11 +184,20 @@ def _detection(spec: TargetSpec, settings: ProbeSettings) -> str | ApigwTlsError
 def _other_cases(spec: TargetSpec, specs: list[TargetSpec], results: dict[str, Any], detected: str | ApigwTlsError,
                  access: tuple[AccessVerdict, ...]) -> list[OtherCase]:
     """The cases the plugin asks beside the TLS scan, judged by the same rules (judgement.py)."""
-    from ..judgement import CaseVerdict, alignment_verdict, cert_verdict, sni_verdict
-    from ..pytest_side.session import discriminating_key, sni_partners
+    from ..judgement import (
+        CaseVerdict,
+        alignment_case_id,
+        alignment_verdict,
+        cert_case_id,
+        cert_verdict,
+        discriminating_key,
+        sni_case_id,
+        sni_partners,
+        sni_verdict,
+    )
 
     result: ScanResult = results[spec.name]
-    others = [OtherCase("access", v.expectation.test_id, v.verdict, v.evidence) for v in access]
+    others = [OtherCase(Dimension.ACCESS, v.expectation.test_id, v.verdict, v.evidence) for v in access]
     typed = [dataclasses.replace(s, cert_type=s.cert_type or results[s.name].cert_type)  # as the plugin pairs them
              for s in specs if not isinstance(results[s.name], ApigwTlsError)]
     for target, partner in sni_partners(typed):
@@ -196,18 +205,18 @@ def _other_cases(spec: TargetSpec, specs: list[TargetSpec], results: dict[str, A
             key = discriminating_key(target, partner)
             own = next(v for v in result.verdicts if v.expectation.key == key)
             case = sni_verdict(target, partner, own)
-            others.append(OtherCase("sni", f"{target.name}-vs-{partner.name}", case.verdict, case.message))
+            others.append(OtherCase(Dimension.SNI, sni_case_id(target, partner), case.verdict, case.message))
     behind = spec.resolve_default_endpoint()
     if behind is not None:
         behind_result = results[behind.name]
         case = alignment_verdict(spec, behind, behind_result) if not isinstance(behind_result, ApigwTlsError) \
             else CaseVerdict(INCONCLUSIVE, str(behind_result))
-        others.append(OtherCase("alignment", f"{spec.name}-default-endpoint", case.verdict, case.message))
+        others.append(OtherCase(Dimension.ALIGNMENT, alignment_case_id(spec), case.verdict, case.message))
     # the type claimed, or the one the scan detected (as the plugin detects it before collection), against
     # a detection of its own
     claimed = dataclasses.replace(spec, cert_type=spec.cert_type or result.cert_type)
     case = cert_verdict(claimed, detected) if isinstance(detected, str) else CaseVerdict(INCONCLUSIVE, str(detected))
-    others.append(OtherCase("cert", f"{spec.name}-{claimed.cert_type}", case.verdict, case.message))
+    others.append(OtherCase(Dimension.CERT, cert_case_id(claimed), case.verdict, case.message))
     return others
 
 
@@ -220,7 +229,7 @@ def _access(spec: TargetSpec, timeout: float) -> tuple[AccessVerdict, ...]:
 
 def _report(specs: list[TargetSpec], results: dict[str, Any], detected: dict[str, str | ApigwTlsError],
             args: argparse.Namespace, out: Any) -> int:
-    from ..judgement import CONFORMS, ERRORS, dimension_counts, exit_status, target_verdict
+    from ..judgement import CONFORMS, ERRORS, VIOLATIONS, dimension_counts, exit_status, target_verdict
 
     verdicts, targets, cases = [], {}, []
     for spec in specs:
@@ -248,8 +257,8 @@ def _report(specs: list[TargetSpec], results: dict[str, Any], detected: dict[str
         if behind is not None and not isinstance(results[behind.name], ApigwTlsError):
             targets[spec.name]["default_endpoint_scan"] = results[behind.name].to_dict()
     if len(specs) > 1:
-        print(f"{len(specs)} targets: {verdicts.count('conforms')} conform, {verdicts.count('violations')} with "
-              f"violations, {verdicts.count('errors')} with errors (unreachable or inconclusive)", file=out)
+        print(f"{len(specs)} targets: {verdicts.count(CONFORMS)} conform, {verdicts.count(VIOLATIONS)} with "
+              f"violations, {verdicts.count(ERRORS)} with errors (unreachable or inconclusive)", file=out)
     if args.json:
         _write_document(args, targets, cases)
     status = exit_status(verdicts)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..vocabulary import Dimension, Expected
 from .catalog import Catalog, Policy, Suite, cert_types
 from .codepoints import TlsVersion
 
-ACCEPT = "accepted"
-REJECT = "rejected"
-UNKNOWN = "unknown"  # a fact no source states: what the target does is reported, not judged
+ACCEPT, REJECT, UNKNOWN = Expected.ACCEPTED, Expected.REJECTED, Expected.UNKNOWN
 
 VERSIONS_PROBED = tuple(TlsVersion)  # SSLv3 .. TLS 1.3
 # The catch-all items: every registered value the catalog does not name, offered in bulk.
@@ -26,10 +25,10 @@ class Expectation(NamedTuple):
     """One thing a target must do. `item` is a version label, suite (OpenSSL name), group name, or a
     catch-all item whose `members` are the registry code points it stands for."""
 
-    dimension: str  # "version" | "suite" | "group"
+    dimension: Dimension  # VERSION, SUITE or GROUP
     version: TlsVersion
     item: str
-    expected: str  # ACCEPT | REJECT | UNKNOWN
+    expected: Expected
     provenance: str
     reason: str
     members: tuple[int, ...] = ()
@@ -44,7 +43,7 @@ class Expectation(NamedTuple):
 
     @property
     def test_id(self) -> str:
-        if self.dimension == "version":
+        if self.dimension == Dimension.VERSION:
             return f"{self.item}-{self.expected}"
         return f"{self.version.label}-{self.item}-{self.expected}"
 
@@ -54,7 +53,7 @@ def version_expectations(policy: Policy) -> list[Expectation]:
     for version in VERSIONS_PROBED:
         allowed = policy.allows_version(version)
         reason = "in the policy" if allowed else "not in the policy"
-        out.append(Expectation("version", version, version.label, ACCEPT if allowed else REJECT,
+        out.append(Expectation(Dimension.VERSION, version, version.label, ACCEPT if allowed else REJECT,
                                policy.versions.provenance, reason))
     return out
 
@@ -77,9 +76,9 @@ def suite_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list
                 expected, reason = REJECT, f"cannot be negotiated at {version.label}"
             else:
                 expected, reason = REJECT, f"needs an {suite.auth} certificate"
-            out.append(Expectation("suite", version, suite.openssl, expected, fact.provenance, reason))
+            out.append(Expectation(Dimension.SUITE, version, suite.openssl, expected, fact.provenance, reason))
         rest = tuple(s.code for s in catalog.universe.suites_offered_at(version) if s.code not in named_codes)
-        out.append(Expectation("suite", version, OTHER_SUITES, UNKNOWN if fact.unknown else REJECT,
+        out.append(Expectation(Dimension.SUITE, version, OTHER_SUITES, UNKNOWN if fact.unknown else REJECT,
                                fact.provenance, f"{len(rest)} registered suites no policy names", rest))
     return out
 
@@ -130,9 +129,9 @@ def group_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list
             else:
                 expected, reason = REJECT, "not in the policy" if group not in fact.value else \
                     f"not usable at {version.label}"
-            out.append(Expectation("group", version, group.name, expected, fact.provenance, reason))
+            out.append(Expectation(Dimension.GROUP, version, group.name, expected, fact.provenance, reason))
         rest = tuple(g.code for g in catalog.universe.groups_offered_at(version) if g.code not in named_codes)
-        out.append(Expectation("group", version, OTHER_GROUPS, UNKNOWN if fact.unknown else REJECT,
+        out.append(Expectation(Dimension.GROUP, version, OTHER_GROUPS, UNKNOWN if fact.unknown else REJECT,
                                fact.provenance, f"{len(rest)} registered groups no policy names", rest))
     return out
 

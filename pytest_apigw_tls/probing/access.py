@@ -16,7 +16,7 @@ from OpenSSL import SSL
 from ..errors import TargetError
 from ..policy.codepoints import TlsVersion
 from ..policy.expectations import ALLOWED, ORIGIN_CASE, REFUSED, AccessExpectation, access_expectations
-from ..verdicts import FAIL, INCONCLUSIVE, PASS
+from ..vocabulary import FAIL, INCONCLUSIVE, PASS, CaseOutcome
 from .handshake import classify_handshake_error, client_connection, client_context, drive
 from .probes import Target, connect, connect_failure, describe_os_error
 
@@ -84,7 +84,7 @@ class AccessVerdict:
     expectation: AccessExpectation
     host_header: str | None
     status: int | None
-    verdict: str
+    verdict: CaseOutcome
     evidence: str
 
     def to_dict(self) -> dict[str, object]:

@@ -22,6 +22,7 @@ from ..policy.expectations import (
     ecdhe_suites,
     ecdsa_ecdhe_suites,
 )
+from ..vocabulary import Dimension
 from .bundles import REFUSALS, BundleResult, refused_throughout, run_beside, run_bundle
 from .capabilities import detect
 from .prober import Prober
@@ -222,9 +223,9 @@ def plan(prober: Prober, expectations: list[Expectation], policy: Policy, cert_t
     for expectation in expectations:
         if expectation in paired:
             continue
-        if expectation.dimension == "version":
+        if expectation.dimension == Dimension.VERSION:
             jobs.append(_version_job(prober, expectation, policy, cert_type))
-        elif expectation.expected == ACCEPT and expectation.dimension == "suite":
+        elif expectation.expected == ACCEPT and expectation.dimension == Dimension.SUITE:
             jobs.append(_accepted_suite_job(prober, expectation))
         elif expectation.expected == ACCEPT:
             suites = _group_offer_suites(prober, policy, expectation.version, cert_type)
@@ -233,7 +234,7 @@ def plan(prober: Prober, expectations: list[Expectation], policy: Policy, cert_t
             bundles.setdefault((expectation.dimension, expectation.version), []).append(expectation)
     for (dimension, version), refused in bundles.items():
         whole = _version_refusal(prober, policy, cert_type, version)
-        if dimension == "suite":
+        if dimension == Dimension.SUITE:
             allowed = policy.accepted_suites(version, cert_type)
             bundle_jobs.append(_refused_suites_job(prober, version, refused, tuple(s.code for s in allowed), whole))
         else:
@@ -274,9 +275,9 @@ def _paired_jobs(prober: Prober, expectations: list[Expectation], policy: Policy
     accepted = [e for e in expectations if e.expected == ACCEPT and e.version is not TlsVersion.SSLv3]
     for version in dict.fromkeys(e.version for e in accepted):
         at_version = [e for e in accepted if e.version is version]
-        suites = [e for e in at_version if e.dimension == "suite"]
-        groups = [e for e in at_version if e.dimension == "group" and e.item in detect().groups]
-        version_case = next((e for e in at_version if e.dimension == "version"), None)
+        suites = [e for e in at_version if e.dimension == Dimension.SUITE]
+        groups = [e for e in at_version if e.dimension == Dimension.GROUP and e.item in detect().groups]
+        version_case = next((e for e in at_version if e.dimension == Dimension.VERSION), None)
         showing_groups = set(_group_offer_suites(prober, policy, version, cert_type))
         for suite_case in suites:
             code = prober.catalog.suite(suite_case.item).code

@@ -11,7 +11,7 @@ from ..policy.expectations import (
     UNKNOWN,
     Expectation,
 )
-from ..verdicts import FAIL, INCONCLUSIVE, PASS, REPORTED
+from ..vocabulary import FAIL, INCONCLUSIVE, PASS, REPORTED, CaseOutcome
 from .probes import (
     Observation,
     Outcome,
@@ -24,7 +24,7 @@ class Verdict(NamedTuple):
 
     expectation: Expectation
     observed: str
-    verdict: str
+    verdict: CaseOutcome
     evidence: str
     timed_out: bool = False  # inconclusive because the target said nothing at all within the timeout
 

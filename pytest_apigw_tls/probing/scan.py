@@ -19,7 +19,7 @@ from ..policy.expectations import (
     Expectation,
     expectations_for,
 )
-from ..verdicts import FAIL, INCONCLUSIVE, PASS, REPORTED
+from ..vocabulary import FAIL, INCONCLUSIVE, PASS, REPORTED
 from .handshake import handshake_probe
 from .plan import plan
 from .prober import Prober

@@ -14,9 +14,6 @@ from typing import Any
 
 from ..probing.targets import TargetSpec
 
-_TESTS = {"version": "test_version", "suite": "test_suite", "group": "test_group", "sni": "test_policy_follows_sni",
-          "cert": "test_certificate_type", "access": "test_access_mode", "alignment": "test_default_endpoint_alignment"}
-
 
 def _compiled(text: str | None) -> Any:
     if not text:
@@ -34,12 +31,13 @@ def may_be_selected(config: Any, target: TargetSpec) -> bool:
         return True
     if keyword is None and markexpr is None:
         return True
-    from .cases import cases_for, marks_for
+    from .cases import RULES, marks_for
 
     for cert_type in ("rsa", "ecdsa", "rsa,ecdsa"):
         variant = dataclasses.replace(target, cert_type=cert_type)
-        for dimension, test in _TESTS.items():
-            for case in cases_for(dimension, [variant]):
+        for rules in RULES.values():
+            test = rules.test
+            for case in rules.cases([variant]):
                 names = [f"{test}[{case.test_id}]", test, *(m.name for m in marks_for(case))]
                 keyword_ok = keyword is None or keyword.evaluate(
                     lambda sub, **_: any(sub.lower() in name.lower() for name in names))

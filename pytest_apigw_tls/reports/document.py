@@ -14,10 +14,12 @@ import sys
 from typing import Any
 
 from ..errors import ConfigError
+from ..vocabulary import SKIPPED
+
+__all__ = ["SKIPPED", "case_entry", "document", "read", "run_metadata", "write_json", "write_text"]
 
 SCHEMA = "pytest-apigw-tls/report"
 SCHEMA_VERSION = 1
-SKIPPED = "skipped"  # a case that was not judged by choice: a reported (undocumented) fact, a skip
 
 
 def case_entry(target: str, dimension: str, case_id: str, outcome: str, message: str,

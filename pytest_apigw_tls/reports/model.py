@@ -16,10 +16,9 @@ import pytest
 
 from ..judgement import CONFORMS, dimension_counts, target_verdict
 from ..probing.targets import BEHIND
-from ..verdicts import FAIL, INCONCLUSIVE, PASS
+from ..vocabulary import FAIL, INCONCLUSIVE, PASS, Dimension
 from .document import SKIPPED, case_entry, document
 
-DIMENSIONS = ("version", "suite", "group", "sni", "access", "cert", "alignment")
 TARGET_KEY, DIMENSION_KEY, MESSAGE_KEY = "apigw_target", "apigw_dimension", "apigw_message"
 
 
@@ -87,7 +86,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     targets = report["targets"]
     if not targets:
         return []
-    dimensions = [d for d in DIMENSIONS if any(d in t["dimensions"] for t in targets.values())]
+    dimensions = [d for d in Dimension if any(d in t["dimensions"] for t in targets.values())]
     width = max(len(n) for n in targets) + 2
     lines = [f"{'target':<{width}}" + "".join(f"{d:>14}" for d in dimensions) + "   verdict",
              f"{'':<{width}}" + "".join(f"{'pass/fail/inc':>14}" for _ in dimensions)]

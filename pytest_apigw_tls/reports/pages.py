@@ -10,14 +10,13 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ..verdicts import FAIL, INCONCLUSIVE, PASS
-from .model import DIMENSIONS
+from ..vocabulary import FAIL, INCONCLUSIVE, PASS, Dimension
 
 _MARK = {"conforms": "conforms", "violations": "**VIOLATIONS**", "errors": "**ERRORS**"}
 
 
 def _dimensions(report: dict[str, Any]) -> list[str]:
-    return [d for d in DIMENSIONS if any(d in t["dimensions"] for t in report["targets"].values())]
+    return [d for d in Dimension if any(d in t["dimensions"] for t in report["targets"].values())]
 
 
 def _cell(counts: dict[str, int] | None) -> str:
