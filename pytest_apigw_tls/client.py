@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from .policy.catalog import Policy, load_catalog
+from .policy.catalog import Policy, builtin_catalog
 
 _NUMBERS = itertools.count(1)
 
@@ -28,7 +28,7 @@ _NUMBERS = itertools.count(1)
 def policies(endpoint_type: str | None = None, kind: str | None = None, post_quantum: bool | None = None) -> list[str]:
     """Ids of the policies a server can enforce, optionally of one endpoint type, kind (enhanced,
     legacy) or post-quantum or not: `@pytest.mark.parametrize("policy", policies())`."""
-    return [p.id for p in load_catalog().policies_for(endpoint_type)
+    return [p.id for p in builtin_catalog().policies_for(endpoint_type)
             if p.enforceable and (kind is None or p.kind == kind)
             and (post_quantum is None or p.is_post_quantum == post_quantum)]
 
@@ -95,7 +95,7 @@ def serve(server: Any, policy: str, cert_type: str = "rsa", access_mode: str | N
     Defaults follow API Gateway's rules: an enhanced policy gets STRICT unless told otherwise."""
     from .reference_server.config import Endpoint
 
-    found = load_catalog().policy(policy, endpoint_type)
+    found = server.catalog.policy(policy, endpoint_type)
     mode = access_mode.upper() if access_mode else ("STRICT" if found.is_enhanced else None)
     endpoint = server.add_endpoint(Endpoint(f"client-{next(_NUMBERS)}.apigw.test", found.id,
                                             endpoint_type or found.endpoint_types[0], mode, "custom", cert_type))

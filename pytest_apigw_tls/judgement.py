@@ -94,12 +94,10 @@ def cert_verdict(target: TargetSpec, observed: str) -> CaseVerdict:
 
 def discriminating_key(a: TargetSpec, b: TargetSpec) -> tuple[str, int, str]:
     """The first version (else suite, else group) on which the two targets' expectations differ."""
-    from .policy.catalog import load_catalog
     from .policy.expectations import expectations_for
 
-    catalog = load_catalog()
-    ours = {e.key: e for e in expectations_for(a.policy, a.cert_type or "rsa", catalog)}
-    theirs = {e.key: e for e in expectations_for(b.policy, b.cert_type or "rsa", catalog)}
+    ours = {e.key: e for e in expectations_for(a.policy, a.cert_type or "rsa", a.catalog)}
+    theirs = {e.key: e for e in expectations_for(b.policy, b.cert_type or "rsa", b.catalog)}
     for key, expectation in ours.items():
         if key in theirs and theirs[key].expected != expectation.expected:
             return key

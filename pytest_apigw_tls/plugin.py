@@ -22,6 +22,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .judgement import CaseVerdict
+    from .policy.catalog import Catalog
     from .probing.probes import ProbeSettings
     from .probing.targets import TargetSpec
     from .pytest_side.cases import Case
@@ -69,6 +70,7 @@ def _option(config: pytest.Config, name: str) -> str | None:
 
 @dataclasses.dataclass
 class PluginState:
+    catalog: Catalog  # built-in, extended by --apigw-policy-file: the targets and the reference server read it
     targets: list[TargetSpec]
     settings: ProbeSettings
     total_concurrency: int
@@ -96,39 +98,38 @@ def _number(config: pytest.Config, name: str, kind: type, default: float, low: f
 
 
 def _build_state(config: pytest.Config) -> PluginState:
+    from .policy.catalog import load_catalog
     from .probing.probes import MAX_SECONDS, ProbeSettings
     from .reports.model import CaseLog
 
     policy_file = _option(config, "policy-file")
-    if policy_file:
-        from .policy.catalog import use_policy_files
-
-        use_policy_files([policy_file])
+    catalog = load_catalog([policy_file] if policy_file else ())
     timeout = _number(config, "timeout", float, 5.0, 0.001, MAX_SECONDS)
     settings = ProbeSettings(timeout=timeout, concurrency=_number(config, "concurrency", int, 8, 1),
                              delay=_number(config, "delay", float, 0.0, 0.0, MAX_SECONDS),
                              retries=_number(config, "retries", int, 1, 0),
                              deadline=_number(config, "deadline", float, 300.0, 0.001, MAX_SECONDS))
     total = _number(config, "total-concurrency", int, 32, 1)
-    return PluginState(_targets(config), settings, total, CaseLog(), datetime.datetime.now(datetime.timezone.utc))
+    return PluginState(catalog, _targets(config, catalog), settings, total, CaseLog(),
+                       datetime.datetime.now(datetime.timezone.utc))
 
 
-def _targets(config: pytest.Config) -> list[TargetSpec]:
+def _targets(config: pytest.Config, catalog: Catalog) -> list[TargetSpec]:
     from .probing.targets import load_targets_file, make_target, reference_targets, unique_names
 
     address, targets_file = _option(config, "target"), _option(config, "targets")
     if address and targets_file:
         raise pytest.UsageError("apigw-tls: give --apigw-target or --apigw-targets, not both")
     if targets_file:
-        return load_targets_file(targets_file)
+        return load_targets_file(targets_file, catalog)
     if address:
         policy = _option(config, "policy")
         if not policy:
             raise pytest.UsageError("apigw-tls: --apigw-target needs --apigw-policy NAME")
         target = make_target(address, policy, _option(config, "sni"), _option(config, "endpoint-type"),
-                             _option(config, "cert-type"), _option(config, "access-mode"))
+                             _option(config, "cert-type"), _option(config, "access-mode"), catalog=catalog)
         return unique_names([target], [False])
-    return reference_targets()
+    return reference_targets(catalog)
 
 
 def state_of(config: pytest.Config) -> PluginState:
@@ -286,11 +287,19 @@ def apigw_ca() -> Any:
 
 
 @pytest.fixture(scope="session")
-def apigw_reference_server(apigw_ca: Any) -> Iterator[Any]:
-    """The reference server with its default endpoints (one per policy and certificate type)."""
-    from pytest_apigw_tls.reference_server import ReferenceServer
+def apigw_catalog(request: pytest.FixtureRequest) -> Catalog:
+    """The run's policy catalog: the built-in one, extended by --apigw-policy-file."""
+    return state_of(request.config).catalog
 
-    with ReferenceServer(ca=apigw_ca) as server:
+
+@pytest.fixture(scope="session")
+def apigw_reference_server(apigw_ca: Any, apigw_catalog: Catalog) -> Iterator[Any]:
+    """The reference server with its default endpoints (one per policy of the run's catalog and
+    certificate type)."""
+    from pytest_apigw_tls.reference_server import ReferenceServer
+    from pytest_apigw_tls.reference_server.config import default_config
+
+    with ReferenceServer(default_config(apigw_catalog), ca=apigw_ca) as server:
         yield server
         server.check()
 
@@ -426,7 +435,7 @@ def _report(config: pytest.Config, state: PluginState) -> dict[str, Any]:
     settings = {"timeout": state.settings.timeout, "concurrency": state.settings.concurrency,
                 "total_concurrency": state.total_concurrency, "delay": state.settings.delay,
                 "retries": state.settings.retries, "deadline": state.settings.deadline, "targets": len(state.targets)}
-    return build_report(state.log, documents, run_metadata(settings, state.started, "pytest"))
+    return build_report(state.log, documents, run_metadata(settings, state.started, "pytest", state.catalog))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

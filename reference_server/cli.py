@@ -72,7 +72,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from .control import ControlPlane
     from .server import ReferenceServer
 
-    config = _with_overrides(load_config(args.config) if args.config else default_config(), args)
+    config = _with_overrides(load_config(args.config, args.catalog) if args.config else default_config(args.catalog),
+                             args)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # before the address is printed: callers may stop us then
     with contextlib.ExitStack() as stack:

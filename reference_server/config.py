@@ -13,7 +13,7 @@ import tomllib
 from typing import Any
 
 from pytest_apigw_tls.errors import ConfigError
-from pytest_apigw_tls.policy.catalog import ENDPOINT_TYPES, Policy, load_catalog
+from pytest_apigw_tls.policy.catalog import ENDPOINT_TYPES, Catalog, Policy, builtin_catalog
 from pytest_apigw_tls.policy.fields import check_fields
 from pytest_apigw_tls.probing.hostnames import is_ip_address
 
@@ -36,15 +36,15 @@ class Endpoint:
     cert_type: str = "rsa"
     disabled: bool = False  # disableExecuteApiEndpoint: the handshake still happens, then 403
 
-    @property
-    def policy(self) -> Policy:
-        return load_catalog().policy(self.security_policy, self.endpoint_type)
+    def policy_in(self, catalog: Catalog) -> Policy:
+        """The policy it enforces, from the catalog of the server that serves it."""
+        return catalog.policy(self.security_policy, self.endpoint_type)
 
     @property
     def strict(self) -> bool:
         return self.access_mode == "STRICT"
 
-    def validate(self) -> "Endpoint":
+    def validate(self, catalog: Catalog) -> "Endpoint":
         """Apply API Gateway's rules; raise ConfigError with the service's wording where it has one."""
         check_fields(Endpoint, dataclasses.asdict(self), f"endpoint {self.hostname!r}")
         where = f"endpoint {self.hostname!r}"
@@ -62,7 +62,7 @@ class Endpoint:
             raise ConfigError(f"{where}: cert_type must be rsa, ecdsa or rsa,ecdsa")
         if self.kind == "default" and self.cert_type != "rsa":
             raise ConfigError(f"{where}: default endpoints serve RSA certificates")
-        policy = load_catalog().policy(self.security_policy, self.endpoint_type)
+        policy = self.policy_in(catalog)
         if not policy.enforceable:
             raise ConfigError(f"{where}: the reference server cannot enforce {policy.id}: its "
                               f"{', '.join(policy.unknown_facts)} are undocumented")
@@ -137,15 +137,19 @@ class ServerSettings:
 
 @dataclasses.dataclass(frozen=True)
 class ServerConfig:
+    """Endpoints, settings, and the catalog their policy names are read in (the built-in one, or one
+    extended by users' policy files)."""
+
     endpoints: tuple[Endpoint, ...]
     settings: ServerSettings = ServerSettings()
+    catalog: Catalog = dataclasses.field(default_factory=builtin_catalog, compare=False, repr=False)
 
     def validate(self) -> "ServerConfig":
         if not self.endpoints:
             raise ConfigError("no endpoints configured")
         seen: set[str] = set()
         for endpoint in self.endpoints:
-            endpoint.validate()
+            endpoint.validate(self.catalog)
             if endpoint.hostname in seen:
                 raise ConfigError(f"endpoint {endpoint.hostname!r} is configured twice")
             seen.add(endpoint.hostname)
@@ -161,7 +165,7 @@ def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"{where}: {error}") from None
 
 
-def parse_config(text: str, where: str = "config") -> ServerConfig:
+def parse_config(text: str, where: str = "config", catalog: Catalog | None = None) -> ServerConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -177,15 +181,15 @@ def parse_config(text: str, where: str = "config") -> ServerConfig:
     if not isinstance(raw_settings, dict):
         raise ConfigError(f"{where}: server settings are written as one [server] table")
     settings = _build(ServerSettings, dict(raw_settings), f"{where}: [server]")
-    return ServerConfig(endpoints, settings).validate()
+    return ServerConfig(endpoints, settings, catalog or builtin_catalog()).validate()
 
 
-def load_config(path: str | pathlib.Path) -> ServerConfig:
+def load_config(path: str | pathlib.Path, catalog: Catalog | None = None) -> ServerConfig:
     try:
         text = pathlib.Path(path).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), catalog)
 
 
 def validate_log_format(fmt: str) -> None:
@@ -199,14 +203,14 @@ def policy_slug(policy: Policy) -> str:
     return policy.id.removeprefix("SecurityPolicy_").replace("@", "_").replace("_", "-").lower()
 
 
-def default_endpoints() -> tuple[Endpoint, ...]:
+def default_endpoints(catalog: Catalog | None = None) -> tuple[Endpoint, ...]:
     """One endpoint per catalog policy and certificate type; enhanced ones STRICT, plus a BASIC twin.
 
     Hostnames read as `<policy>.<rsa|ecdsa|basic>.apigw.test`; a default-endpoint style name serves
     REGIONAL's default policy (TLS_1_0) with an RSA certificate, as AWS does.
     """
     endpoints = [Endpoint("abcdef1234.execute-api.us-east-1.amazonaws.com", "TLS_1_0", "REGIONAL", None, "default")]
-    for policy in (p for p in load_catalog().policies if p.enforceable):
+    for policy in (p for p in (catalog or builtin_catalog()).policies if p.enforceable):
         endpoint_type = policy.endpoint_types[0]
         mode = "STRICT" if policy.is_enhanced else None
         slug = policy_slug(policy)
@@ -218,7 +222,9 @@ def default_endpoints() -> tuple[Endpoint, ...]:
     return tuple(endpoints)
 
 
-def default_config(**settings: Any) -> ServerConfig:
-    """The built-in endpoints, with an arrival path (its own listener) for every endpoint type."""
+def default_config(catalog: Catalog | None = None, **settings: Any) -> ServerConfig:
+    """An endpoint for every policy of the catalog (built-in by default), with an arrival path (its own
+    listener) for every endpoint type."""
+    catalog = catalog or builtin_catalog()
     settings.setdefault("arrival_paths", {endpoint_type: 0 for endpoint_type in ENDPOINT_TYPES})
-    return ServerConfig(default_endpoints(), ServerSettings(**settings)).validate()
+    return ServerConfig(default_endpoints(catalog), ServerSettings(**settings), catalog).validate()

@@ -17,7 +17,7 @@ import time
 from typing import Any, Iterable
 
 from pytest_apigw_tls.errors import ApigwTlsError, UnknownPolicyError
-from pytest_apigw_tls.policy.catalog import ENDPOINT_TYPES, load_catalog
+from pytest_apigw_tls.policy.catalog import ENDPOINT_TYPES, Catalog, builtin_catalog
 
 from .config import ACCESS_MODES, Endpoint
 from .connection import is_hostname
@@ -71,15 +71,14 @@ class Resource:
                 "regionalDomainName": self.hostname, "mutualTlsAuthentication": {"enabled": self.mutual_tls}}
 
 
-def service_name(endpoint: Endpoint) -> str:
+def service_name(endpoint: Endpoint, catalog: Catalog) -> str:
     """The securityPolicy value API Gateway shows: the catalog's AWS name, never its internal id
     (TLS_1_0@EDGE is TLS_1_0 on an EDGE endpoint)."""
-    return load_catalog().policy(endpoint.security_policy, endpoint.endpoint_type).name
+    return endpoint.policy_in(catalog).name
 
 
-def validate_change(old: Resource, new: Resource, creating: bool = False) -> None:
+def validate_change(old: Resource, new: Resource, catalog: Catalog, creating: bool = False) -> None:
     """API Gateway's rules for a change from `old` to `new` (or a creation); BadRequest names the broken one."""
-    catalog = load_catalog()
     if new.endpoint_type not in ENDPOINT_TYPES:
         raise BadRequest(f"Invalid endpoint type: {new.endpoint_type}")
     if old.access_mode == "STRICT" and new.endpoint_type != old.endpoint_type:
@@ -111,7 +110,7 @@ def validate_change(old: Resource, new: Resource, creating: bool = False) -> Non
         raise BadRequest("Mutual TLS authentication is not supported with an enhanced security policy")
 
 
-def apply_patch(resource: Resource, operations: Iterable[dict[str, Any]]) -> Resource:
+def apply_patch(resource: Resource, operations: Iterable[dict[str, Any]], catalog: Catalog | None = None) -> Resource:
     """The resource after `operations` ({"op": "replace", "path": ..., "value": ...}), validated."""
     changed = resource
     for operation in operations:
@@ -135,7 +134,7 @@ def apply_patch(resource: Resource, operations: Iterable[dict[str, Any]]) -> Res
             changed = dataclasses.replace(changed, endpoint_type=str(value).upper())
         else:
             raise BadRequest(f"Invalid patch path {path}")
-    validate_change(resource, changed)
+    validate_change(resource, changed, catalog or builtin_catalog())
     return changed
 
 
@@ -161,10 +160,9 @@ class ControlPlane:
         for endpoint in server.endpoints:
             kind = REST_API if endpoint.kind == "default" else DOMAIN_NAME
             resource_id = endpoint.hostname.split(".")[0] if kind == REST_API else endpoint.hostname
-            self._resources[(kind, resource_id)] = Resource(kind, resource_id, endpoint.hostname,
-                                                            endpoint.endpoint_type, service_name(endpoint),
-                                                            endpoint.access_mode, disabled=endpoint.disabled,
-                                                            created=time.time())
+            self._resources[(kind, resource_id)] = Resource(
+                kind, resource_id, endpoint.hostname, endpoint.endpoint_type, service_name(endpoint, server.catalog),
+                endpoint.access_mode, disabled=endpoint.disabled, created=time.time())
 
     def get(self, kind: str, resource_id: str) -> Resource:
         with self._lock:
@@ -186,7 +184,7 @@ class ControlPlane:
                 raise NotFound(f"Invalid identifier specified: {resource_id}")
             if current.updating:
                 raise BadRequest("The resource is being updated; try again when its status is AVAILABLE")
-            changed = dataclasses.replace(apply_patch(current, operations), updating=True)
+            changed = dataclasses.replace(apply_patch(current, operations, self.server.catalog), updating=True)
             self._resources[(kind, resource_id)] = changed
             timer = self._pending[(kind, resource_id)] = threading.Timer(
                 self.propagation_delay, self._propagate, args=(changed,))
@@ -243,7 +241,7 @@ class ControlPlane:
         blank = Resource(kind, resource_id, hostname, endpoint_type, "TLS_1_2", None)
         resource = Resource(kind, resource_id, hostname, endpoint_type, policy, mode.upper() if mode else None,
                             mutual_tls, False, disabled, name, time.time())
-        validate_change(blank, resource, creating=True)
+        validate_change(blank, resource, self.server.catalog, creating=True)
         with self._lock:
             if (kind, resource_id) in self._resources:
                 raise Conflict(f"The domain name you provided already exists: {resource_id}")

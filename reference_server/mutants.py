@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from OpenSSL import SSL
 
-from pytest_apigw_tls.policy.catalog import Policy, Suite, load_catalog
+from pytest_apigw_tls.policy.catalog import Policy, Suite, builtin_catalog
 from pytest_apigw_tls.policy.codepoints import TlsVersion
 from pytest_apigw_tls.policy.policyfiles import group_from_registry
 from pytest_apigw_tls.policy.universe import RegisteredGroup
@@ -32,18 +32,18 @@ def _with(policy: Policy, **changes: tuple[Any, ...]) -> Policy:
 
 def _retarget(server: ReferenceServer, policy_id: str, mutate: Callable[[Policy], Policy]) -> None:
     for endpoint in server.endpoints:
-        if endpoint.policy.id == policy_id:
-            server.set_policy(endpoint.hostname, mutate(endpoint.policy))
+        if server.policy_of(endpoint).id == policy_id:
+            server.set_policy(endpoint.hostname, mutate(server.policy_of(endpoint)))
 
 
 class _Tls11Enabled(ReferenceServer):
     """TLS_1_2 endpoints also speak TLS 1.1 (with the SHA-1 suites it needs), to clients offering it."""
 
     def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
-        if endpoint.policy.id != "TLS_1_2" or _highest_offered(hello) > TlsVersion.TLSv1_1:
+        if self.policy_of(endpoint).id != "TLS_1_2" or _highest_offered(hello) > TlsVersion.TLSv1_1:
             return super().context_for(endpoint, hello)
-        legacy = load_catalog().policy("TLS_1_0")
-        wrong = _with(endpoint.policy, versions=(TlsVersion.TLSv1_1,), tls12_suites=legacy.tls12_suites.value)
+        legacy = builtin_catalog().policy("TLS_1_0")
+        wrong = _with(self.policy_of(endpoint), versions=(TlsVersion.TLSv1_1,), tls12_suites=legacy.tls12_suites.value)
         return endpoint_context(endpoint, self.authority, wrong)
 
 
@@ -59,9 +59,10 @@ class _Tls11Missing(ReferenceServer):
     """TLS_1_0 endpoints refuse a client whose highest version is TLS 1.1."""
 
     def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
-        if endpoint.policy.id != "TLS_1_0" or _highest_offered(hello) != TlsVersion.TLSv1_1:
+        if self.policy_of(endpoint).id != "TLS_1_0" or _highest_offered(hello) != TlsVersion.TLSv1_1:
             return super().context_for(endpoint, hello)
-        return endpoint_context(endpoint, self.authority, _with(endpoint.policy, versions=(TlsVersion.TLSv1_0,)))
+        only_tls10 = _with(self.policy_of(endpoint), versions=(TlsVersion.TLSv1_0,))
+        return endpoint_context(endpoint, self.authority, only_tls10)
 
 
 class _StrictTooStrict(ReferenceServer):
@@ -80,7 +81,8 @@ class _WrongCertificate(ReferenceServer):
     def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
         if endpoint.hostname != "tls13-2025-edge.ecdsa.apigw.test":
             return super().context_for(endpoint, hello)
-        return endpoint_context(dataclasses.replace(endpoint, cert_type="rsa"), self.authority)
+        return endpoint_context(dataclasses.replace(endpoint, cert_type="rsa"), self.authority,
+                                self.policy_of(endpoint))
 
 
 class _StrictIgnored(ReferenceServer):
@@ -106,7 +108,7 @@ class _PolicyByHost(ReferenceServer):
 
 
 def _extra_suite(server: ReferenceServer) -> ReferenceServer:
-    chacha = load_catalog().suite("ECDHE-RSA-CHACHA20-POLY1305")
+    chacha = builtin_catalog().suite("ECDHE-RSA-CHACHA20-POLY1305")
     _retarget(server, "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09",
               lambda p: _with(p, tls12_suites=p.tls12_suites.value + (chacha,)))
     return server
@@ -126,7 +128,7 @@ def _missing_group(server: ReferenceServer) -> ReferenceServer:
 
 
 def _extra_group(server: ReferenceServer) -> ReferenceServer:
-    secp521r1 = load_catalog().group("secp521r1")
+    secp521r1 = builtin_catalog().group("secp521r1")
     # first in the server's order: chosen even beside the certificate's curve on the ECDSA endpoint at TLS 1.2
     _retarget(server, "SecurityPolicy_TLS13_1_2_2021_06", lambda p: _with(p, groups=(secp521r1,) + p.groups.value))
     return server
@@ -141,7 +143,7 @@ def _registry_suite(server: ReferenceServer) -> ReferenceServer:
 
 
 def _registered(name: str) -> RegisteredGroup:
-    group = load_catalog().universe.group_named(name)
+    group = builtin_catalog().universe.group_named(name)
     if group is None:
         raise LookupError(f"the IANA registry data has no group {name}")
     return group

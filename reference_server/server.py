@@ -45,6 +45,7 @@ class ReferenceServer:
                  access_log: TextIO | None = None, ca: Any = None) -> None:
         capabilities.require_full()
         self.config = (config or default_config()).validate()
+        self.catalog = self.config.catalog  # the policy names of every endpoint, added or updated, are read here
         self._tempdir = None if workdir else tempfile.TemporaryDirectory(prefix="apigw-tls-")
         self.workdir = pathlib.Path(workdir or self._tempdir.name)  # type: ignore[union-attr]
         self.authority = CertificateAuthority(self.workdir, ca)
@@ -152,7 +153,7 @@ class ReferenceServer:
     # -- endpoints reachable at https://localhost:PORT/ ------------------------------------------------
     def add_endpoint(self, endpoint: Endpoint) -> Endpoint:
         """Serve one more endpoint from now on (validated as a config's would be)."""
-        endpoint.validate()
+        endpoint.validate(self.catalog)
         with self._lock:
             if endpoint.hostname in self._endpoints:
                 raise ConfigError(f"endpoint {endpoint.hostname!r} is configured twice")
@@ -196,11 +197,10 @@ class ReferenceServer:
 
     def url_for(self, policy: str, cert_type: str = "rsa", access_mode: str | None = None) -> str:
         """https://localhost:PORT/ of the built-in endpoint serving `policy` with a `cert_type` certificate."""
-        from pytest_apigw_tls.policy.catalog import load_catalog
-
-        wanted = load_catalog().policy(policy)
+        wanted = self.catalog.policy(policy)
         for endpoint in self.endpoints:
-            if (endpoint.policy.id == wanted.id and endpoint.cert_type == cert_type and endpoint.kind == "custom"
+            if (self.policy_of(endpoint).id == wanted.id and endpoint.cert_type == cert_type
+                    and endpoint.kind == "custom"
                     and (access_mode is None or endpoint.access_mode == access_mode)):
                 return f"https://localhost:{self.pin(endpoint.hostname)[1]}/"
         raise KeyError(f"no endpoint serves {wanted.id} with an {cert_type} certificate")
@@ -260,8 +260,8 @@ class ReferenceServer:
 
     def update_endpoint(self, endpoint: Endpoint) -> None:
         """Serve `endpoint` (same hostname, new settings) from the next connection on."""
-        endpoint.validate()
-        context = endpoint_context(endpoint, self.authority)
+        endpoint.validate(self.catalog)
+        context = endpoint_context(endpoint, self.authority, self.policy_of(endpoint))
         with self._lock:  # checked and replaced at once: an endpoint removed meanwhile stays removed
             old = self._endpoints.get(endpoint.hostname)
             if old is None:
@@ -270,6 +270,10 @@ class ReferenceServer:
         with self._contexts_lock:
             self._contexts.pop(old, None)  # the old settings' compiled context is not kept
             self._contexts[endpoint] = context
+
+    def policy_of(self, endpoint: Endpoint) -> Policy:
+        """The policy `endpoint` claims, read in this server's catalog."""
+        return endpoint.policy_in(self.catalog)
 
     def set_policy(self, hostname: str, policy: Policy) -> None:
         """Enforce `policy` (any Policy object, even one outside the catalog) for `hostname` from the
@@ -292,7 +296,7 @@ class ReferenceServer:
         with self._contexts_lock:
             context = self._contexts.get(endpoint)
         if context is None:
-            context = endpoint_context(endpoint, self.authority)
+            context = endpoint_context(endpoint, self.authority, self.policy_of(endpoint))
             with self._contexts_lock:
                 context = self._contexts.setdefault(endpoint, context)
         return context

@@ -151,10 +151,10 @@ def _key_type_of(ca: trustme.CA) -> str:
     return "rsa" if isinstance(_signing_key(ca), rsa.RSAPrivateKey) else "ecdsa"
 
 
-def endpoint_context(endpoint: Endpoint, authority: CertificateAuthority, policy: Policy | None = None) -> SSL.Context:
-    """The endpoint's context under its own policy, or under `policy` when given (live changes, mutants),
-    with a certificate of each of its key types ("rsa,ecdsa": both, OpenSSL picks per handshake)."""
-    context = policy_context(policy or endpoint.policy)
+def endpoint_context(endpoint: Endpoint, authority: CertificateAuthority, policy: Policy) -> SSL.Context:
+    """The endpoint's context under `policy` (its own, or another for live changes and mutants), with a
+    certificate of each of its key types ("rsa,ecdsa": both, OpenSSL picks per handshake)."""
+    context = policy_context(policy)
     for cert_type in cert_types(endpoint.cert_type):
         authority.leaf(endpoint.hostname, cert_type).configure_cert(context)
     return context

@@ -10,6 +10,7 @@ from pytest_apigw_tls.reference_server import Endpoint, parse_config
 from pytest_apigw_tls.reference_server.config import default_endpoints
 
 from pytest_apigw_tls.errors import ConfigError
+from pytest_apigw_tls.policy.catalog import builtin_catalog
 
 GOOD = """
 [server]
@@ -32,7 +33,7 @@ cert_type = "ecdsa"
 def test_a_good_config_loads_with_its_settings():
     config = parse_config(GOOD)
     assert config.settings.strict_status == 403
-    assert {e.hostname: e for e in config.endpoints}["api.example.com"].policy.id == "TLS_1_2@EDGE"
+    assert {e.hostname: e for e in config.endpoints}["api.example.com"].policy_in(config.catalog).id == "TLS_1_2@EDGE"
 
 
 @pytest.mark.parametrize("endpoint,message", [
@@ -48,7 +49,7 @@ def test_a_good_config_loads_with_its_settings():
 ])
 def test_api_gateway_rules_refuse_bad_endpoints(endpoint, message):
     with pytest.raises(Exception, match=message):
-        endpoint.validate()
+        endpoint.validate(builtin_catalog())
 
 
 @pytest.mark.parametrize("text,message", [
@@ -80,7 +81,7 @@ def test_malformed_config_is_one_clear_error(text, message):
 
 def test_default_endpoints_cover_every_policy_and_both_certificate_types():
     endpoints = default_endpoints()
-    assert len({(e.policy.id, e.cert_type) for e in endpoints}) == 28
+    assert len({(e.policy_in(builtin_catalog()).id, e.cert_type) for e in endpoints}) == 28
     assert all(e.cert_type == "rsa" for e in endpoints if e.kind == "default")
 
 

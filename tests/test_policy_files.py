@@ -8,8 +8,7 @@ import pytest
 
 from pytest_apigw_tls.cli.main import main
 from pytest_apigw_tls.errors import ConfigError
-from pytest_apigw_tls.policy import catalog as catalog_module
-from pytest_apigw_tls.policy.catalog import builtin_catalog, load_catalog, use_policy_files
+from pytest_apigw_tls.policy.catalog import builtin_catalog, load_catalog
 from pytest_apigw_tls.policy.policyfiles import extend_catalog
 
 pytest_plugins = ["pytester"]
@@ -23,12 +22,6 @@ tls13_suites = ["TLS_AES_256_GCM_SHA384"]
 tls12_suites = ["ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384"]
 groups = ["secp384r1", "x25519"]
 """
-
-
-@pytest.fixture(autouse=True)
-def builtin_afterwards():
-    yield
-    catalog_module._active.clear()
 
 
 def write(tmp_path, text, name="mine.toml"):
@@ -91,20 +84,19 @@ from pytest_apigw_tls.conformance.test_groups import test_group
 CONFTEST = """
 import dataclasses
 import pytest
-from pytest_apigw_tls.policy.catalog import load_catalog
 from pytest_apigw_tls.reference_server import ReferenceServer
+from pytest_apigw_tls.reference_server.config import default_config
 
 @pytest.fixture(scope="session")
-def apigw_reference_server(apigw_ca):
-    with ReferenceServer(ca=apigw_ca) as server:
+def apigw_reference_server(apigw_ca, apigw_catalog):
+    with ReferenceServer(default_config(apigw_catalog), ca=apigw_ca) as server:
         {mutate}
         yield server
 """
-EXTRA_SUITE = """catalog = load_catalog()
-        for endpoint in server.endpoints:
-            if endpoint.policy.id == "Mozilla-Intermediate-5.7":
-                p = endpoint.policy
-                extra = catalog.suite("ECDHE-RSA-AES128-SHA256")
+EXTRA_SUITE = """for endpoint in server.endpoints:
+            if server.policy_of(endpoint).id == "Mozilla-Intermediate-5.7":
+                p = server.policy_of(endpoint)
+                extra = apigw_catalog.suite("ECDHE-RSA-AES128-SHA256")
                 server.set_policy(endpoint.hostname, dataclasses.replace(
                     p, tls12_suites=dataclasses.replace(p.tls12_suites, value=p.tls12_suites.value + (extra,))))"""
 
@@ -129,9 +121,11 @@ def test_the_elb_policy_is_served_and_judged(apigw_reference_server_factory=None
     from pytest_apigw_tls.probing.probes import ProbeSettings, Target
     from pytest_apigw_tls.probing.scan import scan
 
-    policy = use_policy_files([ELB]).policy("ELBSecurityPolicy-TLS13-1-3-CNSA2-INTEROP1-FIPS-PQ-2026-07")
-    with ReferenceServer(ServerConfig((Endpoint("cnsa.example.test", policy.id, cert_type="ecdsa"),))) as server:
-        result = scan(Target(*server.address, "cnsa.example.test"), policy, "ecdsa", ProbeSettings())
+    catalog = load_catalog([ELB])
+    policy = catalog.policy("ELBSecurityPolicy-TLS13-1-3-CNSA2-INTEROP1-FIPS-PQ-2026-07")
+    config = ServerConfig((Endpoint("cnsa.example.test", policy.id, cert_type="ecdsa"),), catalog=catalog)
+    with ReferenceServer(config) as server:
+        result = scan(Target(*server.address, "cnsa.example.test"), policy, "ecdsa", ProbeSettings(), catalog)
     assert result.conforms, [v.evidence for v in result.verdicts if v.verdict != "pass"]
     accepted = {v.expectation.item for v in result.verdicts
                 if v.observed == "accepted" and v.expectation.dimension == "group"}
@@ -155,7 +149,7 @@ def test_a_policy_derived_from_a_scan_pins_todays_behaviour(tmp_path, capsys):
         capsys.readouterr()
         assert main(["scan", f"{host}:{port}", "--sni", "tls-1-2.rsa.apigw.test", "--policy", "TODAY",
                      "--policy-file", str(derived), "--cert-type", "rsa"]) == 0
-    observed = load_catalog().policy("TODAY")
+    observed = load_catalog([str(derived)]).policy("TODAY")  # no state kept: the file is read again
     tls_1_2 = builtin_catalog().policy("TLS_1_2")
     assert set(observed.versions.value) == set(tls_1_2.versions.value)
     assert {s.openssl for s in observed.tls12_suites.value} == {s.openssl for s in tls_1_2.accepted_suites(
@@ -187,7 +181,7 @@ def test_an_ecdhe_suite_named_from_the_registry_asks_the_groups_like_a_catalog_o
 
     text = MINE.replace('tls12_suites = ["ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384"]',
                         'tls12_suites = ["TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256"]')
-    catalog = use_policy_files([write(tmp_path, text)])
+    catalog = load_catalog([write(tmp_path, text)])
     policy = catalog.policy("MINE")
     [suite] = policy.tls12_suites.value
     assert (suite.kx, suite.auth) == ("ECDHE", "RSA")

@@ -8,7 +8,7 @@ import pytest
 from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
 from pytest_apigw_tls.reference_server.config import default_endpoints
 
-from pytest_apigw_tls.policy.catalog import load_catalog
+from pytest_apigw_tls.policy.catalog import builtin_catalog, load_catalog
 from pytest_apigw_tls.policy.codepoints import TlsVersion
 from pytest_apigw_tls.probing.access import http_probe
 from pytest_apigw_tls.probing.handshake import handshake_probe
@@ -39,7 +39,7 @@ def get_json(server, hostname, **limits):
 
 @pytest.mark.parametrize("endpoint", TLS_ENDPOINTS, ids=lambda e: e.hostname)
 def test_every_allowed_version_and_suite_handshakes_and_is_reported(server, endpoint):
-    policy = endpoint.policy
+    policy = endpoint.policy_in(builtin_catalog())
     for version in policy.versions.value:
         for suite in policy.accepted_suites(version, endpoint.cert_type):
             answer = get_json(server, endpoint.hostname, version=version, suite=suite.openssl)
@@ -49,7 +49,7 @@ def test_every_allowed_version_and_suite_handshakes_and_is_reported(server, endp
 
 @pytest.mark.parametrize("endpoint", TLS_ENDPOINTS, ids=lambda e: e.hostname)
 def test_every_disallowed_version_and_suite_gets_an_alert(server, endpoint):
-    policy = endpoint.policy
+    policy = endpoint.policy_in(builtin_catalog())
     for version in (TlsVersion.TLSv1_0, TlsVersion.TLSv1_1, TlsVersion.TLSv1_2, TlsVersion.TLSv1_3):
         if not policy.allows_version(version):
             observation = handshake_probe(target(server, endpoint.hostname), TIMEOUT, version)
@@ -78,13 +78,14 @@ def test_stdlib_ssl_client_sees_the_same_versions(server, endpoint):
                 with context.wrap_socket(raw, server_hostname=endpoint.hostname) as tls:
                     negotiated = (tls.version(), tls.cipher()[0])
             except ssl.SSLError as error:
-                assert not endpoint.policy.allows_version(version), error
+                assert not endpoint.policy_in(builtin_catalog()).allows_version(version), error
                 continue
-        assert endpoint.policy.allows_version(version)
+        assert endpoint.policy_in(builtin_catalog()).allows_version(version)
         assert negotiated[0] == version.openssl_name
-        assert negotiated[1] in {s.openssl for s in endpoint.policy.accepted_suites(version, "rsa")}
+        policy = endpoint.policy_in(builtin_catalog())
+        assert negotiated[1] in {s.openssl for s in policy.accepted_suites(version, "rsa")}
         if version < TlsVersion.TLSv1_3:  # the stdlib can limit TLS 1.2-and-below suites one by one
-            for suite in endpoint.policy.accepted_suites(version, "rsa"):
+            for suite in endpoint.policy_in(builtin_catalog()).accepted_suites(version, "rsa"):
                 context.set_ciphers(f"{suite.openssl}:@SECLEVEL=0")
                 with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
                     with context.wrap_socket(raw, server_hostname=endpoint.hostname) as tls:

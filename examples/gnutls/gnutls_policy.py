@@ -25,7 +25,7 @@ from typing import Iterator
 
 import trustme
 
-from pytest_apigw_tls.policy.catalog import Policy, load_catalog
+from pytest_apigw_tls import Policy, load_catalog
 
 HOSTNAME = "vendor.example.test"
 GNUTLS_GROUPS = {"x25519": "X25519", "x448": "X448", "secp256r1": "SECP256R1", "secp384r1": "SECP384R1",
@@ -66,7 +66,7 @@ def priority(policy: Policy) -> str:
 def unavoidable(policy: Policy, cert_type: str) -> set[str]:
     """Case items GnuTLS cannot get right under this policy: groups it lacks, and the suites its
     cartesian priority string enables beyond the policy's list."""
-    from pytest_apigw_tls.policy.codepoints import TlsVersion
+    from pytest_apigw_tls import TlsVersion
 
     missing = {g.name for g in policy.groups.value if g.name not in GNUTLS_GROUPS}
     allowed = {s.openssl for s in policy.tls12_suites.value}

@@ -23,7 +23,7 @@ from typing import Iterator
 
 import trustme
 
-from pytest_apigw_tls.policy.catalog import Policy, load_catalog
+from pytest_apigw_tls import Policy, load_catalog
 
 HOSTNAME = "vendor.example.test"
 # What the system OpenSSL 3.0 behind Debian's nginx knows (the hybrids arrived in OpenSSL 3.5).

@@ -105,9 +105,8 @@ def run_logs(args: argparse.Namespace) -> int:
     from ..logs.formats import log_format
     from ..logs.parallel import assess_inputs
     from ..logs.readiness import parse_time
-    from ..policy.catalog import load_catalog
 
-    policy = load_catalog().policy(args.policy, args.endpoint_type)
+    policy = args.catalog.policy(args.policy, args.endpoint_type)
     fmt = log_format(args.format)
     split_at = None
     if args.split_at:
@@ -117,7 +116,7 @@ def run_logs(args: argparse.Namespace) -> int:
     if not 0 <= args.max_unread <= 1:
         raise ConfigError("--max-unread is a share between 0 and 1")
     readiness = assess_inputs(args.files, args.format, policy.id, args.endpoint_type, args.strict, args.server_name,
-                              split_at, progress=sys.stderr.isatty())
+                              split_at, progress=sys.stderr.isatty(), policy_files=tuple(args.policy_file or ()))
     out = sys.stderr if args.json == "-" else sys.stdout
     _print(readiness, args.strict, out)
     _write(args.json, json.dumps(readiness.to_dict(), indent=2) + "\n")

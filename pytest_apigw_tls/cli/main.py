@@ -56,7 +56,7 @@ def run_policies(args: argparse.Namespace) -> int:
 
         write_text(args.output or "-", policy_from_scan(args.from_scan, args.name))
         return 0
-    policies = load_catalog().policies_for(args.endpoint_type)
+    policies = args.catalog.policies_for(args.endpoint_type)
     if args.json:
         import json
 
@@ -137,10 +137,8 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
-        if getattr(args, "policy_file", None):
-            from ..policy.catalog import use_policy_files
-
-            use_policy_files(args.policy_file)
+        if hasattr(args, "policy_file"):  # the commands that read policies: the run's catalog, built once
+            args.catalog = load_catalog(args.policy_file or ())
         return int(args.run(args))
     except ApigwTlsError as error:
         print(f"apigw-tls: error: {error}", file=sys.stderr)

@@ -58,13 +58,13 @@ def run_matrix(args: argparse.Namespace) -> int:
     if not any(p in part for part in command for p in PLACEHOLDERS):
         raise ConfigError("the command names no {url}, {host}, {port} or {ca}: it would not reach the server")
     from ..client import policies, serve
-    from ..policy.catalog import load_catalog
     from ..reference_server import ReferenceServer
+    from ..reference_server.config import default_config
 
-    asked = [load_catalog().policy(name, args.endpoint_type).id for name in args.policy] if args.policy else \
+    asked = [args.catalog.policy(name, args.endpoint_type).id for name in args.policy] if args.policy else \
         policies(args.endpoint_type)  # an unknown name: one line with a did-you-mean
     rows = []
-    with ReferenceServer() as server:
+    with ReferenceServer(default_config(args.catalog)) as server:
         for policy in asked:
             endpoint = serve(server, policy, args.cert_type)
             argv = [part.replace("{url}", endpoint.url).replace("{host}", endpoint.hostname)

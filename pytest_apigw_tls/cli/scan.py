@@ -103,11 +103,11 @@ def _specs(args: argparse.Namespace) -> list[TargetSpec]:
     if args.targets:
         if args.target or args.policy:
             raise ConfigError("give HOST[:PORT] with --policy, or --targets FILE, not both")
-        return load_targets_file(args.targets)
+        return load_targets_file(args.targets, args.catalog)
     if not args.target or not args.policy:
         raise ConfigError("give HOST[:PORT] and --policy NAME (or --targets FILE)")
     spec = make_target(args.target, args.policy, args.sni, args.endpoint_type, args.cert_type, args.access_mode,
-                       args.strict_status)
+                       args.strict_status, catalog=args.catalog)
     if args.other_path:
         from ..probing.targets import parse_host_port
 
@@ -138,8 +138,8 @@ def run_scan(args: argparse.Namespace) -> int:
     progress = _progress if sys.stderr.isatty() and len(specs) == 1 else None
     scanned = specs + [b for s in specs if (b := s.resolve_default_endpoint()) is not None]
     def scanning(spec: TargetSpec) -> Callable[[threading.Semaphore], ScanResult]:
-        return lambda budget: scan(spec.resolve(), spec.policy, spec.cert_type, settings, progress=progress,
-                                   budget=budget)
+        return lambda budget: scan(spec.resolve(), spec.policy, spec.cert_type, settings, spec.catalog,
+                                   progress=progress, budget=budget)
 
     def detecting(spec: TargetSpec) -> Callable[[threading.Semaphore], str | ApigwTlsError]:
         return lambda _budget: _detection(spec, settings)
@@ -282,4 +282,4 @@ def _write_document(args: argparse.Namespace, targets: dict[str, Any], cases: li
     settings = {"timeout": args.timeout, "concurrency": args.concurrency, "total_concurrency": args.total_concurrency,
                 "delay": args.delay, "retries": args.retries, "deadline": args.deadline, "targets": len(targets)}
     started = datetime.datetime.now(datetime.timezone.utc)
-    write_json(args.json, document(run_metadata(settings, started, "scan"), targets, cases))
+    write_json(args.json, document(run_metadata(settings, started, "scan", args.catalog), targets, cases))

@@ -66,11 +66,11 @@ def _piece_items(path: str, start: int, end: int) -> Iterator[Item]:
 
 def _read_piece(path: str, start: int, end: int, spec: str | None, policy_id: str,
                 endpoint_type: str | None, strict: bool, server_name: str | None,
-                split_at: datetime.datetime | None) -> Readiness:
+                split_at: datetime.datetime | None, policy_files: tuple[str, ...]) -> Readiness:
     from ..policy.catalog import load_catalog
     from .formats import log_format
 
-    catalog = load_catalog()
+    catalog = load_catalog(policy_files)  # a worker process builds the run's catalog from the same files
     return assess(_piece_items(path, start, end), log_format(spec),
                   catalog.policy(policy_id, endpoint_type), catalog, strict, server_name, split_at)
 
@@ -92,12 +92,12 @@ def _say(progress: bool, text: str) -> None:
 
 def assess_inputs(paths: list[str], spec: str | None, policy_id: str, endpoint_type: str | None, strict: bool,
                   server_name: str | None, split_at: datetime.datetime | None,
-                  progress: bool = False) -> Readiness:
+                  progress: bool = False, policy_files: tuple[str, ...] = ()) -> Readiness:
     """Every input in order; large plain files in parallel pieces; with `progress`, a line on stderr."""
     from ..policy.catalog import load_catalog
     from .formats import log_format
 
-    catalog = load_catalog()
+    catalog = load_catalog(policy_files)
     policy = catalog.policy(policy_id, endpoint_type)
     fmt = log_format(spec)
     workers = max(1, min(os.cpu_count() or 1, 8))
@@ -110,7 +110,7 @@ def assess_inputs(paths: list[str], spec: str | None, policy_id: str, endpoint_t
                 pieces = _pieces(path, workers)
                 _say(progress, f"{where} ({os.path.getsize(path) >> 20} MiB in {len(pieces)} pieces)")
                 futures = [pool.submit(_read_piece, path, *piece, spec, policy_id, endpoint_type, strict,
-                                       server_name, split_at) for piece in pieces]
+                                       server_name, split_at, policy_files) for piece in pieces]
                 offsets += _lines_before(path, pieces)  # counted while the pieces are being read
                 for done, future in enumerate(futures, 1):
                     parts.append(future.result())

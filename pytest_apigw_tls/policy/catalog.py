@@ -202,7 +202,7 @@ class Policy:
             if name in (getattr(item, "openssl", None), getattr(item, "iana", None), getattr(item, "name", None)) \
                     or str(name).lower() == str(getattr(item, "name", "")).lower():
                 return item
-        catalog = load_catalog()
+        catalog = builtin_catalog()  # a name the policy does not own: the packaged catalog's, or the registry's
         try:
             return catalog.suite(name) if kind == "suite" else catalog.group(name)
         except CatalogError:
@@ -435,22 +435,13 @@ def builtin_catalog() -> Catalog:
     return catalog_from_tables(datacache.parsed(DATA / "catalog.toml", _toml_tables))
 
 
-_active: list[Catalog] = []  # the built-in catalog extended by users' policy files, once they are loaded
-
-
-def load_catalog() -> Catalog:
-    """The catalog in use: the built-in one, plus the policies of any file given with use_policy_files."""
-    return _active[-1] if _active else builtin_catalog()
-
-
-def use_policy_files(paths: Iterable[str]) -> Catalog:
-    """The built-in catalog extended with users' policy files becomes the catalog in use
-    (policyfiles.py validates them), for every
-    front-end at once: plugin, scan, serve, logs, policies, matrix and the reference server."""
+def load_catalog(policy_files: Iterable[str] = ()) -> Catalog:
+    """The built-in catalog, extended with the policies of users' policy files (policyfiles.py checks
+    them). No state is kept: each front-end builds the catalog of its run once and hands it on (to the
+    scan, the plugin's session, the reference server)."""
     from .policyfiles import extend_catalog
 
     catalog = builtin_catalog()
-    for path in paths:
+    for path in policy_files:
         catalog = extend_catalog(catalog, path)
-    _active.append(catalog)
     return catalog

@@ -55,10 +55,10 @@ def detect() -> Capabilities:
     can_set = hasattr(lib, "SSL_CTX_set1_curves_list")
     groups = set()
     if can_set:
-        from ..policy.catalog import load_catalog
+        from ..policy.catalog import builtin_catalog
 
         context = SSL.Context(SSL.TLS_METHOD)  # each call replaces the list: one context answers for every group
-        for group in load_catalog().groups:
+        for group in builtin_catalog().groups:
             if lib.SSL_CTX_set1_curves_list(context._context, group.name.encode()) == 1:
                 groups.add(group.name)
     try:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from OpenSSL import SSL
 
 from ..errors import CatalogError
-from ..policy.catalog import Group, Suite, load_catalog
+from ..policy.catalog import Group, Suite, builtin_catalog
 from ..policy.codepoints import AlertDescription, TlsVersion
 from . import capabilities
 from .probes import (
@@ -87,7 +87,7 @@ def _cert_curve(key: object | None) -> int | None:
     supported_groups names it, RFC 8422 5.1); None for other keys or curves the registry lacks."""
     if not isinstance(key, ec.EllipticCurvePublicKey):
         return None
-    registered = load_catalog().universe.group_named(key.curve.name)
+    registered = builtin_catalog().universe.group_named(key.curve.name)
     return registered.code if registered else None
 
 
@@ -174,8 +174,8 @@ def handshake_probe(target: Target, timeout: float, version: TlsVersion | None =
         key = _peer_key(connection)
         return Observation(
             Outcome.ACCEPTED, f"handshake: {negotiated.label} {suite_name}" + (f" {group}" if group else ""),
-            version=int(negotiated), suite=_code(load_catalog().suite, suite_name),
-            group=_code(load_catalog().group, group), cert_type=_cert_type(key),
+            version=int(negotiated), suite=_code(builtin_catalog().suite, suite_name),
+            group=_code(builtin_catalog().group, group), cert_type=_cert_type(key),
             cert_curve=_cert_curve(key))
 
 

@@ -12,7 +12,7 @@ import time
 from typing import Callable
 
 from ..errors import TargetError
-from ..policy.catalog import CERT_TYPES, Catalog, Policy, load_catalog
+from ..policy.catalog import CERT_TYPES, Catalog, Policy, builtin_catalog
 from ..policy.expectations import (
     ACCEPT,
     REJECT,
@@ -72,7 +72,7 @@ def scan(target: Target, policy: Policy, cert_type: str | None = None, settings:
 
     A target that answers the same question differently is asked everything again, slower (one probe
     at a time, paced); if it still disagrees, every case resting on a refusal is inconclusive."""
-    catalog = catalog or load_catalog()
+    catalog = catalog or builtin_catalog()
     settings = settings or ProbeSettings()
     started = time.monotonic()
     deadline = started + settings.deadline

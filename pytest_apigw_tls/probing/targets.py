@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from ..errors import ApigwTlsError, ConfigError, TargetError
-from ..policy.catalog import CERT_TYPES, ENDPOINT_TYPES, Policy, cert_types, load_catalog
+from ..policy.catalog import CERT_TYPES, ENDPOINT_TYPES, Catalog, Policy, builtin_catalog, cert_types
 from ..policy.fields import check_values, read_toml
 from .hostnames import is_ip_address
 from .probes import Target
@@ -51,6 +51,7 @@ class TargetSpec:
     default_endpoint: str | None = None  # hostname of the API's execute-api endpoint behind a custom domain
     default_endpoint_address: str | None = None  # HOST:PORT to reach it at (default: the hostname, port 443)
     unreachable: str | None = None  # why the target could not be reached or identified (its cases error)
+    catalog: Catalog = dataclasses.field(default_factory=builtin_catalog, compare=False, repr=False)  # its policy's
 
     @property
     def identity(self) -> tuple[object, ...]:
@@ -69,7 +70,7 @@ class TargetSpec:
 
     @property
     def policy(self) -> Policy:
-        return load_catalog().policy(self.policy_id, self.endpoint_type)
+        return self.catalog.policy(self.policy_id, self.endpoint_type)
 
     def resolve(self, reference: Any = None) -> Target:
         """Where to connect; `reference` is the running reference server for its own targets."""
@@ -138,19 +139,19 @@ def unique_names(targets: list[TargetSpec], explicit: list[bool]) -> list[Target
     return named
 
 
-def reference_targets() -> list[TargetSpec]:
+def reference_targets(catalog: Catalog) -> list[TargetSpec]:
     """The reference server's default endpoints, one target per policy and certificate type."""
     from pytest_apigw_tls.reference_server.config import default_endpoints
 
     targets = []
-    for endpoint in default_endpoints():
+    for endpoint in default_endpoints(catalog):
         if endpoint.kind == "default":
             continue
-        policy = endpoint.policy
+        policy = endpoint.policy_in(catalog)
         twin = endpoint.access_mode == "BASIC"
         label = "basic" if twin else endpoint.cert_type
         targets.append(TargetSpec(f"{policy.id}-{label}", policy.id, endpoint.endpoint_type, endpoint.hostname,
-                                  endpoint.cert_type, endpoint.access_mode, access_only=twin))
+                                  endpoint.cert_type, endpoint.access_mode, access_only=twin, catalog=catalog))
     return targets
 
 
@@ -159,7 +160,7 @@ _TARGET_KEYS: dict[str, type] = {"name": str, "address": str, "sni": str, "polic
                                  "default_endpoint": str, "default_endpoint_address": str}
 
 
-def load_targets_file(path: str) -> list[TargetSpec]:
+def load_targets_file(path: str, catalog: Catalog | None = None) -> list[TargetSpec]:
     """A TOML file of [[target]] tables: address, policy, and optionally sni, endpoint_type, cert_type,
     access_mode, strict_status, name, other_path (an arrival path of another endpoint type),
     default_endpoint (the API's execute-api hostname behind a custom domain) and
@@ -177,7 +178,7 @@ def load_targets_file(path: str) -> list[TargetSpec]:
         try:
             target = make_target(raw["address"], raw["policy"], raw.get("sni"), raw.get("endpoint_type"),
                                  raw.get("cert_type"), raw.get("access_mode"), raw.get("strict_status", 421),
-                                 raw.get("name"))
+                                 raw.get("name"), catalog)
             for key in ("other_path", "default_endpoint", "default_endpoint_address"):
                 if key in raw:
                     parse_host_port(raw[key])
@@ -191,13 +192,14 @@ def load_targets_file(path: str) -> list[TargetSpec]:
 
 def make_target(address: str, policy_name: str, sni: str | None = None, endpoint_type: str | None = None,
                 cert_type: str | None = None, access_mode: str | None = None, strict_status: int = 421,
-                name: str | None = None) -> TargetSpec:
+                name: str | None = None, catalog: Catalog | None = None) -> TargetSpec:
     """Validate one user-named target (unknown policy, bad port, bad mode: one-line errors)."""
     host, port = parse_host_port(address)
     endpoint_type = (endpoint_type or "REGIONAL").upper()
     if endpoint_type not in ENDPOINT_TYPES:
         raise ConfigError(f"unknown endpoint type {endpoint_type!r} (choose from {', '.join(ENDPOINT_TYPES)})")
-    policy = load_catalog().policy(policy_name, endpoint_type)
+    catalog = catalog or builtin_catalog()
+    policy = catalog.policy(policy_name, endpoint_type)
     if cert_type is not None and (not cert_types(cert_type) or not set(cert_types(cert_type)) <= set(CERT_TYPES)):
         raise ConfigError(f"cert type must be rsa, ecdsa or rsa,ecdsa, not {cert_type!r}")
     if cert_type is not None:
@@ -208,4 +210,4 @@ def make_target(address: str, policy_name: str, sni: str | None = None, endpoint
         raise ConfigError(f"access mode must be BASIC or STRICT, not {access_mode!r}")
     sni = sni or (None if is_ip_address(host) else host)
     return TargetSpec(name or policy.id, policy.id, endpoint_type, sni, cert_type,
-                      access_mode.upper() if access_mode else None, host, port, strict_status)
+                      access_mode.upper() if access_mode else None, host, port, strict_status, catalog=catalog)

@@ -23,7 +23,7 @@ from ..judgement import (
     sni_partners,
     sni_verdict,
 )
-from ..policy.catalog import load_catalog
+from ..policy.catalog import Catalog
 from ..policy.expectations import AccessExpectation, Expectation, access_expectations, expectations_for
 from ..probing.targets import TargetSpec
 from ..vocabulary import Dimension
@@ -70,15 +70,14 @@ def marks_for(case: Case) -> list[pytest.MarkDecorator]:
     if case.dimension == Dimension.ACCESS:
         marks.append(pytest.mark.strict)
     if case.dimension == Dimension.GROUP and isinstance(case.expectation, Expectation) \
-            and _post_quantum(case.expectation):
+            and _post_quantum(case.expectation, case.target.catalog):
         marks.append(pytest.mark.pq)
     if case.target.endpoint_type == "EDGE":
         marks.append(pytest.mark.edge)
     return marks
 
 
-def _post_quantum(expectation: Expectation) -> bool:
-    catalog = load_catalog()
+def _post_quantum(expectation: Expectation, catalog: Catalog) -> bool:
     if expectation.members:
         return any((g := catalog.universe.group(code)) is not None and g.kind in ("mlkem", "hybrid")
                    for code in expectation.members)
@@ -92,9 +91,8 @@ def _tls_targets(targets: list[TargetSpec]) -> list[TargetSpec]:
 # -- how each dimension's cases are made -------------------------------------------------------------
 def _tls_cases(dimension: Dimension) -> Callable[[list[TargetSpec]], Iterator[Case]]:
     def cases(targets: list[TargetSpec]) -> Iterator[Case]:
-        catalog = load_catalog()
         for target in _tls_targets(targets):
-            for expectation in expectations_for(target.policy, target.cert_type or "rsa", catalog):
+            for expectation in expectations_for(target.policy, target.cert_type or "rsa", target.catalog):
                 if expectation.dimension == dimension:
                     yield Case(target, dimension, expectation)
     return cases

@@ -64,7 +64,7 @@ class ScanCache:
 
     def _tls_work(self, spec: TargetSpec) -> Callable[[threading.Semaphore], ScanResult]:
         target = self._target(spec)  # resolved here, in the caller's thread (it may start the reference server)
-        return lambda budget: scan(target, spec.policy, spec.cert_type, self.settings, budget=budget)
+        return lambda budget: scan(target, spec.policy, spec.cert_type, self.settings, spec.catalog, budget=budget)
 
     def prefetch(self, specs: list[TargetSpec]) -> None:
         """Start the TLS scans of `specs` side by side (within the fleet's budget)."""

@@ -11,10 +11,13 @@ from __future__ import annotations
 import datetime
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..vocabulary import SKIPPED
+
+if TYPE_CHECKING:
+    from ..policy.catalog import Catalog
 
 __all__ = ["SKIPPED", "case_entry", "document", "read", "run_metadata", "write_json", "write_text"]
 
@@ -38,18 +41,17 @@ def document(metadata: dict[str, Any], targets: dict[str, dict[str, Any]],
             "cases": sorted(cases, key=lambda c: (c["target"], c["dimension"], c["case"]))}
 
 
-def run_metadata(settings: dict[str, Any], started: datetime.datetime, front_end: str) -> dict[str, Any]:
+def run_metadata(settings: dict[str, Any], started: datetime.datetime, front_end: str,
+                 catalog: Catalog) -> dict[str, Any]:
     """Who wrote the document, with what, on which data: enough to tell two runs' conditions apart."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from ..policy.catalog import load_catalog
     from ..probing.capabilities import detect
 
     try:
         tool = version("pytest-apigw-tls")
     except PackageNotFoundError:
         tool = "unknown"
-    catalog = load_catalog()
     return {"tool": "pytest-apigw-tls", "tool_version": tool, "openssl": detect().openssl_version,
             "catalog_sources": catalog.sources, "universe": catalog.universe.source, "settings": settings,
             "started": started.isoformat(timespec="seconds"), "front_end": front_end}
