@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import math
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
@@ -41,13 +40,6 @@ _OPTIONS = (
     ("json", "FILE", "write a JSON report of every scan and verdict"),
     ("markdown", "FILE", "write a Markdown summary (target x dimension, then each failure with its evidence)"),
     ("html", "FILE", "write a self-contained HTML page of the same matrix"),
-    ("timeout", "SECONDS", "timeout of one probe (default 5)"),
-    ("concurrency", "N", "probes in flight per target (default 8)"),
-    ("total-concurrency", "N", "probes in flight across all targets (default 32)"),
-    ("delay", "SECONDS", "pause between probe starts, for endpoints that rate-limit (default 0)"),
-    ("retries", "N", "retries of a probe that timed out, was reset or got bytes it could not parse (default 1)"),
-    ("deadline", "SECONDS", "the most one target's scan may take; questions not asked by then are inconclusive "
-                            "(default 300)"),
 )
 _TARGET_OPTIONS = ("target", "targets")
 STATE_KEY = pytest.StashKey["PluginState"]()
@@ -56,8 +48,10 @@ WORKER_TARGETS_KEY = "apigw_tls_targets"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from .probing.settings import SETTINGS  # the probe settings, declared once for the CLI and the plugin
+
     group = parser.getgroup("apigw-tls", "API Gateway TLS security policy conformance")
-    for name, metavar, help_text in _OPTIONS:
+    for name, metavar, help_text in (*_OPTIONS, *((s.name, s.metavar, s.help_with_default) for s in SETTINGS)):
         dest = "apigw_" + name.replace("-", "_")
         group.addoption(f"--apigw-{name}", dest=dest, metavar=metavar, help=help_text)
         parser.addini(dest, help_text)
@@ -83,33 +77,16 @@ class PluginState:
         default_factory=lambda: {"scans": {}, "access": {}, "scans_run": 0})
 
 
-def _number(config: pytest.Config, name: str, kind: type, default: float, low: float,
-            high: float = math.inf) -> Any:
-    text = _option(config, name)
-    try:
-        value = kind(text) if text is not None else kind(default)
-    except ValueError:
-        raise pytest.UsageError(f"apigw-tls: --apigw-{name}: not a number: {text!r}") from None
-    if not (math.isfinite(value) and low <= value <= high):
-        limit = f" and <= {high:g}" if math.isfinite(high) else ""
-        raise pytest.UsageError(f"apigw-tls: --apigw-{name} >= {low:g}{limit} is required (a finite number), "
-                                f"not {text}")
-    return value
-
-
 def _build_state(config: pytest.Config) -> PluginState:
     from .policy.catalog import load_catalog
-    from .probing.probes import MAX_SECONDS, ProbeSettings
+    from .probing.probes import ProbeSettings
+    from .probing.settings import read_settings
     from .reports.model import CaseLog
 
     policy_file = _option(config, "policy-file")
     catalog = load_catalog([policy_file] if policy_file else ())
-    timeout = _number(config, "timeout", float, 5.0, 0.001, MAX_SECONDS)
-    settings = ProbeSettings(timeout=timeout, concurrency=_number(config, "concurrency", int, 8, 1),
-                             delay=_number(config, "delay", float, 0.0, 0.0, MAX_SECONDS),
-                             retries=_number(config, "retries", int, 1, 0),
-                             deadline=_number(config, "deadline", float, 300.0, 0.001, MAX_SECONDS))
-    total = _number(config, "total-concurrency", int, 32, 1)
+    values = read_settings(lambda name: _option(config, name), "--apigw-")
+    settings, total = ProbeSettings.from_values(values), int(values["total_concurrency"])
     return PluginState(catalog, _targets(config, catalog), settings, total, CaseLog(),
                        datetime.datetime.now(datetime.timezone.utc))
 
@@ -154,7 +131,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Recorder(config), "apigw-tls-recorder")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "apigw-tls-xdist")
-    if any(_option(config, name) for name, _metavar, _help in _OPTIONS):
+    from .probing.settings import SETTINGS
+
+    if any(_option(config, name) for name in (*(name for name, _m, _h in _OPTIONS), *(s.name for s in SETTINGS))):
         state = state_of(config)  # bad options are usage errors now, not after collection
         if any(_option(config, name) for name in _TARGET_OPTIONS) and not config.option.help \
                 and not config.option.collectonly:

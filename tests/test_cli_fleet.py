@@ -158,3 +158,17 @@ def test_every_writer_fails_in_one_line_on_a_path_it_cannot_write(served, tmp_pa
     assert main(["scan", address, "--sni", "tls-1-2.rsa.apigw.test", "--policy", "TLS_1_2", "--json", unwritable]) == 2
     err = capsys.readouterr().err
     assert f"cannot write {unwritable}: No such file or directory" in err and err.count("\n") == 1
+
+
+def test_the_scan_cli_and_the_plugin_offer_the_same_probe_settings_with_the_same_defaults():
+    """Declared once (probing/settings.py): both front-ends are generated from one table."""
+    from pytest_apigw_tls.cli.main import build_parser
+    from pytest_apigw_tls.probing.settings import SETTINGS
+
+    scan_help = build_parser(["scan"])._subparsers._group_actions[0].choices["scan"].format_help()
+    plugin_help = subprocess.run([sys.executable, "-m", "pytest", "--help", "-p", "no:cacheprovider"],
+                                 capture_output=True, text=True, check=True).stdout
+    for setting in SETTINGS:
+        assert f"--{setting.name} {setting.metavar}" in scan_help
+        assert f"--apigw-{setting.name}={setting.metavar}" in plugin_help
+        assert f"(default {setting.default:g})" in " ".join(plugin_help.split())

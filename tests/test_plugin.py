@@ -104,13 +104,14 @@ def test_retries_and_deadline_options_reach_the_scan(suite):
     (("--apigw-targets", "/nonexistent.toml"), "*cannot read targets file /nonexistent.toml*"),
     (("--apigw-target", "127.0.0.1:443", "--apigw-policy", "TLS_1_2", "--apigw-endpoint-type", "LAN"),
      "*unknown endpoint type 'LAN'*"),
-    (("--apigw-timeout", "soon",), "*--apigw-timeout*"),
-    (("--apigw-delay", "-1",), "*--apigw-delay >= 0*"),
-    (("--apigw-timeout", "nan",), "*--apigw-timeout >= 0.001 and <= 86400 is required (a finite number)*"),
-    (("--apigw-delay", "inf",), "*--apigw-delay >= 0 and <= 86400 is required (a finite number)*"),
-    (("--apigw-timeout", "1e308",), "*--apigw-timeout >= 0.001 and <= 86400 is required*"),
-    (("--apigw-retries", "-1",), "*--apigw-retries >= 0 is required*"),
-    (("--apigw-deadline", "0",), "*--apigw-deadline >= 0.001 and <= 86400 is required*"),
+    (("--apigw-timeout", "soon",), "*--apigw-timeout: not a number: 'soon'*"),
+    (("--apigw-delay", "-1",), "*--apigw-delay must be a finite number from 0 to 86400, not -1*"),
+    (("--apigw-timeout", "nan",), "*--apigw-timeout must be a finite number from 0.001 to 86400, not nan*"),
+    (("--apigw-delay", "inf",), "*--apigw-delay must be a finite number from 0 to 86400*"),
+    (("--apigw-timeout", "1e308",), "*--apigw-timeout must be a finite number from 0.001 to 86400*"),
+    (("--apigw-retries", "-1",), "*--apigw-retries must be a finite number from 0 to 100*"),
+    (("--apigw-retries", "1.5",), "*--apigw-retries: not an integer: '1.5'*"),
+    (("--apigw-deadline", "0",), "*--apigw-deadline must be a finite number from 0.001 to 86400*"),
 ])
 def test_bad_options_are_one_line_usage_errors(suite, args, message):
     result = suite.runpytest(*args)

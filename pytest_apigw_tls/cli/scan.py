@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
-import math
 import sys
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
@@ -46,14 +45,10 @@ def register(commands: Any) -> None:
                         help="an arrival path of another endpoint type: STRICT must refuse requests through it")
     parser.add_argument("--strict-status", type=int, default=421, help="status of a STRICT refusal (default 421)")
     parser.add_argument("--json", metavar="FILE", help="write the full result as JSON ('-': standard output)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per probe (default 5)")
-    parser.add_argument("--retries", type=int, default=1, help="retries of an inconclusive probe (default 1)")
-    parser.add_argument("--concurrency", type=int, default=8, help="probes in flight per target (default 8)")
-    parser.add_argument("--total-concurrency", type=int, default=32, help="probes in flight in all (default 32)")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds between probe starts (default 0)")
-    parser.add_argument("--deadline", type=float, default=300.0,
-                        help="the most one target's scan may take, in seconds; questions not asked by then are "
-                             "inconclusive (default 300)")
+    from ..probing.settings import SETTINGS
+
+    for setting in SETTINGS:
+        parser.add_argument(f"--{setting.name}", metavar=setting.metavar, help=setting.help_with_default)
     parser.add_argument("-v", "--verbose", action="store_true", help="list passing verdicts too")
     parser.set_defaults(run=run_scan)
 
@@ -116,25 +111,15 @@ def _specs(args: argparse.Namespace) -> list[TargetSpec]:
     return unique_names([spec], [False])
 
 
-def _check_numbers(args: argparse.Namespace) -> None:
-    from ..probing.probes import MAX_SECONDS
-
-    finite = all(math.isfinite(v) and v <= MAX_SECONDS for v in (args.timeout, args.delay, args.deadline))
-    if not finite or args.timeout <= 0 or args.concurrency < 1 or args.retries < 0 or args.delay < 0 \
-            or args.total_concurrency < 1 or args.deadline <= 0:
-        raise ConfigError(f"--timeout must be a finite number > 0 (so must --deadline), at most {MAX_SECONDS:g} "
-                          "seconds like --delay; --concurrency and --total-concurrency >= 1, --retries and "
-                          "--delay >= 0")
-
-
 def run_scan(args: argparse.Namespace) -> int:
     from ..probing.fleet import Fleet, FleetSettings
     from ..probing.probes import ProbeSettings
     from ..probing.scan import scan
+    from ..probing.settings import read_settings
 
-    _check_numbers(args)
+    args.settings = read_settings(lambda name: getattr(args, name.replace("-", "_")), "--")
     specs = _specs(args)
-    settings = ProbeSettings(args.timeout, args.retries, args.concurrency, args.delay, args.deadline)
+    settings = ProbeSettings.from_values(args.settings)
     progress = _progress if sys.stderr.isatty() and len(specs) == 1 else None
     scanned = specs + [b for s in specs if (b := s.resolve_default_endpoint()) is not None]
     def scanning(spec: TargetSpec) -> Callable[[threading.Semaphore], ScanResult]:
@@ -144,7 +129,7 @@ def run_scan(args: argparse.Namespace) -> int:
     def detecting(spec: TargetSpec) -> Callable[[threading.Semaphore], str | ApigwTlsError]:
         return lambda _budget: _detection(spec, settings)
 
-    with Fleet(FleetSettings(total_probes=args.total_concurrency)) as fleet:
+    with Fleet(FleetSettings(total_probes=int(args.settings["total_concurrency"]))) as fleet:
         futures = {spec.name: fleet.submit(scanning(spec)) for spec in scanned}
         detections = {spec.name: fleet.submit(detecting(spec)) for spec in specs}
         results: dict[str, ScanResult | ApigwTlsError] = {}
@@ -240,7 +225,7 @@ def _report(specs: list[TargetSpec], results: dict[str, Any], detected: dict[str
             targets[spec.name] = {"identity": spec.report_identity, "verdict": ERRORS, "conforms": False,
                                   "dimensions": {}, "error": str(result)}
             continue
-        access = _access(spec, args.timeout) if spec.access_mode else ()
+        access = _access(spec, args.settings["timeout"]) if spec.access_mode else ()
         others = _other_cases(spec, specs, results, detected[spec.name], access)
         _print_table(out, spec.name, result, others, args.verbose)
         own = [(v.expectation.dimension, v.expectation.test_id, v.verdict, v.evidence) for v in result.verdicts] + \
@@ -279,7 +264,6 @@ def _write_document(args: argparse.Namespace, targets: dict[str, Any], cases: li
 
     from ..reports.document import document, run_metadata, write_json
 
-    settings = {"timeout": args.timeout, "concurrency": args.concurrency, "total_concurrency": args.total_concurrency,
-                "delay": args.delay, "retries": args.retries, "deadline": args.deadline, "targets": len(targets)}
+    settings = {**args.settings, "targets": len(targets)}
     started = datetime.datetime.now(datetime.timezone.utc)
     write_json(args.json, document(run_metadata(settings, started, "scan", args.catalog), targets, cases))

@@ -12,8 +12,10 @@ import dataclasses
 import threading
 from typing import Any, Callable
 
+from .settings import DEFAULTS
+
 DEFAULT_PARALLEL_TARGETS = 8
-DEFAULT_TOTAL_PROBES = 32
+DEFAULT_TOTAL_PROBES = int(DEFAULTS["total_concurrency"])
 
 
 @dataclasses.dataclass(frozen=True)

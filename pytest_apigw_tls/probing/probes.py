@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple
 
 from ..policy.codepoints import AlertDescription, TlsVersion
 from ..policy.universe import load_universe
+from .settings import DEFAULTS
 from .wire import (
     Alert,
     ContentType,
@@ -96,7 +97,6 @@ class Observation(NamedTuple):
                 "ended": self.ended}
 
 
-MAX_SECONDS = 86_400.0  # the longest timeout, delay or deadline: longer waits overflow socket timeouts
 
 
 class ProbeSettings(NamedTuple):
@@ -105,12 +105,17 @@ class ProbeSettings(NamedTuple):
     and the quiet (s) before a refused allowed item or a disagreeing target is asked again (a rate
     limiter's window)."""
 
-    timeout: float = 5.0
-    retries: int = 1
-    concurrency: int = 8
-    delay: float = 0.0
-    deadline: float = 300.0
+    timeout: float = DEFAULTS["timeout"]
+    retries: int = int(DEFAULTS["retries"])
+    concurrency: int = int(DEFAULTS["concurrency"])
+    delay: float = DEFAULTS["delay"]
+    deadline: float = DEFAULTS["deadline"]
     backoff_pause: float = 1.0
+
+    @classmethod
+    def from_values(cls, values: dict[str, float]) -> "ProbeSettings":
+        """From read_settings' values (the fleet-wide total-concurrency is not one target's setting)."""
+        return cls(**{name: values[name] for name in cls._fields if name in values})  # type: ignore[arg-type]
 
 
 class Pacer:
