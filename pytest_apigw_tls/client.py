@@ -102,3 +102,24 @@ def serve(server: Any, policy: str, cert_type: str = "rsa", access_mode: str | N
     host, port = server.pin(endpoint.hostname)
     return ServedEndpoint(f"https://localhost:{port}/", "localhost", port, str(server.ca_file), found, endpoint,
                           server)
+
+
+class EndpointFactory:
+    """What the `apigw_server` fixture gives: call it to serve one more endpoint on the shared reference
+    server; every endpoint it added is removed (and its listener closed) when the test ends."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.added: list[ServedEndpoint] = []
+
+    def __call__(self, policy: str, cert_type: str = "rsa", access_mode: str | None = None,
+                 endpoint_type: str | None = None) -> ServedEndpoint:
+        served = serve(self.server, policy, cert_type, access_mode, endpoint_type)
+        self.added.append(served)
+        return served
+
+    def remove_all(self) -> None:
+        for served in self.added:
+            self.server.remove_endpoint(served.endpoint.hostname)
+        self.added.clear()
+

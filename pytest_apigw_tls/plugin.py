@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import pytest
 
 if TYPE_CHECKING:
+    from .client import EndpointFactory
     from .judgement import CaseVerdict
     from .policy.catalog import Catalog
     from .probing.probes import ProbeSettings
@@ -284,13 +285,15 @@ def apigw_reference_server(apigw_ca: Any, apigw_catalog: Catalog) -> Iterator[An
 
 
 @pytest.fixture
-def apigw_server(apigw_reference_server: Any) -> Callable[..., Any]:
+def apigw_server(apigw_reference_server: Any) -> Iterator[EndpointFactory]:
     """Factory: `apigw_server(policy, cert_type="rsa", access_mode=None, endpoint_type=None)` -> a
-    served endpoint with .url, .hostname, .port, .ca_file, .ssl_context(), .policy and .connections."""
-    from .client import serve
+    served endpoint with .url, .hostname, .port, .ca_file, .ssl_context(), .policy and .connections;
+    what the test added is removed when it ends."""
+    from .client import EndpointFactory
 
-    return lambda policy, cert_type="rsa", access_mode=None, endpoint_type=None: serve(
-        apigw_reference_server, policy, cert_type, access_mode, endpoint_type)
+    factory = EndpointFactory(apigw_reference_server)
+    yield factory
+    factory.remove_all()
 
 
 @pytest.fixture(scope="session")

@@ -117,3 +117,27 @@ def test_matrix_asks_the_policies_named_and_its_exit_status_reflects_them(capsys
     assert main(["matrix", "--policy", "TLS_1_3", *curl]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and "cannot write" in err and "did you mean" in err
+
+
+def test_apigw_server_removes_what_the_test_added(pytester):
+    """Endpoints a test adds end with it: the next test finds neither the endpoint nor its listener."""
+    pytester.makepyfile(test_two='''
+import socket
+import pytest
+
+ADDED = {}
+
+def test_first(apigw_server, apigw_reference_server):
+    server = apigw_server("TLS_1_2")
+    ADDED["hostname"], ADDED["port"] = server.endpoint.hostname, server.port
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5):
+        pass
+    assert apigw_reference_server.endpoint(server.endpoint.hostname) is not None
+
+def test_second(apigw_reference_server):
+    assert apigw_reference_server.endpoint(ADDED["hostname"]) is None
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", ADDED["port"]), timeout=5)
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    result.assert_outcomes(passed=2)
