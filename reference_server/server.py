@@ -166,7 +166,7 @@ class ReferenceServer:
             endpoint = self._endpoints.pop(hostname, None)
             listener = self._pinned.pop(hostname, None)
         if listener is not None:
-            listener.close()
+            _close_listener(listener)  # its accept loop ends: the port is free again
         with self._contexts_lock:
             self._contexts.pop(endpoint, None)  # type: ignore[arg-type]
 
@@ -211,7 +211,7 @@ class ReferenceServer:
             try:
                 sock, peer = listener.accept()
             except OSError:
-                if self._stopping.is_set():
+                if self._stopping.is_set() or listener.fileno() == -1:  # stopped, or its endpoint removed
                     return
                 time.sleep(0.01)  # e.g. EMFILE under load: back off, keep serving the others
                 continue
@@ -397,3 +397,14 @@ def _listen(host: str, port: int) -> socket.socket:
         raise OSError(error.errno, f"cannot listen on {host}:{port}: {error.strerror}") from None
     listener.listen(512)
     return listener
+
+
+def _close_listener(listener: socket.socket) -> None:
+    """Close a listener another thread may be blocked on in accept(): close() alone would leave that
+    accept() waiting on the open port (Linux keeps the socket while a call holds it); shutdown wakes it."""
+    try:
+        listener.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # never connected or already shut: closing is enough
+    listener.close()
+

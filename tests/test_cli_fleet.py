@@ -12,23 +12,17 @@ from pytest_apigw_tls.reports.document import case_entry, document
 CLI = [sys.executable, "-m", "pytest_apigw_tls.cli.main"]
 
 
-@pytest.fixture(scope="module")
-def served():
-    from pytest_apigw_tls.reference_server import ReferenceServer
-
-    with ReferenceServer() as server:
-        yield server
 
 
-def write_targets(path, served, *rows):
-    address = "{}:{}".format(*served.address)
+def write_targets(path, reference_server, *rows):
+    address = "{}:{}".format(*reference_server.address)
     path.write_text("".join(f'[[target]]\naddress = "{address if a is None else a}"\nsni = "{sni}"\npolicy = "{p}"\n'
                             for a, sni, p in rows))
     return str(path)
 
 
-def test_scan_targets_judges_each_target_and_a_dead_one_is_an_error(served, tmp_path, capsys):
-    path = write_targets(tmp_path / "t.toml", served, (None, "tls-1-2.rsa.apigw.test", "TLS_1_2"),
+def test_scan_targets_judges_each_target_and_a_dead_one_is_an_error(reference_server, tmp_path, capsys):
+    path = write_targets(tmp_path / "t.toml", reference_server, (None, "tls-1-2.rsa.apigw.test", "TLS_1_2"),
                          (None, "tls-1-0.rsa.apigw.test", "TLS_1_2"), ("127.0.0.1:1", "dead.example", "TLS_1_2"))
     assert main(["scan", "--targets", path, "--json", "-"]) == 2
     captured = capsys.readouterr()
@@ -39,8 +33,8 @@ def test_scan_targets_judges_each_target_and_a_dead_one_is_an_error(served, tmp_
     assert "3 targets: 1 conform, 1 with violations, 1 with errors" in captured.err
 
 
-def test_scan_targets_without_errors_exits_with_the_worst_verdict(served, tmp_path, capsys):
-    path = write_targets(tmp_path / "t.toml", served, (None, "tls-1-2.rsa.apigw.test", "TLS_1_2"),
+def test_scan_targets_without_errors_exits_with_the_worst_verdict(reference_server, tmp_path, capsys):
+    path = write_targets(tmp_path / "t.toml", reference_server, (None, "tls-1-2.rsa.apigw.test", "TLS_1_2"),
                          (None, "tls-1-0.ecdsa.apigw.test", "TLS_1_2"))
     assert main(["scan", "--targets", path]) == 1
     assert "2 targets: 1 conform, 1 with violations, 0 with errors" in capsys.readouterr().out
@@ -129,8 +123,8 @@ def test_an_unreachable_single_target_still_writes_its_json_file(tmp_path, capsy
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_scan_targets_names_each_target_as_the_file_names_it(served, tmp_path, capsys):
-    address = "{}:{}".format(*served.address)
+def test_scan_targets_names_each_target_as_the_file_names_it(reference_server, tmp_path, capsys):
+    address = "{}:{}".format(*reference_server.address)
     path = tmp_path / "t.toml"
     path.write_text(f'[[target]]\nname = "payments-api"\naddress = "{address}"\nsni = "tls-1-2.rsa.apigw.test"\n'
                     'policy = "TLS_1_2"\n')
@@ -152,8 +146,8 @@ def test_diff_and_derive_read_only_the_report_schema_and_say_why_in_one_line(tmp
         assert message in err and err.count("\n") == 1, argv
 
 
-def test_every_writer_fails_in_one_line_on_a_path_it_cannot_write(served, tmp_path, capsys):
-    address = "{}:{}".format(*served.address)
+def test_every_writer_fails_in_one_line_on_a_path_it_cannot_write(reference_server, tmp_path, capsys):
+    address = "{}:{}".format(*reference_server.address)
     unwritable = str(tmp_path / "missing-dir" / "out.json")
     assert main(["scan", address, "--sni", "tls-1-2.rsa.apigw.test", "--policy", "TLS_1_2", "--json", unwritable]) == 2
     err = capsys.readouterr().err

@@ -16,12 +16,6 @@ from pytest_apigw_tls.conformance.test_access_mode import test_access_mode
 """
 
 
-@pytest.fixture(scope="module")
-def served():
-    from pytest_apigw_tls.reference_server import ReferenceServer
-
-    with ReferenceServer() as server:
-        yield server
 
 
 @pytest.fixture
@@ -39,9 +33,9 @@ def targets_file(path, *tables):
     return str(path)
 
 
-def test_two_unnamed_targets_claiming_one_policy_are_judged_each_on_its_own(suite, served, tmp_path):
+def test_two_unnamed_targets_claiming_one_policy_are_judged_each_on_its_own(suite, reference_server, tmp_path):
     """Regression: they once shared one scan (keyed by the policy id), and a TLS_1_0 endpoint passed as TLS_1_2."""
-    address = "{}:{}".format(*served.address)
+    address = "{}:{}".format(*reference_server.address)
     path = targets_file(tmp_path / "targets.toml",
                         {"address": address, "sni": "tls-1-2.rsa.apigw.test", "policy": "TLS_1_2"},
                         {"address": address, "sni": "tls-1-0.rsa.apigw.test", "policy": "TLS_1_2"})
@@ -62,8 +56,8 @@ def test_two_explicit_identical_names_are_a_one_line_error(suite, tmp_path):
     result.stderr.fnmatch_lines(["ERROR: apigw-tls: two targets are named 'api': names must differ"])
 
 
-def test_a_dead_endpoint_errors_alone_and_the_rest_is_judged(suite, served, tmp_path):
-    address = "{}:{}".format(*served.address)
+def test_a_dead_endpoint_errors_alone_and_the_rest_is_judged(suite, reference_server, tmp_path):
+    address = "{}:{}".format(*reference_server.address)
     path = targets_file(tmp_path / "targets.toml",
                         {"name": "dead", "address": "127.0.0.1:1", "policy": "TLS_1_2"},
                         {"name": "alive", "address": address, "sni": "tls-1-2.ecdsa.apigw.test", "policy": "TLS_1_2"})
@@ -77,8 +71,8 @@ def test_a_dead_endpoint_errors_alone_and_the_rest_is_judged(suite, served, tmp_
                                  "2 targets: 1 conform, 0 with violations, 1 with errors*"])
 
 
-def test_xdist_scans_each_target_once_and_reports_like_a_serial_run(suite, served, tmp_path):
-    address = "{}:{}".format(*served.address)
+def test_xdist_scans_each_target_once_and_reports_like_a_serial_run(suite, reference_server, tmp_path):
+    address = "{}:{}".format(*reference_server.address)
     tables = [{"address": address, "sni": f"{slug}.{cert}.apigw.test", "policy": policy}
               for slug, policy in (("tls-1-2", "TLS_1_2"), ("tls13-1-3-2025-09", "SecurityPolicy_TLS13_1_3_2025_09"),
                                    ("tls-1-0", "TLS_1_0")) for cert in ("rsa", "ecdsa")]
@@ -98,8 +92,8 @@ def test_xdist_scans_each_target_once_and_reports_like_a_serial_run(suite, serve
     runs["xdist"][0].stdout.fnmatch_lines(["*apigw-tls conformance*", "6 targets: 6 conform*"])
 
 
-def test_markdown_and_html_reports(suite, served, tmp_path):
-    address = "{}:{}".format(*served.address)
+def test_markdown_and_html_reports(suite, reference_server, tmp_path):
+    address = "{}:{}".format(*reference_server.address)
     markdown, page = tmp_path / "report.md", tmp_path / "report.html"
     result = suite.runpytest("--apigw-target", address, "--apigw-sni", "tls-1-0.rsa.apigw.test",
                              "--apigw-policy", "TLS_1_2", "--apigw-markdown", str(markdown),
@@ -112,9 +106,9 @@ def test_markdown_and_html_reports(suite, served, tmp_path):
     assert html.startswith("<!DOCTYPE html>") and 'class="fail"' in html and "http" not in html.split("<body>")[1]
 
 
-def test_a_default_endpoint_that_accepts_what_the_domain_refuses_is_a_finding(suite, served, tmp_path):
+def test_a_default_endpoint_that_accepts_what_the_domain_refuses_is_a_finding(suite, reference_server, tmp_path):
     """The blog: the default endpoint's policy applies at its own hostname, even behind a custom domain."""
-    address = "{}:{}".format(*served.address)
+    address = "{}:{}".format(*reference_server.address)
     api = "abcdef1234.execute-api.us-east-1.amazonaws.com"  # TLS_1_0 on the reference server
     path = targets_file(tmp_path / "targets.toml",
                         {"name": "hardened", "address": address, "sni": "tls13-1-3-2025-09.rsa.apigw.test",
@@ -129,7 +123,7 @@ def test_a_default_endpoint_that_accepts_what_the_domain_refuses_is_a_finding(su
                                  "FAILED*test_default_endpoint_alignment[[]hardened-default-endpoint[]]*"])
 
 
-def test_a_target_that_k_deselects_is_never_connected_to(suite, served, tmp_path):
+def test_a_target_that_k_deselects_is_never_connected_to(suite, reference_server, tmp_path):
     """Identification (connecting, detecting the certificate) happens only for targets -k can select."""
     import socket
     import threading
@@ -149,7 +143,7 @@ def test_a_target_that_k_deselects_is_never_connected_to(suite, served, tmp_path
     stopped = threading.Event()
     thread = threading.Thread(target=count, daemon=True)
     thread.start()
-    address = "{}:{}".format(*served.address)
+    address = "{}:{}".format(*reference_server.address)
     path = targets_file(tmp_path / "targets.toml",
                         {"name": "watched", "address": "127.0.0.1:{}".format(listener.getsockname()[1]),
                          "policy": "TLS_1_2"},
@@ -164,7 +158,7 @@ def test_a_target_that_k_deselects_is_never_connected_to(suite, served, tmp_path
     assert accepted == []
 
 
-def test_scan_targets_and_the_plugin_reach_one_judgement_on_a_mixed_fleet(suite, served, tmp_path, capsys):
+def test_scan_targets_and_the_plugin_reach_one_judgement_on_a_mixed_fleet(suite, reference_server, tmp_path, capsys):
     """One fleet with every kind of case (TLS, SNI pair, STRICT access, default-endpoint alignment, cert),
     judged by `apigw-tls scan --targets` and by the plugin: the same verdict and counts for every target.
     Also: a correct target is not charged with its SNI partner's wrong claim; `scan --targets` judges
@@ -172,7 +166,7 @@ def test_scan_targets_and_the_plugin_reach_one_judgement_on_a_mixed_fleet(suite,
     "conforms" in the JSON."""
     from pytest_apigw_tls.cli.main import main
 
-    address = "{}:{}".format(*served.address)
+    address = "{}:{}".format(*reference_server.address)
     api = "abcdef1234.execute-api.us-east-1.amazonaws.com"  # TLS_1_0 on the reference server
     path = targets_file(tmp_path / "targets.toml",
                         {"name": "right", "address": address, "sni": "tls-1-2.rsa.apigw.test", "policy": "TLS_1_2"},

@@ -23,12 +23,6 @@ def suite(pytester):
     return pytester
 
 
-@pytest.fixture(scope="module")
-def served():
-    from pytest_apigw_tls.reference_server import ReferenceServer
-
-    with ReferenceServer() as server:
-        yield server
 
 
 def target_args(server, hostname, policy, *extra):
@@ -36,9 +30,9 @@ def target_args(server, hostname, policy, *extra):
     return ("--apigw-target", f"{host}:{port}", "--apigw-sni", hostname, "--apigw-policy", policy, *extra)
 
 
-def test_a_real_target_is_judged_with_readable_ids_and_a_json_report(suite, served, tmp_path):
+def test_a_real_target_is_judged_with_readable_ids_and_a_json_report(suite, reference_server, tmp_path):
     report = tmp_path / "report.json"
-    result = suite.runpytest(*target_args(served, "tls13-1-3-fips-2025-09.ecdsa.apigw.test",
+    result = suite.runpytest(*target_args(reference_server, "tls13-1-3-fips-2025-09.ecdsa.apigw.test",
                                           "SecurityPolicy_TLS13_1_3_FIPS_2025_09", "--apigw-access-mode", "STRICT",
                                           "--apigw-json", str(report)), "-v")
     result.assert_outcomes(passed=30, skipped=1)  # 5 versions, 5+1 suites, 11+1 groups, 6 access, 1 cert; no SNI pair
@@ -50,14 +44,15 @@ def test_a_real_target_is_judged_with_readable_ids_and_a_json_report(suite, serv
     assert {c["outcome"] for c in document["cases"]} == {"pass"}
 
 
-def test_a_violation_fails_its_case_with_expected_and_observed(suite, served):
-    result = suite.runpytest(*target_args(served, "tls-1-2.rsa.apigw.test", "SecurityPolicy_TLS13_1_3_2025_09"))
+def test_a_violation_fails_its_case_with_expected_and_observed(suite, reference_server):
+    result = suite.runpytest(*target_args(reference_server, "tls-1-2.rsa.apigw.test",
+                                          "SecurityPolicy_TLS13_1_3_2025_09"))
     result.assert_outcomes(failed=1, passed=23, skipped=2)  # no SNI pair, no access mode given
     result.stdout.fnmatch_lines(["*TLSv1.2: expected rejected, observed accepted: ServerHello: TLSv1.2*"])
 
 
-def test_markers_select_and_deselect(suite, served):
-    args = target_args(served, "tls13-1-2-pq-2025-09.rsa.apigw.test", "SecurityPolicy_TLS13_1_2_PQ_2025_09")
+def test_markers_select_and_deselect(suite, reference_server):
+    args = target_args(reference_server, "tls13-1-2-pq-2025-09.rsa.apigw.test", "SecurityPolicy_TLS13_1_2_PQ_2025_09")
     # 78 cases: 5 versions, 52 named suites + 2 catch-alls (the rest of the registry at TLS 1.2 and 1.3),
     # 16 named groups (11 at TLS 1.3, 5 curves at TLS 1.2) + 2 catch-alls, 1 certificate, and 2 empty
     # tests (no SNI pair, no access mode); pq: 3 hybrids, pure ML-KEM, the TLS 1.3 catch-all (ML-KEM inside)
@@ -66,8 +61,8 @@ def test_markers_select_and_deselect(suite, served):
     inferred.assert_outcomes(passed=60, deselected=18, skipped=2)  # only the groups are inferred here
 
 
-def test_ini_keys_configure_the_target(suite, served):
-    host, port = served.address
+def test_ini_keys_configure_the_target(suite, reference_server):
+    host, port = reference_server.address
     suite.makeini(f"[pytest]\napigw_target = {host}:{port}\napigw_sni = tls-1-2.ecdsa.apigw.test\n"
                   "apigw_policy = TLS_1_2\n")
     suite.runpytest("-k", "test_version").assert_outcomes(passed=5)
@@ -120,8 +115,8 @@ def test_bad_options_are_one_line_usage_errors(suite, args, message):
     assert "Traceback" not in result.stderr.str()
 
 
-def test_targets_file_runs_each_target_and_pairs_them_for_sni(suite, served, tmp_path):
-    host, port = served.address
+def test_targets_file_runs_each_target_and_pairs_them_for_sni(suite, reference_server, tmp_path):
+    host, port = reference_server.address
     targets = tmp_path / "targets.toml"
     targets.write_text(f"""
 [[target]]

@@ -22,21 +22,17 @@ CATALOG = load_catalog()
 SETTINGS = ProbeSettings(timeout=5, concurrency=8, backoff_pause=0.05)  # direct: no rate limiter to wait out
 
 
-@pytest.fixture(scope="module")
-def server():
-    with ReferenceServer() as running:
-        yield running
 
 
-def target_for(server, policy, cert_type):
-    return Target(*server.address, f"{policy_slug(policy)}.{cert_type}.apigw.test")
+def target_for(reference_server, policy, cert_type):
+    return Target(*reference_server.address, f"{policy_slug(policy)}.{cert_type}.apigw.test")
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(policy=st.sampled_from([p for p in CATALOG.policies if p.enforceable]),
        cert_type=st.sampled_from(["rsa", "ecdsa"]))
-def test_scan_of_the_reference_yields_exactly_the_catalog(server, policy, cert_type):
-    result = scan(target_for(server, policy, cert_type), policy, cert_type, SETTINGS)
+def test_scan_of_the_reference_yields_exactly_the_catalog(reference_server, policy, cert_type):
+    result = scan(target_for(reference_server, policy, cert_type), policy, cert_type, SETTINGS)
     observed = {v.expectation.key: v.observed for v in result.verdicts}
     expected = {e.key: e.expected for e in expectations_for(policy, cert_type, CATALOG)}
     assert observed == expected
@@ -56,14 +52,14 @@ def test_tls12_group_cases_follow_what_the_certificate_lets_a_client_offer(cert_
     assert "other-registered-groups" in {e.item for e in tls12}
 
 
-def test_certificate_type_is_detected_when_not_given(server):
+def test_certificate_type_is_detected_when_not_given(reference_server):
     policy = CATALOG.policy("SecurityPolicy_TLS12_PFS_2025_EDGE")
-    assert scan(target_for(server, policy, "ecdsa"), policy, None, SETTINGS).cert_type == "ecdsa"
+    assert scan(target_for(reference_server, policy, "ecdsa"), policy, None, SETTINGS).cert_type == "ecdsa"
 
 
-def test_scan_counts_few_probes_per_policy(server):
+def test_scan_counts_few_probes_per_policy(reference_server):
     policy = CATALOG.policy("SecurityPolicy_TLS13_1_3_2025_09")
-    result = scan(target_for(server, policy, "rsa"), policy, "rsa", SETTINGS)
+    result = scan(target_for(reference_server, policy, "rsa"), policy, "rsa", SETTINGS)
     # 5 versions, 3 suites, 11 groups: one handshake per allowed suite (each also asks a group, the first
     # the version too), two probes per refused bundle
     assert result.probes < len(result.verdicts) + 10
@@ -95,10 +91,10 @@ def test_a_wrong_server_is_caught_and_the_culprit_named(mutant, policy_id, cert_
     assert all(v.verdict in (PASS, FAIL) for v in result.verdicts)
 
 
-def test_elimination_names_every_forbidden_suite_a_server_accepts(server):
+def test_elimination_names_every_forbidden_suite_a_server_accepts(reference_server):
     """TLS_1_0's endpoint judged against a TLS 1.3-only policy: every accepted suite is named."""
     policy = CATALOG.policy("SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09")
-    result = scan(Target(*server.address, "tls-1-2.rsa.apigw.test"), policy, "rsa", SETTINGS)
+    result = scan(Target(*reference_server.address, "tls-1-2.rsa.apigw.test"), policy, "rsa", SETTINGS)
     assert failures(result) == sorted([
         "TLSv1.2-ECDHE-RSA-AES128-SHA256-rejected", "TLSv1.2-ECDHE-RSA-AES256-SHA384-rejected",
         "TLSv1.2-AES128-GCM-SHA256-rejected", "TLSv1.2-AES256-GCM-SHA384-rejected",
@@ -107,8 +103,8 @@ def test_elimination_names_every_forbidden_suite_a_server_accepts(server):
     ])
 
 
-def test_scan_cli_exit_codes_and_json(server, tmp_path, capsys):
-    host, port = server.address
+def test_scan_cli_exit_codes_and_json(reference_server, tmp_path, capsys):
+    host, port = reference_server.address
     report = tmp_path / "scan.json"
     assert main(["scan", f"{host}:{port}", "--sni", "tls13-1-3-2025-09.rsa.apigw.test",
                  "--policy", "SecurityPolicy_TLS13_1_3_2025_09", "--access-mode", "STRICT", "--json", str(report)]) == 0
@@ -262,7 +258,7 @@ def test_a_missing_group_fails_alone_though_its_handshake_was_paired_with_a_suit
     assert failures(result) == ["TLSv1.2-secp384r1-accepted", "TLSv1.3-secp384r1-accepted"]
 
 
-def test_the_console_script_flushes_everything_before_its_fast_exit(server, tmp_path):
+def test_the_console_script_flushes_everything_before_its_fast_exit(reference_server, tmp_path):
     """`apigw-tls` ends without the interpreter's teardown: every line and the JSON file must be whole."""
     import os
     import pathlib
@@ -271,7 +267,7 @@ def test_the_console_script_flushes_everything_before_its_fast_exit(server, tmp_
 
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as most users run it
     policy = CATALOG.policy("TLS_1_0")
-    target = target_for(server, policy, "rsa")
+    target = target_for(reference_server, policy, "rsa")
     script = pathlib.Path(sys.executable).with_name("apigw-tls")
     report = tmp_path / "scan.json"
     result = subprocess.run([str(script), "scan", f"{target.host}:{target.port}", "--sni", target.sni, "--policy",
@@ -345,16 +341,16 @@ def served_variants(draw):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(variant=served_variants())
-def test_a_server_differing_from_its_policy_fails_exactly_the_cases_of_the_difference(server, variant):
+def test_a_server_differing_from_its_policy_fails_exactly_the_cases_of_the_difference(reference_server, variant):
     """Exact in both directions: whatever is taken out of or added to what the endpoint enforces, the
     failing cases are exactly those where the enforced policy and the claimed one disagree."""
     cert_type, claimed, served = variant
-    target = target_for(server, claimed, cert_type)
-    server.set_policy(target.sni, served)
+    target = target_for(reference_server, claimed, cert_type)
+    reference_server.set_policy(target.sni, served)
     try:
         result = scan(target, claimed, cert_type, SETTINGS)
     finally:
-        server.set_policy(target.sni, claimed)
+        reference_server.set_policy(target.sni, claimed)
     expected = sorted(v.expectation.test_id for v in result.verdicts if v.expectation.judged
                       and _served_accepts(served, v.expectation, cert_type) != v.expectation.expected)
     assert failures(result) == expected
