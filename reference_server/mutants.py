@@ -232,7 +232,8 @@ MUTANTS = {m.name: m for m in (
            (r"test_group\[SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09-(rsa|ecdsa)-TLSv1\.2-other-registered-groups-"
             r"rejected\]",), 2),
     Mutant("policy-by-host", "the handshake ignores the SNI (one policy for every hostname)", _PolicyByHost, None,
-           (r"test_policy_follows_sni\[.+\]",), 16, independent=False),  # the cases whose own side differs from TLS_1_2
+           # over the whole suite: the SNI cases whose own side differs from TLS_1_2 (the test asks four)
+           (r"test_policy_follows_sni\[.+\]",), 16, independent=False),
 )}
 INDEPENDENT = tuple(m for m in MUTANTS.values() if m.independent)
 

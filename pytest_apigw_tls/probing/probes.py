@@ -110,7 +110,7 @@ class ProbeSettings(NamedTuple):
     concurrency: int = int(DEFAULTS["concurrency"])
     delay: float = DEFAULTS["delay"]
     deadline: float = DEFAULTS["deadline"]
-    backoff_pause: float = 1.0
+    backoff_pause: float = DEFAULTS["backoff_pause"]
 
     @classmethod
     def from_values(cls, values: dict[str, float]) -> "ProbeSettings":

@@ -43,6 +43,9 @@ SETTINGS = (
             "pause between probe starts, for endpoints that rate-limit"),
     Setting("deadline", float, 300.0, 0.001, MAX_SECONDS, "SECONDS",
             "the most one target's scan may take; questions not asked by then are inconclusive"),
+    Setting("backoff-pause", float, 1.0, 0.0, MAX_SECONDS, "SECONDS",
+            "quiet before allowed items a target refused, or a target that answered both ways, are asked again "
+            "(a rate limiter's window)"),
 )
 DEFAULTS = {setting.field: setting.default for setting in SETTINGS}
 
