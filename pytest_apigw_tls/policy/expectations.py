@@ -136,10 +136,25 @@ def group_expectations(policy: Policy, cert_type: str, catalog: Catalog) -> list
     return out
 
 
+_MEMO_SIZE = 1024
+_memo: dict[tuple[int, Policy, str], tuple[Catalog, tuple[Expectation, ...]]] = {}
+
+
 def expectations_for(policy: Policy, cert_type: str, catalog: Catalog) -> list[Expectation]:
-    """All TLS-level expectations of `policy` on an endpoint with `cert_type` certificates ("rsa,ecdsa": both)."""
-    return (version_expectations(policy) + suite_expectations(policy, cert_type, catalog)
-            + group_expectations(policy, cert_type, catalog))
+    """All TLS-level expectations of `policy` on an endpoint with `cert_type` certificates ("rsa,ecdsa": both).
+
+    A pure function of its arguments, remembered (0.75 ms a call): a fleet's targets of one policy, and
+    the plugin's case generation, selection and SNI pairing, which each ask for a target's
+    expectations, share one computation. The catalog is held with its entry, so its id is not reused."""
+    key = (id(catalog), policy, cert_type)
+    found = _memo.get(key)
+    if found is None or found[0] is not catalog:
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        found = _memo[key] = (catalog, tuple(version_expectations(policy)
+                                             + suite_expectations(policy, cert_type, catalog)
+                                             + group_expectations(policy, cert_type, catalog)))
+    return list(found[1])
 
 
 ALLOWED = "allowed"
