@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import sys
 import threading
 import urllib.parse
 from typing import Any
@@ -168,6 +169,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _HTTPServer(http.server.ThreadingHTTPServer):
     exposed_name: str | None = None  # the name it was exposed under, when bound beyond loopback on purpose
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that leaves mid-answer (broken pipe, reset) is its own business, as for any web
+        server: nothing is printed. Anything else is one line on stderr, never a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        print(f"apigw-tls admin endpoint: {type(error).__name__}: {error}", file=sys.stderr)
 
     def allows_host(self, value: str | None) -> bool:
         return _is_loopback_host(value) or (self.exposed_name is not None and value is not None

@@ -288,3 +288,22 @@ def test_strict_reads_the_authority_of_an_absolute_form_request():
         target = Target(*server.address, DOMAIN)
         assert http_probe(target, DOMAIN, TIMEOUT, path=f"https://{DOMAIN}/").status == 200
         assert http_probe(target, DOMAIN, TIMEOUT, path="https://evil.example/").status == 421
+
+
+def test_a_client_leaving_mid_answer_prints_nothing_on_the_admin_endpoints_stderr(capfd):
+    """A reader that resets the connection while a large page is being written: the write fails with a
+    broken pipe or reset, which is the client's business; no traceback appears."""
+    import socket
+    import struct
+    import urllib.parse
+
+    with ReferenceServer(config()) as server, AdminServer(ControlPlane(server)) as admin:
+        for number in range(300):
+            assert admin_request(admin.url, "POST", "/restapis", {"name": f"api-{number}"})[0] == 201
+        host, port = urllib.parse.urlsplit(admin.url).netloc.rsplit(":", 1)
+        for _ in range(20):
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=5) as sock:
+                sock.sendall(f"GET /restapis?limit=500 HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+        assert admin_request(admin.url, "GET", "/restapis?limit=1")[0] == 200  # still serving
+    assert "Traceback" not in capfd.readouterr().err

@@ -216,3 +216,15 @@ def test_clf_request_time_is_written_with_its_space_as_the_service_writes_it(tmp
     stamp = line[line.index("[") + 1:line.index("]")]
     assert stamp.endswith(" +0000") and "\\x20" not in line
     assert log_format("clf+tls").parse(line)["requestTime"] == stamp
+
+
+def test_a_structured_value_where_api_gateway_writes_a_string_is_an_unread_line_not_a_client(tmp_path, capsys):
+    path = tmp_path / "odd.log"
+    good = {"identity.sourceIp": "192.0.2.1", "tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"}
+    path.write_text("\n".join(json.dumps(line) for line in (
+        good, {**good, "identity.sourceIp": "192.0.2.7", "tlsVersion": "TLSv1.2", "cipherSuite": {"name": "x"}},
+        {**good, "identity.sourceIp": "192.0.2.8", "tlsVersion": ["TLSv1"]})) + "\n")
+    status, out = run(capsys, "--json", "-", "--max-unread", "1", str(path))
+    report = json.loads(out.out)
+    assert status == 0 and report["clients_at_risk"] == [] and report["requests"] == 1
+    assert report["unread"]["unparsable"] == 2 and "is a JSON dict, not a value" in str(report["unread"]["examples"])
