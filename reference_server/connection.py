@@ -23,7 +23,6 @@ from pytest_apigw_tls.probing.wire import (
     HandshakeBuffer,
     HandshakeType,
     Record,
-    RecordBuffer,
 )
 
 # The largest ClientHello the protocol allows (RFC 8446 4.1.2): suites and extensions each up to 2^16 bytes,
@@ -56,29 +55,39 @@ def recv_before(sock: socket.socket, size: int, deadline: float | None, idle_tim
     return sock.recv(size)
 
 
+class UnexpectedMessage(DecodeError):
+    """A record or handshake message that may not come first (RFC 8446 6.2: unexpected_message)."""
+
+
 def read_client_hello(sock: socket.socket, deadline: float, idle_timeout: float) -> tuple[bytes, ClientHello]:
-    """Read records until a whole ClientHello: (every byte read, the parsed hello).
+    """Read records until a whole ClientHello: (every byte read, the parsed hello). Reading stops there,
+    as OpenSSL's does: bytes after it in the same write are OpenSSL's to read, after its ServerHello.
 
     Raises:
-        DecodeError: not TLS, not a ClientHello, or larger than MAX_CLIENT_HELLO.
+        UnexpectedMessage: a record of another kind (even empty) or another handshake message first.
+        MessageTooLarge: a ClientHello whose header claims more than MAX_CLIENT_HELLO bytes (at once).
+        DecodeError: bytes that are not TLS records.
         PeerClosed, OSError: the client closed, reset, went idle, or dripped past the deadline.
     """
     received = b""
-    records = RecordBuffer()
-    messages = HandshakeBuffer()
+    pending = bytearray()
+    messages = HandshakeBuffer({HandshakeType.client_hello: MAX_CLIENT_HELLO}, MAX_CLIENT_HELLO)
     while True:
         chunk = recv_before(sock, 16384, deadline, idle_timeout)
         if not chunk:
             raise PeerClosed("client closed before sending a whole ClientHello")
         received += chunk
+        pending += chunk
         if len(received) > MAX_CLIENT_HELLO:
             raise DecodeError(f"ClientHello larger than {MAX_CLIENT_HELLO} bytes")
-        for record in records.feed(chunk):
+        while (parsed := Record.parse_prefix(bytes(pending[:5 + 0xFFFF]))) is not None:
+            record, size = parsed
+            del pending[:size]
             if record.content_type != ContentType.handshake:
-                raise DecodeError(f"expected a handshake record, got content type {record.content_type}")
+                raise UnexpectedMessage(f"expected a handshake record, got {ContentType(record.content_type).name}")
             for msg_type, body in messages.feed(record.fragment):
                 if msg_type != HandshakeType.client_hello:
-                    raise DecodeError(f"expected a ClientHello, got handshake type {msg_type}")
+                    raise UnexpectedMessage(f"expected a ClientHello, got handshake type {msg_type}")
                 return received, ClientHello.from_body(body)
 
 

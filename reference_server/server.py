@@ -21,11 +21,11 @@ from pytest_apigw_tls.errors import ConfigError
 from pytest_apigw_tls.policy.catalog import Policy
 from pytest_apigw_tls.policy.codepoints import AlertDescription
 from pytest_apigw_tls.probing import capabilities
-from pytest_apigw_tls.probing.wire import ClientHello, DecodeError
+from pytest_apigw_tls.probing.wire import ClientHello, DecodeError, MessageTooLarge, NotAscii
 
 from .accesslog import AccessLog
 from .config import Endpoint, ServerConfig, default_config
-from .connection import PeerClosed, TlsStream, fatal_alert, is_hostname, read_client_hello
+from .connection import PeerClosed, TlsStream, UnexpectedMessage, fatal_alert, is_hostname, read_client_hello
 from .http import serve_http
 from .strict import strict_refusal
 from .tls import CertificateAuthority, endpoint_context
@@ -327,6 +327,12 @@ class ReferenceServer:
         try:
             received, hello = read_client_hello(sock, deadline, settings.idle_timeout)
             sni = hello.server_name
+        except UnexpectedMessage as error:
+            self._refuse(sock, peer, AlertDescription.unexpected_message, str(error))
+            return
+        except (MessageTooLarge, NotAscii) as error:  # as OpenSSL answers a length or a name it cannot take
+            self._refuse(sock, peer, AlertDescription.illegal_parameter, str(error))
+            return
         except DecodeError as error:
             self._refuse(sock, peer, AlertDescription.decode_error, str(error))
             return

@@ -132,6 +132,48 @@ def test_a_malformed_client_hello_gets_decode_error():
         assert sock.recv(100) == b""
 
 
+def _first_answer(running, data):
+    with socket.create_connection(running.address, timeout=TIMEOUT) as sock:
+        sock.sendall(data)
+        return sock.recv(5 + 16384)
+
+
+def _hello_bytes(sni=HOST):
+    return build_client_hello((0x0303,), (0xC02F,), (0x001D,), (), sni).to_records()
+
+
+@pytest.mark.parametrize("prefix,alert", [
+    (b"\x17\x03\x03\x00\x00", 10),  # an empty application-data record first
+    (b"\x14\x03\x03\x00\x01\x01", 10),  # a ChangeCipherSpec first
+    (b"\x16\x03\x01\x00\x04\x02\x00\x00\x00", 10),  # a ServerHello where the ClientHello goes
+], ids=["empty-application-data", "change-cipher-spec", "wrong-handshake-type"])
+def test_a_record_or_message_out_of_place_gets_unexpected_message(prefix, alert):
+    """RFC 8446 6.2 and OpenSSL: an unexpected record type or handshake message is unexpected_message
+    (tlsfuzzer's test-invalid-client-hello, test-tls13-zero-length-data)."""
+    with server() as running:
+        assert _first_answer(running, prefix + _hello_bytes()) == b"\x15\x03\x03\x00\x02\x02" + bytes([alert])
+
+
+def test_a_client_hello_claiming_four_mib_gets_illegal_parameter_at_once():
+    with server() as running, socket.create_connection(running.address, timeout=TIMEOUT) as sock:
+        sock.sendall(b"\x16\x03\x01\x00\x04\x01\x40\x00\x00")  # 4 MiB claimed, the connection kept open
+        started = time.monotonic()
+        assert sock.recv(100) == b"\x15\x03\x03\x00\x02\x02\x2f"
+        assert time.monotonic() - started < 1
+
+
+def test_a_non_ascii_sni_gets_illegal_parameter():
+    hello = _hello_bytes("api.example.test").replace(b"api.example.test", "\u00e4pi.example.tes".encode())
+    with server() as running:
+        assert _first_answer(running, hello) == b"\x15\x03\x03\x00\x02\x02\x2f"
+
+
+def test_bytes_after_a_whole_client_hello_are_left_to_openssl_which_answers_first():
+    with server() as running:
+        answer = _first_answer(running, _hello_bytes() + b"GARBAGE!")
+    assert answer[:1] == b"\x16"  # a handshake record: the ServerHello, as an OpenSSL server sends
+
+
 def test_a_legal_client_hello_over_64_kib_is_served():
     with server() as running:
         suites = tuple(range(0x6000, 0xC000)) + (0xC02F,)  # 48 KB of unassigned (or GREASE) suites, then a real one

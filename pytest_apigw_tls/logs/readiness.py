@@ -205,11 +205,11 @@ def assess(items: Iterable[Item], fmt: LogFormat, policy: Policy, catalog: Catal
 
 def _count(readiness: Readiness, values: dict[str, Any], catalog: Catalog, strict: bool, server_name: str | None,
            split_at: datetime.datetime | None, source: str, number: int) -> None:
-    for name in ("tlsVersion", "cipherSuite"):
-        if isinstance(values.get(name), (dict, list)):  # API Gateway writes a string: this is not its line
+    for variable in ("tlsVersion", "cipherSuite"):
+        if isinstance(values.get(variable), (dict, list)):  # API Gateway writes a string: this is not its line
             readiness.unparsable += 1
-            readiness.note(source, number, f"$context.{name} is a JSON {type(values[name]).__name__}, not a value",
-                           str(values)[:120])
+            readiness.note(source, number, f"$context.{variable} is a JSON {type(values[variable]).__name__}, "
+                           "not a value", str(values)[:120])
             return
     readiness.requests += 1
     version = values.get("tlsVersion")  # the common spellings first: this runs once per line

@@ -9,10 +9,11 @@ from .messages import (
     HandshakeBuffer,
     HandshakeType,
     MessageTooLarge,
+    NotAscii,
     Record,
     RecordBuffer,
     ServerHello,
 )
 
 __all__ = ["Alert", "ClientHello", "ContentType", "DecodeError", "HandshakeBuffer", "HandshakeType",
-           "MessageTooLarge", "Record", "RecordBuffer", "ServerHello", "build_client_hello"]
+           "MessageTooLarge", "NotAscii", "Record", "RecordBuffer", "ServerHello", "build_client_hello"]

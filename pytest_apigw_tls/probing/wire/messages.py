@@ -170,7 +170,7 @@ class ClientHello(NamedTuple):
                 try:
                     return name.decode("ascii")
                 except UnicodeDecodeError:
-                    raise DecodeError("server_name is not ASCII") from None
+                    raise NotAscii("server_name is not ASCII") from None
         return None
 
 
@@ -309,6 +309,10 @@ class HandshakeBuffer:
             used += 4 + length
         del self._pending[:used]
         return messages
+
+
+class NotAscii(DecodeError):
+    """A name that must be ASCII (RFC 6066 3) is not: a parameter no server takes (illegal_parameter)."""
 
 
 class MessageTooLarge(DecodeError):
