@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_apigw_tls.errors import ConfigError
 from pytest_apigw_tls.policy.catalog import ENDPOINT_TYPES, Catalog, Policy, builtin_catalog
-from pytest_apigw_tls.policy.fields import check_fields
+from pytest_apigw_tls.policy.fields import check_fields, field_types
 from pytest_apigw_tls.probing.hostnames import is_ip_address
 
 ACCESS_MODES = ("BASIC", "STRICT")
@@ -46,7 +46,8 @@ class Endpoint:
 
     def validate(self, catalog: Catalog) -> "Endpoint":
         """Apply API Gateway's rules; raise ConfigError with the service's wording where it has one."""
-        check_fields(Endpoint, dataclasses.asdict(self), f"endpoint {self.hostname!r}")
+        values = {name: getattr(self, name) for name in field_types(Endpoint)}
+        check_fields(Endpoint, values, f"endpoint {self.hostname!r}")
         where = f"endpoint {self.hostname!r}"
         if is_ip_address(self.hostname):
             raise ConfigError(f"{where}: an IP address is not a hostname (clients send no SNI for an address, "

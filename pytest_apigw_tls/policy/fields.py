@@ -8,34 +8,39 @@ never numbers (`idle_timeout = nan` would reset every connection), and an int is
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import types
 import typing
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import ConfigError
 
 
-def _accepts(annotation: Any, value: Any) -> bool:
+@functools.cache
+def _checker(annotation: Any) -> Callable[[Any], bool]:
+    """The test a value must pass for `annotation`, built once per annotation (10,000 endpoints are
+    checked against the same few)."""
     origin = typing.get_origin(annotation)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return any(_accepts(member, value) for member in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        members = [_checker(member) for member in typing.get_args(annotation)]
+        return lambda value: any(check(value) for check in members)
     if annotation is type(None):
-        return value is None
+        return lambda value: value is None
     if annotation is bool:
-        return isinstance(value, bool)
+        return lambda value: isinstance(value, bool)
     if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return lambda value: isinstance(value, int) and not isinstance(value, bool)
     if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return lambda value: isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if annotation is str:
-        return isinstance(value, str)
+        return lambda value: isinstance(value, str)
     if origin is dict:
-        key_type, value_type = typing.get_args(annotation)
-        return isinstance(value, dict) and all(_accepts(key_type, k) and _accepts(value_type, v)
-                                               for k, v in value.items())
+        check_key, check_value = (_checker(arg) for arg in typing.get_args(annotation))
+        return lambda value: isinstance(value, dict) and all(check_key(k) and check_value(v) for k, v in value.items())
     if origin in (tuple, list):
-        return isinstance(value, (tuple, list))
-    return True
+        return lambda value: isinstance(value, (tuple, list))
+    return lambda value: True
 
 
 def _describe(annotation: Any) -> str:
@@ -44,10 +49,17 @@ def _describe(annotation: Any) -> str:
         text, text.replace("NoneType", "None"))
 
 
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """Field name -> its resolved annotation, once per class (resolving costs 0.2 ms: 10,000 endpoints
+    checked one by one spent seconds here)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
 def check_fields(cls: type, raw: dict[str, Any], where: str) -> None:
     """One-line ConfigError for a key that is not a field of dataclass `cls`, or a value of the wrong type."""
-    hints = typing.get_type_hints(cls)
-    check_values({f.name: hints[f.name] for f in dataclasses.fields(cls)}, raw, where)
+    check_values(field_types(cls), raw, where)
 
 
 def check_values(types: dict[str, Any], raw: dict[str, Any], where: str) -> None:
@@ -56,7 +68,7 @@ def check_values(types: dict[str, Any], raw: dict[str, Any], where: str) -> None
     if unknown:
         raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(types))})")
     for key, value in raw.items():
-        if not _accepts(types[key], value):
+        if not _checker(types[key])(value):
             raise ConfigError(f"{where}: {key} must be {_describe(types[key])}, not {value!r}")
 
 
