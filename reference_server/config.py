@@ -52,8 +52,10 @@ class Endpoint:
         if is_ip_address(self.hostname):
             raise ConfigError(f"{where}: an IP address is not a hostname (clients send no SNI for an address, "
                               "RFC 6066 3)")
-        if not _HOSTNAME.match(self.hostname):
-            raise ConfigError(f"{where}: not a valid lowercase DNS hostname")
+        if not _HOSTNAME.match(self.hostname.removeprefix("*.")):
+            raise ConfigError(f"{where}: not a valid lowercase DNS hostname (or *. and one)")
+        if self.hostname.startswith("*.") and self.kind != "custom":
+            raise ConfigError(f"{where}: only custom domain names may be wildcards")
         if self.endpoint_type not in ENDPOINT_TYPES:
             raise ConfigError(f"{where}: unknown endpoint type {self.endpoint_type!r} "
                               f"(choose from {', '.join(ENDPOINT_TYPES)})")

@@ -230,7 +230,7 @@ class ControlPlane:
             hostname = f"{resource_id}.execute-api.{self.region}.amazonaws.com"
         else:
             requested = body.get("domainName")
-            if not isinstance(requested, str) or not is_hostname(requested):
+            if not isinstance(requested, str) or not is_hostname(requested.removeprefix("*.")):
                 raise BadRequest(f"Invalid domain name: {requested!r}")
             name = requested
             hostname = resource_id = requested.lower().rstrip(".")

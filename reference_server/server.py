@@ -142,7 +142,13 @@ class ReferenceServer:
         return tuple(self._endpoints.values())
 
     def endpoint(self, hostname: str) -> Endpoint | None:
-        return self._endpoints.get(hostname.lower().rstrip("."))
+        """The endpoint of `hostname`, else of the wildcard domain covering its first label
+        (`*.example.com` serves a.example.com, not a.b.example.com): the specific name wins."""
+        name = hostname.lower().rstrip(".")
+        found = self._endpoints.get(name)
+        if found is None and "." in name:
+            found = self._endpoints.get("*." + name.split(".", 1)[1])
+        return found
 
     @property
     def active_connections(self) -> int:

@@ -307,3 +307,24 @@ def test_a_client_leaving_mid_answer_prints_nothing_on_the_admin_endpoints_stder
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
         assert admin_request(admin.url, "GET", "/restapis?limit=1")[0] == 200  # still serving
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_wildcard_domain_name_serves_each_first_label_under_its_own_policy_and_the_specific_name_wins():
+    with ReferenceServer(config()) as server, AdminServer(ControlPlane(server)) as admin:
+        body = {"domainName": "*.example.test", "endpointConfiguration": {"types": ["REGIONAL"]},
+                "securityPolicy": "SecurityPolicy_TLS13_1_3_2025_09", "endpointAccessMode": "BASIC"}
+        status, created = admin_request(admin.url, "POST", "/domainnames", body)
+        assert status == 201 and created["domainName"] == "*.example.test"
+        assert admin_request(admin.url, "GET", "/domainnames/%2A.example.test")[0] == 200
+        specific = {**body, "domainName": "legacy.example.test", "securityPolicy": "TLS_1_2"}
+        specific.pop("endpointAccessMode")
+        assert admin_request(admin.url, "POST", "/domainnames", specific)[0] == 201
+
+        def tls12(hostname):
+            return handshake_probe(Target(*server.address, hostname), TIMEOUT, TlsVersion.TLSv1_2)
+
+        assert tls12("a.example.test").outcome is Outcome.REJECTED  # TLS 1.3 only under the wildcard
+        assert handshake_probe(Target(*server.address, "a.example.test"), TIMEOUT).outcome is Outcome.ACCEPTED
+        assert tls12("legacy.example.test").outcome is Outcome.ACCEPTED  # its own name, its own policy
+        deeper = handshake_probe(Target(*server.address, "a.b.example.test"), TIMEOUT)
+        assert deeper.outcome is Outcome.REJECTED and "unrecognized_name" in deeper.evidence
