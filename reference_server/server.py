@@ -175,6 +175,7 @@ class ReferenceServer:
             _close_listener(listener)  # its accept loop ends: the port is free again
         with self._contexts_lock:
             self._contexts.pop(endpoint, None)  # type: ignore[arg-type]
+        self.authority.forget(hostname)
 
     def pin(self, hostname: str) -> tuple[str, int]:
         """A listener of the endpoint's own, where the SNI "localhost" (or its hostname) selects it: any

@@ -110,6 +110,12 @@ class CertificateAuthority:
                                      if cert_type == "rsa" else ec.generate_private_key(ec.SECP256R1()))
         return self._keys[cert_type]
 
+    def forget(self, hostname: str) -> None:
+        """Drop the certificates issued for `hostname` (its endpoint was removed): churn keeps nothing."""
+        with self._lock:
+            for key in [key for key in self._leaves if key[0] == hostname]:
+                del self._leaves[key]
+
     def leaf(self, hostname: str, cert_type: str) -> Leaf:
         """The certificate of `hostname` (and "localhost": an endpoint pinned to a listener of its own
         is reached by that name) for one key type, issued once."""
