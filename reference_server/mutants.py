@@ -14,8 +14,7 @@ from OpenSSL import SSL
 
 from pytest_apigw_tls.policy.catalog import Policy, Suite, builtin_catalog
 from pytest_apigw_tls.policy.codepoints import TlsVersion
-from pytest_apigw_tls.policy.policyfiles import group_from_registry
-from pytest_apigw_tls.policy.universe import RegisteredGroup
+from pytest_apigw_tls.policy.items import Group
 from pytest_apigw_tls.probing.wire import ClientHello
 from pytest_apigw_tls.probing.wire.messages import ExtensionType
 
@@ -142,7 +141,7 @@ def _registry_suite(server: ReferenceServer) -> ReferenceServer:
     return server
 
 
-def _registered(name: str) -> RegisteredGroup:
+def _registered(name: str) -> Group:
     group = builtin_catalog().universe.group_named(name)
     if group is None:
         raise LookupError(f"the IANA registry data has no group {name}")
@@ -151,7 +150,7 @@ def _registered(name: str) -> RegisteredGroup:
 
 def _registry_group(server: ReferenceServer) -> ReferenceServer:
     """A group only the IANA registry knows (never named in the catalog): ffdhe4096."""
-    ffdhe4096 = group_from_registry(_registered("ffdhe4096"))
+    ffdhe4096 = _registered("ffdhe4096")
     _retarget(server, "SecurityPolicy_TLS13_1_3_FIPS_2025_09",
               lambda p: _with(p, groups=p.groups.value + (ffdhe4096,)))
     return server
@@ -159,7 +158,7 @@ def _registry_group(server: ReferenceServer) -> ReferenceServer:
 
 def _registry_curve(server: ReferenceServer) -> ReferenceServer:
     """A TLS 1.2 curve only the registry knows, first in the server's order: brainpoolP256r1."""
-    brainpool = group_from_registry(_registered("brainpoolP256r1"))
+    brainpool = _registered("brainpoolP256r1")
     _retarget(server, "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09",
               lambda p: _with(p, groups=(brainpool,) + p.groups.value))
     return server

@@ -22,8 +22,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
 from pytest_apigw_tls.errors import ConfigError
-from pytest_apigw_tls.policy.catalog import Policy, cert_types
+from pytest_apigw_tls.policy.catalog import Policy
 from pytest_apigw_tls.policy.codepoints import TlsVersion
+from pytest_apigw_tls.policy.items import cert_types
 from pytest_apigw_tls.probing import capabilities
 
 from .config import Endpoint

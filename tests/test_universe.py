@@ -57,10 +57,29 @@ def test_offers_per_version_cover_the_registry():
     assert {s.code for s in tls13} | {s.code for s in below} == {s.code for s in UNIVERSE.suites}
     tls13_groups = {g.code for g in UNIVERSE.groups_offered_at(V.TLSv1_3)}
     below_groups = {g.code for g in UNIVERSE.groups_offered_at(V.TLSv1_2)}
-    assert all(g.kind == "ec" for g in UNIVERSE.groups_offered_at(V.TLSv1_2))
+    assert all(g.kind == "ecdhe" for g in UNIVERSE.groups_offered_at(V.TLSv1_2))
     # RFC 8446 4.2.7: the obsolete curves are never offered at TLS 1.3, but still asked below it
     obsolete = set(range(0x0001, 0x0017)) | {0x001A, 0x001B, 0x001C}
     assert not tls13_groups & (obsolete | {0xFF01, 0xFF02})
     assert obsolete <= below_groups
     assert {0x0017, 0x0018, 0x0019, 0x001D, 0x001E, 0x0100, 0x11EC} <= tls13_groups
     assert len(tls13_groups) == 56 - len(obsolete) - 2
+
+
+def test_one_suite_model_and_one_group_model_whoever_names_them():
+    """The registry's items are the catalog's model: every catalog suite and group reads the same from
+    the registry (key exchange and authentication apart, mode, versions), so a policy file naming a
+    suite by its registry name gets the same cases as one naming it from the catalog."""
+    from pytest_apigw_tls.policy.catalog import load_catalog
+    from pytest_apigw_tls.policy.items import Group, Suite
+
+    catalog = load_catalog()
+    for suite in catalog.suites:
+        registered = UNIVERSE.suite(suite.code)
+        assert isinstance(registered, Suite) and registered == suite
+        assert (registered.kx, registered.auth, registered.mode, registered.min_version, registered.max_version) == (
+            suite.kx, suite.auth, suite.mode, suite.min_version, suite.max_version), suite.openssl
+    for group in catalog.groups:
+        registered = UNIVERSE.group(group.code)
+        assert isinstance(registered, Group) and (registered.kind, registered.min_version) == (
+            group.kind, group.min_version), group.name

@@ -13,6 +13,7 @@ from typing import Any, Iterable, NamedTuple
 from ..errors import CatalogError, UnknownPolicyError
 from . import datacache
 from .codepoints import TlsVersion
+from .items import Group, Suite
 from .universe import DATA, Universe, load_universe
 
 ENDPOINT_TYPES = ("REGIONAL", "PRIVATE", "EDGE")
@@ -21,72 +22,6 @@ RESOURCE_KINDS = ("restapis", "domainnames")
 # unknown: the policy exists (the service model names it) but no source states this fact; such a
 # fact is observed and reported, never judged.
 PROVENANCES = ("documented", "inferred", "unknown")
-
-
-def cert_types(cert_type: str) -> tuple[str, ...]:
-    """"rsa", "ecdsa" or "rsa,ecdsa" (a server holding both) -> the certificate types."""
-    return tuple(part.strip().lower() for part in cert_type.split(",") if part.strip())
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Suite:
-    """A cipher suite, named both ways, with what it needs to be negotiated. Two are equal when their
-    code points are (the registry's identity; comparing every field cost a scan's planning 4 ms)."""
-
-    openssl: str
-    iana: str
-    code: int
-    kx: str
-    auth: str
-    mode: str
-    min_version: TlsVersion
-    max_version: TlsVersion
-
-    @property
-    def is_tls13(self) -> bool:
-        return self.min_version is TlsVersion.TLSv1_3
-
-    def negotiable_at(self, version: TlsVersion) -> bool:
-        return self.min_version <= version <= self.max_version
-
-    def works_with_cert(self, cert_type: str) -> bool:
-        """Whether a server holding certificates of `cert_type` ("rsa,ecdsa" for both) could choose this suite."""
-        return self.auth == "any" or self.auth.lower() in cert_types(cert_type)
-
-    def __eq__(self, other: object) -> bool:
-        return other.code == self.code if isinstance(other, Suite) else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.code)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"openssl": self.openssl, "iana": self.iana, "code": f"0x{self.code:04X}", "kx": self.kx,
-                "auth": self.auth, "mode": self.mode, "min_version": self.min_version.label,
-                "max_version": self.max_version.label}
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Group:
-    """A named group (RFC 8446 section 4.2.7), classic or post-quantum hybrid; equal by code point, as suites."""
-
-    name: str
-    code: int
-    kind: str
-    min_version: TlsVersion
-
-    @property
-    def is_post_quantum(self) -> bool:
-        return self.kind in ("hybrid", "mlkem")
-
-    def __eq__(self, other: object) -> bool:
-        return other.code == self.code if isinstance(other, Group) else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self.code)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "code": f"0x{self.code:04X}", "kind": self.kind,
-                "min_version": self.min_version.label}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..vocabulary import Dimension, Expected
-from .catalog import Catalog, Policy, Suite, cert_types
+from .catalog import Catalog, Policy
 from .codepoints import TlsVersion
+from .items import Suite, cert_types
 
 ACCEPT, REJECT, UNKNOWN = Expected.ACCEPTED, Expected.REJECTED, Expected.UNKNOWN
 

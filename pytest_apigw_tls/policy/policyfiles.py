@@ -23,14 +23,14 @@ from .catalog import (
 )
 from .codepoints import TlsVersion
 from .fields import read_toml
-from .universe import RegisteredGroup, RegisteredSuite
 
 FILE_SOURCE = "policy-file"
 
 
 def _resolver(what: str, lookup: Callable[[str], Any], registered_named: Callable[[str], Any],
-              from_registry: Callable[[Any], Any], names: list[str], added: dict[int, Any]) -> Callable[[str], Any]:
-    """Names the catalog knows first, then any name of the registry (made a catalog item once per code)."""
+              names: list[str], added: dict[int, Any]) -> Callable[[str], Any]:
+    """Names the catalog knows first, then any name of the registry (the registry's item is the catalog's
+    model already: one suite model, one group model)."""
     def resolve(name: str) -> Any:
         try:
             return lookup(name)
@@ -39,37 +39,18 @@ def _resolver(what: str, lookup: Callable[[str], Any], registered_named: Callabl
         registered = registered_named(name)
         if registered is None:
             raise CatalogError(f"unknown {what} {name!r}{did_you_mean(name, names)}")
-        return added.setdefault(registered.code, from_registry(registered))
+        return added.setdefault(registered.code, registered)
     return resolve
 
 
 def _suite_resolver(catalog: Catalog, added: dict[int, Suite]) -> Callable[[str], Suite]:
     names = sorted({s.openssl for s in catalog.suites} | {s.iana for s in catalog.universe.suites})
-    return _resolver("cipher suite", catalog.suite, catalog.universe.suite_named, suite_from_registry, names, added)
+    return _resolver("cipher suite", catalog.suite, catalog.universe.suite_named, names, added)
 
 
 def _group_resolver(catalog: Catalog, added: dict[int, Group]) -> Callable[[str], Group]:
     names = sorted({g.name for g in catalog.groups} | {g.name for g in catalog.universe.groups})
-    return _resolver("group", catalog.group, catalog.universe.group_named, group_from_registry, names, added)
-
-
-def suite_from_registry(registered: RegisteredSuite) -> Suite:
-    """A registry-only suite as the catalog models one, named by its IANA name both ways."""
-    name = registered.iana
-    mode = "AEAD" if any(m in name for m in ("GCM", "CCM", "CHACHA20", "AEGIS")) else "CBC"
-    # the catalog's vocabulary: key exchange and authentication apart (ECDHE + RSA, not ECDHE_RSA), or an
-    # ECDHE suite named from the registry would ask no group (expectations look for kx ECDHE)
-    kx = "ECDHE" if registered.kx.startswith("ECDHE_") else registered.kx
-    return Suite(name, name, registered.code, kx, registered.auth, mode, registered.min_version,
-                 registered.max_version)
-
-
-def group_from_registry(registered: RegisteredGroup) -> Group:
-    """A registry-only group as the catalog models one: curves from TLS 1.0 (the *tls13 brainpool
-    variants excepted), everything else from TLS 1.3."""
-    kind = {"ec": "ecdhe"}.get(registered.kind, registered.kind)
-    low = TlsVersion.TLSv1_3 if kind != "ecdhe" or registered.name.endswith("tls13") else TlsVersion.TLSv1_0
-    return Group(registered.name, registered.code, kind, low)
+    return _resolver("group", catalog.group, catalog.universe.group_named, names, added)
 
 
 def _check(policy: Policy, where: str) -> None:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import pathlib
-from typing import NamedTuple
 
 from . import datacache
 from .codepoints import TlsVersion
+from .items import Group, Suite
 
 DATA = pathlib.Path(__file__).with_name("data")  # the packaged data files (a plain directory: never zipped)
 SOURCE = "IANA TLS parameters registries (tls-parameters-4, tls-parameters-8), transcribed 2026-11-26"
@@ -31,64 +31,28 @@ _TLS13_ONLY = {0x00C6, 0x00C7, 0xC0B4, 0xC0B5, 0xC103, 0xC104, 0xC105, 0xC106}
 _TLS12_AND_13 = {0xC0B0, 0xC0B1, 0xC0B2, 0xC0B3}
 
 
-class RegisteredSuite(NamedTuple):
-    """One registry entry with what follows from its name."""
-
-    code: int
-    iana: str
-    kx: str
-    auth: str
-    min_version: TlsVersion
-    max_version: TlsVersion
-
-    def negotiable_at(self, version: TlsVersion) -> bool:
-        return self.min_version <= version <= self.max_version
-
-    @property
-    def offered_with_tls13(self) -> bool:
-        """Offered in a TLS 1.3 ClientHello (else in a TLS 1.2-and-below one)."""
-        return self.max_version >= TlsVersion.TLSv1_3
-
-    @property
-    def offered_below_tls13(self) -> bool:
-        return self.min_version <= TlsVersion.TLSv1_2
-
-
-class RegisteredGroup(NamedTuple):
-    """One Supported Groups registry entry; `kind` is ec, ffdhe, mlkem, hybrid or explicit."""
-
-    code: int
-    name: str
-    kind: str
-
-    @property
-    def usable_below_tls13(self) -> bool:
-        """Negotiable through an ECDHE suite before TLS 1.3 (RFC 8422 5.1.1)."""
-        return self.kind == "ec" and not self.name.endswith("tls13")
-
-    @property
-    def usable_at_tls13(self) -> bool:
-        """RFC 8446 4.2.7: the obsolete curves (0x0001-0x0016, 0x001A-0x001C) and the explicit ones
-        (0xFF01, 0xFF02) MUST NOT be offered in TLS 1.3; a strict server refuses a hello naming them."""
-        return not (0x0001 <= self.code <= 0x0016 or 0x001A <= self.code <= 0x001C or self.kind == "explicit")
-
-
-def derive_suite(code: int, iana: str) -> RegisteredSuite:
-    """Key exchange, authentication and version range of a registered suite, from its name."""
+def derive_suite(code: int, iana: str) -> Suite:
+    """Key exchange, authentication, mode and version range of a registered suite, from its name; it is
+    named by its IANA name both ways (OpenSSL names come from the catalog)."""
+    mode = "NULL" if "_WITH_NULL_" in iana or iana.endswith("_NULL_SHA256") or "_NULL_SHA" in iana else \
+        "stream" if "_RC4_" in iana else \
+        "AEAD" if any(m in iana for m in ("GCM", "CCM", "CHACHA20", "AEGIS")) else "CBC"
     if code >> 8 == 0x13 or code in _TLS13_ONLY:
-        return RegisteredSuite(code, iana, "any", "any", TlsVersion.TLSv1_3, TlsVersion.TLSv1_3)
-    kx = iana.removeprefix("TLS_").split("_WITH_")[0]
-    parts = kx.split("_")
-    if parts[0] == "ECDH":
+        return Suite(iana, iana, code, "any", "any", mode, TlsVersion.TLSv1_3, TlsVersion.TLSv1_3)
+    exchange = iana.removeprefix("TLS_").split("_WITH_")[0]
+    parts = exchange.split("_")
+    # key exchange and authentication apart (ECDHE + RSA), as the catalog has them
+    kx = parts[0] + ("_EXPORT" if "EXPORT" in parts else "")
+    if parts[0] == "ECDH" and "anon" not in parts:
         auth = "ECDH"  # static ECDH needs an ECDH-capable certificate, neither plain RSA nor ECDSA
     else:
         auth = next((a for a in ("ECDSA", "RSA", "DSS", "anon", "PSK") if a in parts), parts[0])
     modern = any(part in iana for part in ("_GCM", "_CCM", "CHACHA20", "_SHA256", "_SHA384", "GOSTR"))
     if code in _TLS12_AND_13:
-        return RegisteredSuite(code, iana, kx, auth, TlsVersion.TLSv1_2, TlsVersion.TLSv1_3)
+        return Suite(iana, iana, code, kx, auth, mode, TlsVersion.TLSv1_2, TlsVersion.TLSv1_3)
     if modern:
         low = TlsVersion.TLSv1_2
-    elif kx.startswith("ECDH"):
+    elif exchange.startswith("ECDH"):
         low = TlsVersion.TLSv1_0
     else:
         low = TlsVersion.SSLv3
@@ -98,12 +62,20 @@ def derive_suite(code: int, iana: str) -> RegisteredSuite:
         high = TlsVersion.TLSv1_1
     else:
         high = TlsVersion.TLSv1_2
-    return RegisteredSuite(code, iana, kx, auth, low, high)
+    return Suite(iana, iana, code, kx, auth, mode, low, high)
+
+
+def derive_group(code: int, name: str) -> Group:
+    """A registered group with the first version it can be negotiated at: curves from TLS 1.0 (the
+    *tls13 brainpool variants excepted), everything else from TLS 1.3."""
+    kind = group_kind(code)
+    low = TlsVersion.TLSv1_3 if kind != "ecdhe" or name.endswith("tls13") else TlsVersion.TLSv1_0
+    return Group(name, code, kind, low)
 
 
 def group_kind(code: int) -> str:
     if code <= 0x0029:
-        return "ec"
+        return "ecdhe"
     if 0x0100 <= code <= 0x01FF:
         return "ffdhe"
     if 0x0200 <= code <= 0x02FF:
@@ -117,39 +89,39 @@ def group_kind(code: int) -> str:
 class Universe:
     """Every registered suite and group: what a policy does not name must be refused."""
 
-    suites: tuple[RegisteredSuite, ...]
-    groups: tuple[RegisteredGroup, ...]
+    suites: tuple[Suite, ...]
+    groups: tuple[Group, ...]
     source: str = SOURCE
 
-    def suite(self, code: int) -> RegisteredSuite | None:
+    def suite(self, code: int) -> Suite | None:
         return self._suites_by_code.get(code)
 
-    def group(self, code: int) -> RegisteredGroup | None:
+    def group(self, code: int) -> Group | None:
         return self._groups_by_code.get(code)
 
-    def suite_named(self, iana: str) -> RegisteredSuite | None:
+    def suite_named(self, iana: str) -> Suite | None:
         """A suite by its registry (IANA) name."""
         return next((s for s in self.suites if s.iana == iana), None)
 
-    def group_named(self, name: str) -> RegisteredGroup | None:
+    def group_named(self, name: str) -> Group | None:
         """A group by its registry name, in any case ("secp256r1", "brainpoolP256r1")."""
         return next((g for g in self.groups if g.name.lower() == name.lower()), None)
 
     @functools.cached_property
-    def _suites_by_code(self) -> dict[int, RegisteredSuite]:
+    def _suites_by_code(self) -> dict[int, Suite]:
         return {s.code: s for s in self.suites}
 
     @functools.cached_property
-    def _groups_by_code(self) -> dict[int, RegisteredGroup]:
+    def _groups_by_code(self) -> dict[int, Group]:
         return {g.code: g for g in self.groups}
 
-    def suites_offered_at(self, version: TlsVersion) -> tuple[RegisteredSuite, ...]:
+    def suites_offered_at(self, version: TlsVersion) -> tuple[Suite, ...]:
         """What a ClientHello for `version` can carry: TLS 1.3 suites at TLS 1.3, the others below."""
         if version is TlsVersion.TLSv1_3:
             return tuple(s for s in self.suites if s.offered_with_tls13)
         return tuple(s for s in self.suites if s.offered_below_tls13)
 
-    def groups_offered_at(self, version: TlsVersion) -> tuple[RegisteredGroup, ...]:
+    def groups_offered_at(self, version: TlsVersion) -> tuple[Group, ...]:
         """The groups TLS 1.3 allows (asked through HelloRetryRequest); the curves below it."""
         if version is TlsVersion.TLSv1_3:
             return tuple(g for g in self.groups if g.usable_at_tls13)
@@ -176,6 +148,6 @@ def _rows(text: str) -> list[tuple[int, str]]:
 def load_universe() -> Universe:
     """The packaged registries, parsed once per process."""
     suites = tuple(derive_suite(code, name) for code, name in datacache.parsed(DATA / "iana_cipher_suites.csv", _rows))
-    groups = tuple(RegisteredGroup(code, name, group_kind(code))
+    groups = tuple(derive_group(code, name)
                    for code, name in datacache.parsed(DATA / "iana_supported_groups.csv", _rows))
     return Universe(suites, groups)

@@ -6,8 +6,9 @@ import dataclasses
 from typing import Any
 
 from ..errors import ApigwTlsError, ConfigError, TargetError
-from ..policy.catalog import CERT_TYPES, ENDPOINT_TYPES, Catalog, Policy, builtin_catalog, cert_types
+from ..policy.catalog import CERT_TYPES, ENDPOINT_TYPES, Catalog, Policy, builtin_catalog
 from ..policy.fields import check_values, read_toml
+from ..policy.items import cert_types
 from .hostnames import is_ip_address
 from .probes import Target
 
