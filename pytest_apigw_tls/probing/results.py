@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 from ..policy.expectations import (
@@ -60,10 +61,12 @@ class ScanResult:
     notes: tuple[str, ...] = ()  # what the scan had to do or saw beyond the verdicts (backing off, stopping)
 
     def verdict_for(self, expectation: Expectation) -> Verdict:
-        for verdict in self.verdicts:
-            if verdict.expectation.key == expectation.key:
-                return verdict
-        raise KeyError(expectation.key)
+        """The verdict of one expectation: each of a target's ~80 cases asks for its own, so by key."""
+        return self._by_key[expectation.key]
+
+    @functools.cached_property
+    def _by_key(self) -> dict[tuple[str, int, str], Verdict]:
+        return {verdict.expectation.key: verdict for verdict in self.verdicts}
 
     def count(self, verdict: str) -> int:
         return sum(1 for v in self.verdicts if v.verdict == verdict)
