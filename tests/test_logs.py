@@ -228,3 +228,47 @@ def test_a_structured_value_where_api_gateway_writes_a_string_is_an_unread_line_
     report = json.loads(out.out)
     assert status == 0 and report["clients_at_risk"] == [] and report["requests"] == 1
     assert report["unread"]["unparsable"] == 2 and "is a JSON dict, not a value" in str(report["unread"]["examples"])
+
+
+def test_plan_judges_every_candidate_on_the_same_logs_and_names_the_strictest_safe_one(json_log, tmp_path, capsys):
+    report, page = tmp_path / "plan.json", tmp_path / "plan.md"
+    assert main(["logs", "--plan", "--endpoint-type", "REGIONAL", "--json", str(report), "--markdown", str(page),
+                 str(json_log)]) == 0
+    capsys.readouterr()
+    plan = json.loads(report.read_text())
+    candidates = plan["candidates"]
+    assert [c["permissiveness"] for c in candidates] == sorted((c["permissiveness"] for c in candidates), reverse=True)
+    assert plan["strictest_safe"] == "TLS_1_0"  # the traffic holds a TLS 1.0 client: only TLS_1_0 takes everyone
+    by_id = {c["policy"]: c for c in candidates}
+    assert by_id["TLS_1_2"]["requests_refused"] == 1
+    assert by_id["SecurityPolicy_TLS13_1_3_2025_09"]["requests_refused"] == 3
+    [client] = by_id["SecurityPolicy_TLS13_1_3_2025_09"]["clients"]
+    assert client["needs"] == "TLSv1.3" and set(client["reasons"]) == {"TLSv1.0 not allowed", "TLSv1.2 not allowed"}
+    assert "**TLS_1_0**" in page.read_text()
+    # the same traffic, a fifth of it allowed to break: the least permissive policy refusing one request
+    assert main(["logs", "--plan", "--endpoint-type", "REGIONAL", "--max-refused", "0.2", "--json", "-",
+                 str(json_log)]) == 0
+    relaxed = json.loads(capsys.readouterr().out)
+    chosen = next(c for c in relaxed["candidates"] if c["policy"] == relaxed["strictest_safe"])
+    assert chosen["requests_refused"] == 1 and chosen["permissiveness"] == min(
+        c["permissiveness"] for c in relaxed["candidates"] if c["requests_refused"] <= 1)
+
+
+def test_plan_never_calls_a_candidate_safe_on_requests_it_cannot_judge(tmp_path, capsys):
+    path = tmp_path / "versions-only.log"  # no $context.cipherSuite: a PFS policy cannot be judged on TLS 1.2
+    path.write_text("".join(json.dumps({"identity.sourceIp": f"192.0.2.{n}", "tlsVersion": "TLSv1.2"}) + "\n"
+                            for n in range(5)))
+    status = main(["logs", "--plan", "--endpoint-type", "REGIONAL", "--json", "-", str(path)])
+    plan = json.loads(capsys.readouterr().out)
+    by_id = {c["policy"]: c for c in plan["candidates"]}
+    pfs = by_id["SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"]
+    assert pfs["undecided"] == 5 and not pfs["safe"]
+    assert all(c["undecided"] == 0 for c in plan["candidates"] if c["safe"])
+    # TLS 1.2 clients whose suites are not logged: no candidate that narrows TLS 1.2 can be called safe,
+    # and those that refuse TLS 1.2 outright refuse everyone
+    assert plan["strictest_safe"] is None and status == 1
+
+
+def test_policy_or_plan_one_of_them(json_log, capsys):
+    assert main(["logs", str(json_log)]) == 2
+    assert "give --policy NAME" in capsys.readouterr().err

@@ -1,9 +1,10 @@
 """`apigw-tls logs`: migration readiness from access logs, as a table, JSON or Markdown.
 
-Exit status: 0 every request was read and no client would be refused; 1 clients would be refused
-(a pipeline gate); 2 bad input, or nothing in the input parsed as a request; 3 the reading is
-incomplete (unparsable lines, duplicate keys or requests without the TLS variables above
---max-unread), so "nobody at risk" cannot be said.
+Exit status: 0 every request was read and no client would be refused (with --plan: a candidate is
+safe); 1 clients would be refused, a pipeline gate (with --plan: no candidate is safe); 2 bad
+input, or nothing in the input parsed as a request; 3 the reading is incomplete (unparsable lines,
+duplicate keys or requests without the TLS variables above --max-unread), so "nobody at risk"
+cannot be said (with --plan: no candidate can be judged).
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ def register(commands: Any) -> None:
                     "2 bad input or nothing parsed, 3 incomplete reading.")
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="access-log files or directories ('-': standard input)")
-    parser.add_argument("--policy", required=True, help="the policy you plan to move to")
+    parser.add_argument("--policy", help="the policy you plan to move to (or --plan: every candidate)")
+    parser.add_argument("--plan", action="store_true",
+                        help="judge every policy valid for the endpoint type (and your policy files) on these logs, "
+                             "most permissive first, and name the strictest that refuses no one")
+    parser.add_argument("--max-refused", type=float, default=0.0, metavar="SHARE",
+                        help="with --plan: the share of requests a policy may refuse and still count as safe "
+                             "(default 0)")
     parser.add_argument("--endpoint-type", type=endpoint_type_arg, metavar="REGIONAL|PRIVATE|EDGE")
     parser.add_argument("--strict", action="store_true", help="also report Host/server-name mismatches")
     parser.add_argument("--server-name", help="the hostname clients connect to, when the logs carry no SNI")
@@ -106,15 +113,19 @@ def run_logs(args: argparse.Namespace) -> int:
     from ..logs.parallel import assess_inputs
     from ..logs.readiness import parse_time
 
-    policy = args.catalog.policy(args.policy, args.endpoint_type)
+    if bool(args.policy) == bool(args.plan):
+        raise ConfigError("give --policy NAME (one target policy) or --plan (every candidate), one of them")
     fmt = log_format(args.format)
     split_at = None
     if args.split_at:
         split_at = parse_time(args.split_at)
         if split_at is None:
             raise ConfigError(f"--split-at {args.split_at!r} is not a time (ISO 8601, e.g. 2026-11-20T00:00:00Z)")
-    if not 0 <= args.max_unread <= 1:
-        raise ConfigError("--max-unread is a share between 0 and 1")
+    if not 0 <= args.max_unread <= 1 or not 0 <= args.max_refused <= 1:
+        raise ConfigError("--max-unread and --max-refused are shares between 0 and 1")
+    if args.plan:
+        return _run_plan(args, split_at)
+    policy = args.catalog.policy(args.policy, args.endpoint_type)
     readiness = assess_inputs(args.files, args.format, policy.id, args.endpoint_type, args.strict, args.server_name,
                               split_at, progress=sys.stderr.isatty(), policy_files=tuple(args.policy_file or ()))
     out = sys.stderr if args.json == "-" else sys.stdout
@@ -138,3 +149,63 @@ def _write(path: str | None, text: str) -> None:
 
     if path:
         write_text(path, text)
+
+
+def _run_plan(args: argparse.Namespace, split_at: Any) -> int:
+    """`logs --plan`: every candidate on the same logs. Exit 0 when a candidate is safe, 1 when none is
+    (each refuses too much or cannot be judged), 3 when no candidate can be judged at all."""
+    from ..logs.plan import plan, strictest_safe
+
+    candidates = plan(args.files, args.format, args.endpoint_type, args.catalog, tuple(args.policy_file or ()),
+                      split_at, progress=sys.stderr.isatty())
+    if not candidates or candidates[0].readiness.requests == 0:
+        raise ConfigError("no line of the input parsed as a request: no policy can be judged")
+    best = strictest_safe(candidates, args.max_refused)
+    out = sys.stderr if args.json == "-" else sys.stdout
+    first = candidates[0].readiness
+    print(f"{first.requests} requests read from {first.lines} lines; {len(candidates)} candidate policies, "
+          "most permissive first", file=out)
+    print(f"  {'policy':<44} {'refused':>8} {'share':>8} {'clients':>7} {'undecided':>9}", file=out)
+    for candidate in candidates:
+        r = candidate.readiness
+        mark = "  <- strictest safe" if candidate is best else ""
+        print(f"  {candidate.policy.id:<44} {r.requests_at_risk:>8} {r.share_at_risk:>8.2%} {len(r.at_risk):>7} "
+              f"{candidate.undecided:>9}{mark}", file=out)
+    if best is None:
+        print(f"  no candidate refuses at most {args.max_refused:.2%} of requests with nothing undecided", file=out)
+    for candidate in candidates:
+        if candidate.readiness.at_risk and (best is None or candidate.policy is not best.policy):
+            print(f"  under {candidate.policy.id}, these clients must offer {_needs(candidate)}:", file=out)
+            for (ip, agent), client in sorted(candidate.readiness.at_risk.items(), key=lambda kv: -kv[1].requests):
+                print(f"    {ip:<40} {client.requests:>7}  {'; '.join(sorted(client.reasons))}  [{agent}]", file=out)
+    document = {"requests": first.requests, "lines": first.lines, "max_refused": args.max_refused,
+                "strictest_safe": best.policy.id if best else None,
+                "candidates": [c.to_dict(args.max_refused) for c in candidates]}
+    _write(args.json, json.dumps(document, indent=2) + "\n")
+    _write(args.markdown, _plan_markdown(document))
+    if all(c.undecided for c in candidates):
+        return INCOMPLETE
+    return READY if best is not None else AT_RISK
+
+
+def _needs(candidate: Any) -> str:
+    from ..logs.plan import needed_change
+
+    return needed_change(candidate.policy)
+
+
+def _plan_markdown(document: dict[str, Any]) -> str:
+    lines = ["# Migration plan", "",
+             f"{document['requests']} requests read; strictest policy refusing at most "
+             f"{document['max_refused']:.2%}: **{document['strictest_safe'] or 'none'}**.", "",
+             "| policy | refused | share | clients | undecided | safe |", "|---|---|---|---|---|---|"]
+    for c in document["candidates"]:
+        lines.append(f"| {c['policy']} | {c['requests_refused']} | {c['share_refused']:.2%} | {c['clients_refused']} "
+                     f"| {c['undecided']} | {'yes' if c['safe'] else 'no'} |")
+    for c in document["candidates"]:
+        if c["clients"]:
+            lines += ["", f"## Under {c['policy']}, clients must offer {c['needed']}", "",
+                      "| client | user agent | requests | why |", "|---|---|---|---|"]
+            lines += [f"| {x['source_ip']} | {x['user_agent'].replace('|', chr(92) + '|')} | {x['requests']} | "
+                      f"{'; '.join(x['reasons'])} |" for x in c["clients"]]
+    return "\n".join(lines) + "\n"
