@@ -105,6 +105,7 @@ SUBCOMMANDS = {  # command: the module beside its subject (server, scanner) that
     "logs": "pytest_apigw_tls.cli.logs",
     "matrix": "pytest_apigw_tls.cli.matrix",
     "diff": "pytest_apigw_tls.cli.diff",
+    "discover": "pytest_apigw_tls.cli.discover",
     "admin": "pytest_apigw_tls.reference_server.admin_cli",
 }
 
