@@ -143,6 +143,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if method == "DELETE":
                 control.delete(kind, parts[1])
                 return 202, {}
+        elif kind == REST_API and parts[2] == "deployments" and method == "POST":
+            return 201, control.deploy(parts[1], self._body())
         elif kind == DOMAIN_NAME and parts[2] == "basepathmappings":
             if method == "POST":
                 return 201, control.map_base_path(parts[1], self._body())

@@ -154,6 +154,7 @@ class ControlPlane:
         self.propagation_delay = propagation_delay
         self.region = region
         self.mappings: dict[str, list[dict[str, Any]]] = {}
+        self.deployments: dict[str, list[dict[str, Any]]] = {}  # API id -> its deployments, oldest first
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], threading.Timer] = {}  # one change in flight per resource
         self._resources: dict[tuple[str, str], Resource] = {}
@@ -262,10 +263,24 @@ class ControlPlane:
                 raise NotFound(f"Invalid {'REST API identifier' if kind == REST_API else 'domain name'} "
                                f"specified: {resource_id}")
             self.mappings.pop(resource_id, None)
+            self.deployments.pop(resource_id, None)
             pending = self._pending.pop((kind, resource_id), None)
             if pending is not None:
                 pending.cancel()
             self.server.remove_endpoint(resource.hostname)
+
+    def deploy(self, api: str, body: dict[str, Any]) -> dict[str, Any]:
+        """create-deployment (the blog's redeploy step): a deployment record for the API's stage. TLS
+        settings take effect without it, as in API Gateway (they belong to the endpoint, not a stage)."""
+        self.get(REST_API, api)
+        stage = body.get("stageName")
+        if stage is not None and (not isinstance(stage, str) or not stage):
+            raise BadRequest(f"Invalid stageName: {stage!r}")
+        deployment = {"id": "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(6)),
+                      "createdDate": int(time.time()), "description": str(body.get("description") or "")}
+        with self._lock:
+            self.deployments.setdefault(api, []).append({**deployment, "stageName": stage})
+        return deployment
 
     def map_base_path(self, domain: str, body: dict[str, Any]) -> dict[str, Any]:
         """create-base-path-mapping: ties a domain to an API (the domain's own policy still decides TLS)."""

@@ -132,3 +132,16 @@ def test_listing_pages_with_limit_and_position_like_the_service(aws):
     assert {f"d{n}.example.test" for n in range(30)} <= set(domains) and len(domains) == len(set(domains))
     with pytest.raises(client.exceptions.BadRequestException, match="Invalid limit"):
         client.get_rest_apis(limit=501)
+
+
+def test_the_blogs_redeploy_step_is_a_deployment_and_tls_needs_none(aws):
+    """The blog updates the security policy, then redeploys; the TLS change itself is the endpoint's."""
+    server, client = aws
+    api = client.create_rest_api(name="api", endpointConfiguration={"types": ["REGIONAL"]}, securityPolicy="TLS_1_2")
+    client.update_rest_api(restApiId=api["id"], patchOperations=[
+        {"op": "replace", "path": "/securityPolicy", "value": "SecurityPolicy_TLS13_1_3_2025_09"},
+        {"op": "replace", "path": "/endpointAccessMode", "value": "BASIC"}])
+    deployment = client.create_deployment(restApiId=api["id"], stageName="prod", description="after the policy")
+    assert deployment["id"] and deployment["description"] == "after the policy"
+    with pytest.raises(client.exceptions.NotFoundException):
+        client.create_deployment(restApiId="nosuchapi", stageName="prod")
