@@ -10,6 +10,8 @@ from pytest_apigw_tls.reference_server.control import ControlPlane
 
 from pytest_apigw_tls.cli.main import main
 
+pytest_plugins = ["pytester"]
+
 boto3 = pytest.importorskip("boto3")
 
 REGION = "us-east-1"
@@ -110,3 +112,44 @@ def test_an_endpoint_serving_another_policy_than_it_claims_fails_that_target_onl
     assert {name for name, verdict in verdicts.items() if verdict != "conforms"} == {
         "us-east-1/domain/shop.example.test", "us-east-1/domain/legacy.example.test"}  # the mutant, the alignment
     assert set(verdicts.values()) == {"conforms", "violations"}
+
+
+API_KINDS = [("REGIONAL", "TLS_1_0", None), ("REGIONAL", "TLS_1_2", None),
+             ("REGIONAL", "SecurityPolicy_TLS13_1_3_2025_09", "STRICT"),
+             ("REGIONAL", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09", "BASIC"),
+             ("EDGE", "TLS_1_0", None), ("EDGE", "SecurityPolicy_TLS13_2025_EDGE", "BASIC"),
+             ("PRIVATE", "TLS_1_2", None)]
+DOMAIN_KINDS = [("REGIONAL", "TLS_1_2", None, 1), ("REGIONAL", "SecurityPolicy_TLS13_1_3_2025_09", "STRICT", 2),
+                ("EDGE", "SecurityPolicy_TLS13_2025_EDGE", "BASIC", 5)]  # the last: an API kind of the same policy
+
+
+def test_a_hundred_and_twenty_apis_and_thirty_domains_are_discovered_and_all_conform(account, tmp_path, capsys,
+                                                                                  pytester):
+    """Pages of get-rest-apis and get-domain-names (25 by default, 500 asked), mixed endpoint types,
+    policies and modes, some default endpoints disabled, every domain mapped to an API of its own
+    policy: the scanner and the plugin both find every target conforming."""
+    server, admin, client = account
+    apis = {}
+    for number in range(120):
+        endpoint_type, policy, mode = API_KINDS[number % len(API_KINDS)]
+        api = client.create_rest_api(name=f"api-{number}", endpointConfiguration={"types": [endpoint_type]},
+                                     securityPolicy=policy, disableExecuteApiEndpoint=number % 11 == 0,
+                                     **({"endpointAccessMode": mode} if mode else {}))
+        apis.setdefault(number % len(API_KINDS), []).append(api["id"])
+    for number in range(30):
+        endpoint_type, policy, mode, api_kind = DOMAIN_KINDS[number % len(DOMAIN_KINDS)]
+        name = f"d{number}.example.test"
+        client.create_domain_name(domainName=name, endpointConfiguration={"types": [endpoint_type]},
+                                  securityPolicy=policy, **({"endpointAccessMode": mode} if mode else {}))
+        client.create_base_path_mapping(domainName=name, restApiId=apis[api_kind][number % 10], basePath="v1")
+    targets = tmp_path / "targets.toml"
+    assert main(["discover", "--region", REGION, "--endpoint-url", admin.url, "--connect",
+                 "{}:{}".format(*server.address), "--output", str(targets)]) == 0
+    assert targets.read_text().count("[[target]]") == 120 + 30 + 1  # and the config's placeholder domain
+    capsys.readouterr()
+    assert main(["scan", "--targets", str(targets)]) == 0
+    assert "151 targets: 151 conform" in capsys.readouterr().out
+    result = pytester.runpytest_subprocess("--pyargs", "pytest_apigw_tls.conformance", "-q", "-p", "no:cacheprovider",
+                                           "-p", "no:xdist", "--apigw-targets", str(targets))
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0 and outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0

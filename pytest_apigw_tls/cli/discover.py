@@ -92,9 +92,9 @@ def _targets(client: Any, region: str, connect: str | None) -> list[str]:
             tables.append(f"# {hostname}: private API (policy {policy}), reachable only inside its VPC: "
                           "discover again with --connect to a VPC endpoint to judge it\n")
             continue
+        disabled = bool(api.get("disableExecuteApiEndpoint"))  # every request 403: no access case can be asked
         tables.append(_table(f"{region}/api/{api['id']}", connect or f"{hostname}:443", hostname, policy,
-                             endpoint_type, api.get("endpointAccessMode"),
-                             disabled=bool(api.get("disableExecuteApiEndpoint"))))
+                             endpoint_type, None if disabled else api.get("endpointAccessMode"), disabled=disabled))
     for domain in _pages(client, "get_domain_names"):
         name = domain["domainName"]
         endpoint_type = (domain.get("endpointConfiguration", {}).get("types") or ["EDGE"])[0]
@@ -124,7 +124,8 @@ def _table(name: str, address: str, sni: str, policy: str, endpoint_type: str, a
     if default_endpoint_address:
         lines.append(f"default_endpoint_address = {json.dumps(default_endpoint_address)}")
     if disabled:
-        lines.insert(0, "# disableExecuteApiEndpoint: the handshake is still judged; requests get 403")
+        lines.insert(0, "# disableExecuteApiEndpoint: the handshake is still judged; every request gets 403, so "
+                        "its access mode is not asked")
     return "\n".join(lines) + "\n"
 
 
