@@ -153,3 +153,9 @@ def test_a_hundred_and_twenty_apis_and_thirty_domains_are_discovered_and_all_con
                                            "-p", "no:xdist", "--apigw-targets", str(targets))
     outcomes = result.parseoutcomes()
     assert result.ret == 0 and outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0
+    # one endpoint behind the control plane now serves another policy than the one it claims
+    server.set_policy("d1.example.test", server.catalog.policy("TLS_1_2"))  # claims TLS13_1_3 STRICT
+    report = tmp_path / "after.json"
+    assert main(["scan", "--targets", str(targets), "--json", str(report)]) == 1
+    verdicts = {name: entry["verdict"] for name, entry in json.loads(report.read_text())["targets"].items()}
+    assert [name for name, verdict in verdicts.items() if verdict != "conforms"] == ["us-east-1/domain/d1.example.test"]
