@@ -28,12 +28,16 @@ def register(commands: Any) -> None:
                     "Logs exports, `aws logs filter-log-events`/`tail` output, Logs Insights CSV) and report the "
                     "clients, versions and suites a target policy would refuse. Exit 0 ready, 1 clients at risk, "
                     "2 bad input or nothing parsed, 3 incomplete reading.")
-    parser.add_argument("files", nargs="+", metavar="FILE",
+    parser.add_argument("files", nargs="*", metavar="FILE",
                         help="access-log files or directories ('-': standard input)")
     parser.add_argument("--policy", help="the policy you plan to move to (or --plan: every candidate)")
     parser.add_argument("--plan", action="store_true",
                         help="judge every policy valid for the endpoint type (and your policy files) on these logs, "
                              "most permissive first, and name the strictest that refuses no one")
+    parser.add_argument("--query", choices=("athena", "insights"),
+                        help="with --policy: print the query that computes the clients at risk where the logs live "
+                             "(Athena/Trino SQL over the table of the README's DDL, or CloudWatch Logs Insights) "
+                             "instead of reading FILEs")
     parser.add_argument("--max-refused", type=float, default=0.0, metavar="SHARE",
                         help="with --plan: the share of requests a policy may refuse and still count as safe "
                              "(default 0)")
@@ -115,6 +119,10 @@ def run_logs(args: argparse.Namespace) -> int:
 
     if bool(args.policy) == bool(args.plan):
         raise ConfigError("give --policy NAME (one target policy) or --plan (every candidate), one of them")
+    if args.query:
+        return _print_query(args)
+    if not args.files:
+        raise ConfigError("give the access-log FILEs to read (or --query to print a query instead)")
     fmt = log_format(args.format)
     split_at = None
     if args.split_at:
@@ -209,3 +217,14 @@ def _plan_markdown(document: dict[str, Any]) -> str:
             lines += [f"| {x['source_ip']} | {x['user_agent'].replace('|', chr(92) + '|')} | {x['requests']} | "
                       f"{'; '.join(x['reasons'])} |" for x in c["clients"]]
     return "\n".join(lines) + "\n"
+
+
+def _print_query(args: argparse.Namespace) -> int:
+    from ..logs.queries import athena_sql, insights_query, rules_for
+
+    if args.plan:
+        raise ConfigError("--query prints one policy's query: give --policy NAME")
+    rules = rules_for(args.catalog.policy(args.policy, args.endpoint_type), args.catalog)
+    sys.stdout.write(athena_sql(rules) if args.query == "athena" else insights_query(rules))
+    return 0
+

@@ -121,7 +121,7 @@ def field(values: dict[str, Any], name: str) -> str | None:
 UNJUDGED = "unjudged"  # the deciding value is not in the log: never "not at risk"
 
 
-def _narrows(policy: Policy, catalog: Catalog, version: TlsVersion) -> bool:
+def narrows(policy: Policy, catalog: Catalog, version: TlsVersion) -> bool:
     """Whether `policy` refuses, at `version`, a suite some policy of API Gateway accepts there: then the
     version alone does not decide a request."""
     allowed = policy.suite_fact(version).value_set
@@ -143,7 +143,7 @@ def refusal(policy: Policy, catalog: Catalog, version_text: str | None,
         return "version", f"{version.label} not allowed"
     if suite_text is None:
         return (UNJUDGED, f"no $context.cipherSuite, and {policy.id} refuses suites API Gateway negotiates at "
-                          f"{version.label}") if _narrows(policy, catalog, version) else None
+                          f"{version.label}") if narrows(policy, catalog, version) else None
     try:
         suite = catalog.suite(suite_text)
     except CatalogError:

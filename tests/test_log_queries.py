@@ -1,0 +1,78 @@
+"""The generated Athena SQL gives the local reader's answer: run on DuckDB over the same JSON access
+logs (the reference server's, plus hand-made tricky lines), per client, for several policies."""
+
+import json
+
+import pytest
+
+from pytest_apigw_tls.cli.main import main
+from pytest_apigw_tls.logs.queries import athena_sql, insights_query, rules_for
+from pytest_apigw_tls.policy.catalog import builtin_catalog
+
+from .test_logs import traffic
+
+duckdb = pytest.importorskip("duckdb")
+
+CATALOG = builtin_catalog()
+POLICIES = ["TLS_1_0", "TLS_1_2", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09", "SecurityPolicy_TLS13_1_3_2025_09",
+            "SecurityPolicy_TLS13_1_2_2021_06"]
+TRICKY = [  # spellings, missing values, unknown suites, quotes: the reader's edge cases
+    {"identity.sourceIp": "192.0.2.10", "identity.userAgent": 'curl "quoted"', "tlsVersion": "tlsv1.2",
+     "cipherSuite": "AES128-SHA"},
+    {"identity.sourceIp": "192.0.2.11", "identity.userAgent": "old", "tlsVersion": "TLSv1.2", "cipherSuite": "-"},
+    {"identity.sourceIp": "192.0.2.12", "identity.userAgent": "odd", "tlsVersion": "TLSv1.2",
+     "cipherSuite": "NOT-A-SUITE"},
+    {"identity.sourceIp": "192.0.2.13", "identity.userAgent": "iana", "tlsVersion": "TLSv1.2",
+     "cipherSuite": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
+    {"identity.sourceIp": "192.0.2.14", "identity.userAgent": "ancient", "tlsVersion": "SSLv3",
+     "cipherSuite": "RC4-SHA"},
+    {"identity.sourceIp": "", "identity.userAgent": "no ip", "tlsVersion": "TLSv1", "cipherSuite": "AES128-SHA"},
+    {"identity.sourceIp": "192.0.2.15", "identity.userAgent": "no tls"},
+]
+
+
+@pytest.fixture(scope="module")
+def access_log(tmp_path_factory):
+    path = tmp_path_factory.mktemp("logs") / "access.log"
+    traffic(path, "json")
+    with open(path, "a") as handle:
+        handle.writelines(json.dumps(line) + "\n" for line in TRICKY)
+    return path
+
+
+def reader_counts(path, policy, capsys):
+    """source ip -> (refused, unjudged) requests, from `apigw-tls logs --json`."""
+    main(["logs", "--policy", policy, "--json", "-", "--max-unread", "1", str(path)])
+    report = json.loads(capsys.readouterr().out)
+    counts = {c["source_ip"]: c["requests"] for c in report["clients_at_risk"]}
+    return counts, report["unread"]["without_cipher_suite"]
+
+
+def sql_counts(path, policy):
+    connection = duckdb.connect()
+    connection.execute(f"""CREATE VIEW apigw_access_logs AS
+        SELECT "identity.sourceIp" AS source_ip, "identity.userAgent" AS user_agent,
+               "tlsVersion" AS tls_version, "cipherSuite" AS cipher_suite
+        FROM read_json('{path}', format = 'newline_delimited', columns = {{
+            'identity.sourceIp': 'VARCHAR', 'identity.userAgent': 'VARCHAR', 'tlsVersion': 'VARCHAR',
+            'cipherSuite': 'VARCHAR'}})""")
+    rows = connection.execute(athena_sql(rules_for(CATALOG.policy(policy), CATALOG))).fetchall()
+    refused = {}
+    for ip, _agent, requests_refused, _unjudged in rows:
+        if requests_refused:
+            refused[ip] = refused.get(ip, 0) + requests_refused
+    return refused, sum(row[3] for row in rows)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_the_generated_sql_gives_the_readers_clients_and_unjudged_requests(access_log, policy, capsys):
+    assert sql_counts(access_log, policy) == reader_counts(access_log, policy, capsys)
+
+
+def test_the_queries_are_printed_for_where_the_logs_live(capsys):
+    assert main(["logs", "--policy", "TLS_1_2", "--query", "athena"]) == 0
+    assert "FROM apigw_access_logs" in capsys.readouterr().out
+    assert main(["logs", "--policy", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09", "--query", "insights"]) == 0
+    query = capsys.readouterr().out
+    assert "| stats sum(refused) as requests_refused" in query and '"TLSv1.2"' in query
+    assert insights_query(rules_for(CATALOG.policy("TLS_1_2"), CATALOG)).startswith("# clients that TLS_1_2")
