@@ -25,11 +25,10 @@ from .probes import (
     Observation,
     Outcome,
     Target,
-    connect,
-    connect_failure,
     describe_os_error,
     inconclusive,
     name_bytes,
+    open_connection,
 )
 
 # OpenSSL names a received alert "tls alert handshake failure", "tlsv1 alert protocol version", "sslv3 alert ...".
@@ -153,10 +152,9 @@ def handshake_probe(target: Target, timeout: float, version: TlsVersion | None =
     except SSL.Error as error:
         return inconclusive(f"the local OpenSSL cannot offer {suite or groups}: {error}")
     deadline = time.monotonic() + timeout
-    try:
-        sock = connect(target, timeout)
-    except OSError as error:
-        return inconclusive(connect_failure(target, error))
+    sock = open_connection(target, timeout)
+    if isinstance(sock, Observation):
+        return sock
     with sock:
         connection = client_connection(target, context, sock)
         try:

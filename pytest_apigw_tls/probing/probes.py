@@ -155,6 +155,14 @@ def name_bytes(name: str) -> bytes:
     return name.encode("ascii") if name.isascii() else name.encode("idna")
 
 
+def open_connection(target: Target, timeout: float) -> socket.socket | Observation:
+    """A connection for one probe, or the inconclusive observation that says why there is none."""
+    try:
+        return connect(target, timeout)
+    except OSError as error:
+        return inconclusive(connect_failure(target, error))
+
+
 def connect_failure(target: Target, error: OSError) -> str:
     return f"connect to {target.host}:{target.port} failed: {describe_os_error(error)}"
 
@@ -332,10 +340,9 @@ def raw_probe(target: Target, offer: ProbeOffer, timeout: float) -> Observation:
     except UnicodeEncodeError:
         return inconclusive(f"SNI {target.sni!r} is not ASCII")
     deadline = time.monotonic() + timeout
-    try:
-        sock = connect(target, timeout)
-    except OSError as error:
-        return inconclusive(connect_failure(target, error))
+    sock = open_connection(target, timeout)
+    if isinstance(sock, Observation):
+        return sock
     with sock:
         try:
             sock.sendall(hello.to_records())
