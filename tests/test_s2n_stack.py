@@ -113,3 +113,22 @@ def test_the_closest_s2n_policy_for_a_fips_policy_fails_only_what_its_build_lack
     result = scan(target, CATALOG.policy("SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09"), "ecdsa", ProbeSettings())
     assert failures(result) == sorted(case for case in PQ_CASES if lacks_pq(target))
     assert result.count(INCONCLUSIVE) == 0
+
+
+def test_a_p384_only_client_gets_from_the_reference_what_it_gets_from_s2n(s2nd):
+    """#27 item 9, checked against AWS's own stack with an ECDSA P-256 certificate, each under a
+    TLS 1.2-and-1.3 policy: at TLS 1.3 both take a client whose only group is P-384; at TLS 1.2
+    neither gives it a connection (s2n sends its ServerHello and the client aborts on the
+    certificate's curve, RFC 8422 5.1; the reference refuses at once): one outcome for every client."""
+    from pytest_apigw_tls.reference_server import ReferenceServer
+
+    from pytest_apigw_tls.policy.codepoints import TlsVersion
+    from pytest_apigw_tls.probing.handshake import handshake_probe
+
+    s2n = s2nd("CloudFront-TLS-1-2-2021", "ecdsa")
+    with ReferenceServer() as reference:
+        ours = Target(*reference.address, "tls13-1-2-2021-06.ecdsa.apigw.test")
+        for version in (TlsVersion.TLSv1_3, TlsVersion.TLSv1_2):
+            answers = [handshake_probe(target, 5, version, groups=["secp384r1"]) for target in (s2n, ours)]
+            connected = [answer.outcome is Outcome.ACCEPTED for answer in answers]
+            assert connected == [version is TlsVersion.TLSv1_3] * 2, (version, [a.evidence for a in answers])
