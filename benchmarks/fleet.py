@@ -74,16 +74,18 @@ def served(fleet: list[tuple[Endpoint, str]]) -> Iterator[tuple[str, int]]:
             f'[[endpoint]]\nhostname = "{e.hostname}"\nsecurity_policy = "{e.security_policy}"\n'
             f'endpoint_type = "{e.endpoint_type}"\ncert_type = "{e.cert_type}"\n'
             + (f'access_mode = "{e.access_mode}"\n' if e.access_mode else "") for e, _ in fleet))
-        process = subprocess.Popen([str(pathlib.Path(sys.executable).with_name("apigw-tls")), "serve", "--config",
-                                    str(config), "--access-log", os.devnull], stdout=subprocess.PIPE, text=True)
+        output = pathlib.Path(directory) / "serve.out"  # a file, not a pipe: the endpoint table is long
+        with open(output, "w") as sink:
+            process = subprocess.Popen([str(pathlib.Path(sys.executable).with_name("apigw-tls")), "serve",
+                                        "--config", str(config), "--access-log", os.devnull], stdout=sink)
         try:
-            first = process.stdout.readline()  # type: ignore[union-attr]
-            host, port = first.rsplit(" ", 1)[1].strip().rsplit(":", 1)
+            while "\n" not in (text := output.read_text()):
+                time.sleep(0.01)
+            host, port = text.split("\n", 1)[0].rsplit(" ", 1)[1].strip().rsplit(":", 1)
             yield host, int(port)
         finally:
             process.terminate()
             process.wait(timeout=10)
-            process.stdout.close()  # type: ignore[union-attr]
 
 
 def main() -> int:

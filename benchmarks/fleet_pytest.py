@@ -54,6 +54,8 @@ def measured(argv: list[str]) -> tuple[float, float, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,200,1000", help="fleet sizes, comma-separated")
+    parser.add_argument("--only", choices=("scan --targets", "pytest", "pytest -n 2"),
+                        help="time one of the three commands (the others' ratios are then not printed)")
     args = parser.parse_args()
     print(f"{'targets':>7} {'command':<16} {'wall':>8} {'ratio':>6} {'peak RSS':>9} {'per target':>11} status")
     for size in (int(s) for s in args.sizes.split(",")):
@@ -67,6 +69,8 @@ def main() -> int:
             measured(runs["scan --targets"])  # warm-up: the server issues every certificate on first use
             base = None
             for label, argv in runs.items():
+                if args.only and label != args.only:
+                    continue
                 # a fresh process per run: RUSAGE_CHILDREN keeps the largest child ever, so run each in
                 # a child of its own and read that child's peak
                 probe = subprocess.run([sys.executable, __file__, "--one", "--", *argv], capture_output=True,
