@@ -49,13 +49,19 @@ WORKER_TARGETS_KEY = "apigw_tls_targets"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from .probing.settings import SETTINGS  # the probe settings, declared once for the CLI and the plugin
-
     group = parser.getgroup("apigw-tls", "API Gateway TLS security policy conformance")
-    for name, metavar, help_text in (*_OPTIONS, *((s.name, s.metavar, s.help_with_default) for s in SETTINGS)):
+    for name, metavar, help_text in _all_options():
         dest = "apigw_" + name.replace("-", "_")
         group.addoption(f"--apigw-{name}", dest=dest, metavar=metavar, help=help_text)
         parser.addini(dest, help_text)
+
+
+def _all_options() -> tuple[tuple[str, str, str], ...]:
+    """(name, metavar, help) of every --apigw-* option: the plugin's own, then the probe settings
+    (declared once for the CLI and the plugin, probing/settings.py)."""
+    from .probing.settings import SETTINGS
+
+    return (*_OPTIONS, *((s.name, s.metavar, s.help_with_default) for s in SETTINGS))
 
 
 def _option(config: pytest.Config, name: str) -> str | None:
@@ -132,9 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Recorder(config), "apigw-tls-recorder")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "apigw-tls-xdist")
-    from .probing.settings import SETTINGS
-
-    if any(_option(config, name) for name in (*(name for name, _m, _h in _OPTIONS), *(s.name for s in SETTINGS))):
+    if any(_option(config, name) for name, _metavar, _help in _all_options()):
         state = state_of(config)  # bad options are usage errors now, not after collection
         if any(_option(config, name) for name in _TARGET_OPTIONS) and not config.option.help \
                 and not config.option.collectonly:

@@ -162,7 +162,7 @@ def _write(path: str | None, text: str) -> None:
 def _run_plan(args: argparse.Namespace, split_at: Any) -> int:
     """`logs --plan`: every candidate on the same logs. Exit 0 when a candidate is safe, 1 when none is
     (each refuses too much or cannot be judged), 3 when no candidate can be judged at all."""
-    from ..logs.plan import plan, strictest_safe
+    from ..logs.plan import needed_change, plan, strictest_safe
 
     candidates = plan(args.files, args.format, args.endpoint_type, args.catalog, tuple(args.policy_file or ()),
                       split_at, progress=sys.stderr.isatty())
@@ -183,7 +183,8 @@ def _run_plan(args: argparse.Namespace, split_at: Any) -> int:
         print(f"  no candidate refuses at most {args.max_refused:.2%} of requests with nothing undecided", file=out)
     for candidate in candidates:
         if candidate.readiness.at_risk and (best is None or candidate.policy is not best.policy):
-            print(f"  under {candidate.policy.id}, these clients must offer {_needs(candidate)}:", file=out)
+            print(f"  under {candidate.policy.id}, these clients must offer {needed_change(candidate.policy)}:",
+                  file=out)
             for (ip, agent), client in sorted(candidate.readiness.at_risk.items(), key=lambda kv: -kv[1].requests):
                 print(f"    {ip:<40} {client.requests:>7}  {'; '.join(sorted(client.reasons))}  [{agent}]", file=out)
     document = {"requests": first.requests, "lines": first.lines, "max_refused": args.max_refused,
@@ -194,12 +195,6 @@ def _run_plan(args: argparse.Namespace, split_at: Any) -> int:
     if all(c.undecided for c in candidates):
         return INCOMPLETE
     return READY if best is not None else AT_RISK
-
-
-def _needs(candidate: Any) -> str:
-    from ..logs.plan import needed_change
-
-    return needed_change(candidate.policy)
 
 
 def _plan_markdown(document: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # imported when a scan runs: `apigw-tls --help` and other sub
 
 
 def register(commands: Any) -> None:
+    from ..probing.settings import SETTINGS
     from .main import endpoint_type_arg
 
     parser = commands.add_parser("scan", help="probe targets and judge each against its policy",
@@ -45,8 +46,6 @@ def register(commands: Any) -> None:
                         help="an arrival path of another endpoint type: STRICT must refuse requests through it")
     parser.add_argument("--strict-status", type=int, default=421, help="status of a STRICT refusal (default 421)")
     parser.add_argument("--json", metavar="FILE", help="write the full result as JSON ('-': standard output)")
-    from ..probing.settings import SETTINGS
-
     for setting in SETTINGS:
         parser.add_argument(f"--{setting.name}", metavar=setting.metavar, help=setting.help_with_default)
     parser.add_argument("-v", "--verbose", action="store_true", help="list passing verdicts too")
@@ -122,6 +121,7 @@ def run_scan(args: argparse.Namespace) -> int:
     settings = ProbeSettings.from_values(args.settings)
     progress = _progress if sys.stderr.isatty() and len(specs) == 1 else None
     scanned = specs + [b for s in specs if (b := s.resolve_default_endpoint()) is not None]
+
     def scanning(spec: TargetSpec) -> Callable[[threading.Semaphore], ScanResult]:
         return lambda budget: scan(spec.resolve(), spec.policy, spec.cert_type, settings, spec.catalog,
                                    progress=progress, budget=budget)
@@ -135,7 +135,7 @@ def run_scan(args: argparse.Namespace) -> int:
     with Fleet(FleetSettings(total_probes=int(args.settings["total_concurrency"]))) as fleet:
         futures = {spec.name: fleet.submit(scanning(spec)) for spec in scanned}
         detections = {spec.name: fleet.submit(detecting(spec)) for spec in specs}
-        # a fleet's STRICT checks side by side too (one after another, 1,000 targets took minutes)
+        # a fleet's access checks side by side too, as the plugin asks them (they ran one after another)
         accesses = {spec.name: fleet.submit(checking_access(spec)) for spec in specs if spec.access_mode}
         results: dict[str, ScanResult | ApigwTlsError] = {}
         names = {future: name for name, future in futures.items()}
