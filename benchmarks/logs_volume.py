@@ -1,18 +1,22 @@
-"""How fast `apigw-tls logs` reads, per format, measured in one run on this machine.
+"""How fast `apigw-tls logs` reads, against DuckDB on the same file, measured in one run on this machine.
 
     .venv/bin/python benchmarks/logs_volume.py [--lines 1000000]
 
 Writes LINES access-log lines in the reference server's JSON form (mixed TLS 1.0 CBC, TLS 1.2 and TLS
-1.3 clients) and a tenth as many in each console preset with the TLS variables, then times the whole
-reading (as the CLI runs it: large plain files in one process per core) of each and prints lines
-per second and peak memory.
+1.3 clients), plain and gzipped, and times on each, side by side: DuckDB running the generated Athena
+SQL (`logs --query athena`) over the file, `apigw-tls logs`' DuckDB engine (logs/engine.py) and its
+reader alone (`--engine python`). The three must give the same clients at risk; the ratios to DuckDB
+are printed. Then a tenth as many lines in each console preset with the TLS variables, read by the
+reader (DuckDB reads the JSON preset), in lines per second. Peak memory at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -22,7 +26,10 @@ from pytest_apigw_tls.reference_server.accesslog import format_line
 
 from pytest_apigw_tls.logs.formats import log_format
 from pytest_apigw_tls.logs.parallel import assess_inputs
+from pytest_apigw_tls.logs.queries import athena_sql, rules_for
+from pytest_apigw_tls.policy.catalog import builtin_catalog
 
+POLICY = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
 CLIENTS = [("TLSv1", "AES128-SHA"), ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"), ("TLSv1.2", "AES256-SHA256"),
            ("TLSv1.3", "TLS_AES_128_GCM_SHA256")]
 
@@ -40,12 +47,35 @@ def write(path: Path, fmt: str, count: int) -> None:
                 "host": "api.example.com", "sni": "api.example.com"}) + "\n")
 
 
-def timed(path: Path, spec: str | None) -> tuple[float, int]:
+def by_duckdb(path: Path) -> tuple[float, dict[str, int]]:
+    """DuckDB's own time for the same answer: the generated Athena SQL over a view of the file."""
+    import duckdb
+
+    catalog = builtin_catalog()
     started = time.perf_counter()
-    readiness = assess_inputs([str(path)], spec, "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09", None, False, None, None)
+    connection = duckdb.connect()
+    connection.execute(f"""CREATE VIEW apigw_access_logs AS
+        SELECT "identity.sourceIp" AS source_ip, "identity.userAgent" AS user_agent,
+               "tlsVersion" AS tls_version, "cipherSuite" AS cipher_suite
+        FROM read_json('{path}', format = 'newline_delimited', columns = {{
+            'identity.sourceIp': 'VARCHAR', 'identity.userAgent': 'VARCHAR', 'tlsVersion': 'VARCHAR',
+            'cipherSuite': 'VARCHAR'}})""")
+    rows = connection.execute(athena_sql(rules_for(catalog.policy(POLICY), catalog))).fetchall()
+    refused: dict[str, int] = {}
+    for ip, _agent, requests, _unjudged in rows:
+        refused[ip] = refused.get(ip, 0) + requests
+    return time.perf_counter() - started, refused
+
+
+def by_us(path: Path, engine: str) -> tuple[float, dict[str, int]]:
+    started = time.perf_counter()
+    readiness = assess_inputs([str(path)], None, POLICY, None, False, None, None, engine=engine)
     elapsed = time.perf_counter() - started
     assert readiness.unread == 0, readiness.examples
-    return elapsed, readiness.requests
+    refused: dict[str, int] = {}
+    for (ip, _agent), client in readiness.at_risk.items():
+        refused[ip] = refused.get(ip, 0) + client.requests
+    return elapsed, refused
 
 
 def main() -> int:
@@ -53,14 +83,31 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=1_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        runs = [("json lines", None, "json", args.lines)]
-        runs += [(f"{name}+tls", f"{name}+tls", log_format(f"{name}+tls").source, args.lines // 10)
-                 for name in ("clf", "json", "csv", "xml")]
+        plain = Path(directory) / "access.log"
+        write(plain, "json", args.lines)
+        gzipped = Path(directory) / "access.log.gz"
+        with plain.open("rb") as source, gzip.open(gzipped, "wb", compresslevel=6) as target:
+            shutil.copyfileobj(source, target)
+        print(f"{args.lines:,} JSON lines, policy {POLICY}")
+        print(f"{'input':<8} {'DuckDB SQL':>11} {'engine':>8} {'ratio':>6} {'reader':>8} {'ratio':>6}")
+        for label, path in (("plain", plain), ("gzip", gzipped)):
+            duckdb_time, expected = by_duckdb(path)
+            engine_time, engine_answer = by_us(path, "duckdb")
+            reader_time, reader_answer = by_us(path, "python")
+            assert engine_answer == reader_answer == expected, "the three readings differ"
+            print(f"{label:<8} {duckdb_time:>10.2f}s {engine_time:>7.2f}s {engine_time / duckdb_time:>5.2f}x "
+                  f"{reader_time:>7.2f}s {reader_time / duckdb_time:>5.2f}x")
+        runs = [(f"{name}+tls", f"{name}+tls", log_format(f"{name}+tls").source, args.lines // 10)
+                for name in ("clf", "json", "csv", "xml")]
         for label, spec, fmt, count in runs:
             path = Path(directory) / f"{label}.log"
             write(path, fmt, count)
-            elapsed, requests = timed(path, spec)
-            print(f"{label:<12} {requests:>9} lines in {elapsed:6.2f}s: {requests / elapsed:>9,.0f} lines/s")
+            started = time.perf_counter()
+            readiness = assess_inputs([str(path)], spec, POLICY, None, False, None, None)
+            elapsed = time.perf_counter() - started
+            assert readiness.unread == 0, readiness.examples
+            print(f"{label:<12} {readiness.requests:>9} lines in {elapsed:6.2f}s: "
+                  f"{readiness.requests / elapsed:>9,.0f} lines/s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory (whole run, writing included): {peak:.0f} MiB")
     return 0

@@ -147,7 +147,8 @@ import sys
 
 HEAVY = ("OpenSSL", "cryptography", "trustme", "h11", "pytest_apigw_tls.probing.scan",
          "pytest_apigw_tls.pytest_side.session",
-         "pytest_apigw_tls.reference_server", "pytest_apigw_tls.policy.catalog")
+         "pytest_apigw_tls.reference_server", "pytest_apigw_tls.policy.catalog", "pytest_apigw_tls.logs",
+         "duckdb")
 
 
 def test_nothing_heavy_was_imported():

@@ -51,13 +51,17 @@ def register(commands: Any) -> None:
                         help="share of lines that may go unread before the exit status says so (default 0)")
     parser.add_argument("--split-at", metavar="TIME", help="compare the traffic at risk before and after this time "
                                                            "(ISO 8601): is the legacy traffic going down?")
+    parser.add_argument("--engine", choices=("auto", "duckdb", "python"), default="auto",
+                        help="who reads large JSON-lines files: DuckDB (pip install 'pytest-apigw-tls[logs]'), "
+                             "with the reader taking over any file it cannot read exactly, or the reader alone; "
+                             "auto: DuckDB for files of 16 MiB and more when it is installed (default)")
     parser.add_argument("--json", metavar="FILE", help="write the report as JSON ('-': standard output)")
     parser.add_argument("--markdown", metavar="FILE", help="write the report as Markdown (for a change ticket)")
     parser.set_defaults(run=run_logs)
 
 
 def _print(readiness: Any, strict: bool, out: Any) -> None:
-    from ..logs.readiness import printable
+    from ..logs.readiness import printable, ranked
 
     print(f"{readiness.requests} requests read from {readiness.lines} lines; target policy {readiness.policy.id}",
           file=out)
@@ -68,16 +72,17 @@ def _print(readiness: Any, strict: bool, out: Any) -> None:
         for example in readiness.shown_examples():
             print(f"    {example}", file=out)
     print("  versions: " + ", ".join(f"{printable(v)} {n}{' REFUSED' if v in readiness.refused_versions else ''}"
-                                     for v, n in readiness.per_version.most_common()), file=out)
+                                     for v, n in ranked(readiness.per_version)), file=out)
     print("  suites:   " + ", ".join(f"{printable(s)} {n}{' REFUSED' if s in readiness.refused_suites else ''}"
-                                     for s, n in readiness.per_suite.most_common()), file=out)
+                                     for s, n in ranked(readiness.per_suite)), file=out)
     if readiness.at_risk:
         print(f"  clients at risk ({len(readiness.at_risk)}, {readiness.requests_at_risk} requests, "
               f"{readiness.share_at_risk:.2%} of traffic): refused unless they also offer what the policy allows",
               file=out)
-        for (ip, agent), client in sorted(readiness.at_risk.items(), key=lambda item: -item[1].requests):
+        for (ip, agent), client in readiness.ranked_clients():
             seen = f" {client.first_seen} .. {client.last_seen}" if client.first_seen else ""
-            print(f"    {ip:<40} {client.requests:>7}  {'; '.join(client.reasons)}  [{agent}]{seen}", file=out)
+            reasons = "; ".join(reason for reason, _count in ranked(client.reasons))
+            print(f"    {ip:<40} {client.requests:>7}  {reasons}  [{agent}]{seen}", file=out)
     elif readiness.unread:
         print("  no client read negotiated anything the policy refuses; the lines not read could", file=out)
     else:
@@ -135,7 +140,8 @@ def run_logs(args: argparse.Namespace) -> int:
         return _run_plan(args, split_at)
     policy = args.catalog.policy(args.policy, args.endpoint_type)
     readiness = assess_inputs(args.files, args.format, policy.id, args.endpoint_type, args.strict, args.server_name,
-                              split_at, progress=sys.stderr.isatty(), policy_files=tuple(args.policy_file or ()))
+                              split_at, progress=sys.stderr.isatty(), policy_files=tuple(args.policy_file or ()),
+                              engine=args.engine)
     out = sys.stderr if args.json == "-" else sys.stdout
     _print(readiness, args.strict, out)
     _write(args.json, json.dumps(readiness.to_dict(), indent=2) + "\n")
@@ -165,7 +171,7 @@ def _run_plan(args: argparse.Namespace, split_at: Any) -> int:
     from ..logs.plan import needed_change, plan, strictest_safe
 
     candidates = plan(args.files, args.format, args.endpoint_type, args.catalog, tuple(args.policy_file or ()),
-                      split_at, progress=sys.stderr.isatty())
+                      split_at, progress=sys.stderr.isatty(), engine=args.engine)
     if not candidates or candidates[0].readiness.requests == 0:
         raise ConfigError("no line of the input parsed as a request: no policy can be judged")
     best = strictest_safe(candidates, args.max_refused)
@@ -185,7 +191,7 @@ def _run_plan(args: argparse.Namespace, split_at: Any) -> int:
         if candidate.readiness.at_risk and (best is None or candidate.policy is not best.policy):
             print(f"  under {candidate.policy.id}, these clients must offer {needed_change(candidate.policy)}:",
                   file=out)
-            for (ip, agent), client in sorted(candidate.readiness.at_risk.items(), key=lambda kv: -kv[1].requests):
+            for (ip, agent), client in candidate.readiness.ranked_clients():
                 print(f"    {ip:<40} {client.requests:>7}  {'; '.join(sorted(client.reasons))}  [{agent}]", file=out)
     document = {"requests": first.requests, "lines": first.lines, "max_refused": args.max_refused,
                 "strictest_safe": best.policy.id if best else None,

@@ -57,6 +57,7 @@ class LogFormat:
     source: str
     kind: str
     parse: Callable[[str], dict[str, Any]]
+    keys: dict[str, str] | None = None  # JSON only: line key -> variable, where the template renames them
 
 
 def log_format(spec: str | None) -> LogFormat:
@@ -80,7 +81,7 @@ def log_format(spec: str | None) -> LogFormat:
     if isinstance(template, dict):
         keys = {key: m.group(1) for key, value in template.items()
                 if isinstance(value, str) and (m := _VARIABLE.fullmatch(value.strip()))}
-        return LogFormat(spec, "json", _json_parser(keys))
+        return LogFormat(spec, "json", _json_parser(keys), keys)
     if stripped.startswith("<"):
         return LogFormat(spec, "xml", _xml_parser(stripped))
     if "," in stripped and " " not in stripped:

@@ -1,6 +1,8 @@
 """Large plain log files read by one process per core: the file is cut at line boundaries, each piece
 read in order of the file, and the readings merged (logs.merge). Small, compressed or structured
-inputs (JSON documents, Insights CSV) are read in one process, as before."""
+inputs (JSON documents, Insights CSV) are read in one process, as before. With DuckDB installed (or
+`--engine duckdb`), large JSON-lines files are read by it first (logs.engine), the reader taking
+over any file it cannot read exactly."""
 
 from __future__ import annotations
 
@@ -8,10 +10,15 @@ import concurrent.futures
 import datetime
 import os
 import sys
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from .readiness import Readiness, assess, merge
-from .sources import Item, expand, is_insights_header, items
+from .sources import Item, expand, is_plain_lines, items
+
+if TYPE_CHECKING:
+    from ..policy.catalog import Catalog, Policy
+    from .engine import Grouped
+    from .formats import LogFormat
 
 PARALLEL_ABOVE = 16 * 1024 * 1024  # bytes: below this, starting processes costs more than it saves
 BLOCK = 1024 * 1024  # read and decoded a block at a time: memory stays flat whatever the file's size
@@ -81,7 +88,23 @@ def _plain_and_large(path: str) -> bool:
     with open(path, "rb") as handle:
         head = handle.read(4096)
     first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    return not head.startswith(b"\x1f\x8b") and first.strip() not in ("{", "[") and not is_insights_header(first)
+    return not head.startswith(b"\x1f\x8b") and is_plain_lines(first)
+
+
+
+def _engine_reading(path: str, engine: str, fmt: LogFormat, policy: Policy, catalog: Catalog,
+                    grouped: dict[str, Grouped | None]) -> Readiness | None:
+    """DuckDB's reading of `path` (logs.engine), or None: the reader reads it. `grouped` keeps a file's
+    grouping for the next policy (`logs --plan`)."""
+    from . import engine as duckdb_engine
+
+    if engine == "python" or path == "-" or engine == "auto" and (
+            os.path.getsize(path) < PARALLEL_ABOVE or not duckdb_engine.available()):
+        return None
+    if path not in grouped:
+        grouped[path] = duckdb_engine.read(path, fmt)
+    reading = grouped[path]
+    return reading.readiness(policy, catalog) if reading else None
 
 
 def _say(progress: bool, text: str) -> None:
@@ -92,11 +115,19 @@ def _say(progress: bool, text: str) -> None:
 
 def assess_inputs(paths: list[str], spec: str | None, policy_id: str, endpoint_type: str | None, strict: bool,
                   server_name: str | None, split_at: datetime.datetime | None,
-                  progress: bool = False, policy_files: tuple[str, ...] = ()) -> Readiness:
-    """Every input in order; large plain files in parallel pieces; with `progress`, a line on stderr."""
+                  progress: bool = False, policy_files: tuple[str, ...] = (), engine: str = "auto",
+                  grouped: dict[str, Grouped | None] | None = None) -> Readiness:
+    """Every input in order; large plain files in parallel pieces (or by DuckDB); with `progress`, a line
+    on stderr."""
     from ..policy.catalog import load_catalog
     from .formats import log_format
 
+    if engine == "duckdb":
+        from .engine import require
+        require()
+    if strict or split_at is not None:
+        engine = "python"  # the engine groups by client and pair only
+    grouped = {} if grouped is None else grouped
     catalog = load_catalog(policy_files)
     policy = catalog.policy(policy_id, endpoint_type)
     fmt = log_format(spec)
@@ -106,7 +137,12 @@ def assess_inputs(paths: list[str], spec: str | None, policy_id: str, endpoint_t
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
         for number, path in enumerate(inputs, 1):
             where = f"{number}/{len(inputs)} {path}"
-            if workers > 1 and _plain_and_large(path):
+            _say(progress, where)
+            reading = _engine_reading(path, engine, fmt, policy, catalog, grouped)
+            if reading is not None:
+                parts.append(reading)
+                offsets.append(0)
+            elif workers > 1 and _plain_and_large(path):
                 pieces = _pieces(path, workers)
                 _say(progress, f"{where} ({os.path.getsize(path) >> 20} MiB in {len(pieces)} pieces)")
                 futures = [pool.submit(_read_piece, path, *piece, spec, policy_id, endpoint_type, strict,
@@ -116,7 +152,6 @@ def assess_inputs(paths: list[str], spec: str | None, policy_id: str, endpoint_t
                     parts.append(future.result())
                     _say(progress, f"{where}: piece {done}/{len(pieces)} read")
             else:
-                _say(progress, where)
                 parts.append(assess(items([path]), fmt, policy, catalog, strict, server_name, split_at))
                 offsets.append(0)
     _say(progress, f"{len(inputs)} inputs read\n")

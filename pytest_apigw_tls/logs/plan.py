@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..policy.catalog import Catalog, Policy
 from ..policy.codepoints import TlsVersion
 from .parallel import assess_inputs
 from .readiness import Readiness
+
+if TYPE_CHECKING:
+    from .engine import Grouped
 
 
 @dataclasses.dataclass
@@ -41,7 +44,7 @@ class Candidate:
                 "undecided": self.undecided, "safe": self.safe(max_refused), "needed": needed_change(self.policy),
                 "clients": [{"source_ip": ip, "user_agent": agent, "requests": c.requests,
                              "reasons": sorted(c.reasons), "needs": needed_change(self.policy)}
-                            for (ip, agent), c in sorted(r.at_risk.items(), key=lambda kv: -kv[1].requests)]}
+                            for (ip, agent), c in r.ranked_clients()]}
 
 
 def permissiveness(policy: Policy) -> int:
@@ -64,11 +67,14 @@ def needed_change(policy: Policy) -> str:
 
 def plan(paths: list[str], spec: str | None, endpoint_type: str | None, catalog: Catalog,
          policy_files: tuple[str, ...], split_at: datetime.datetime | None = None,
-         progress: bool = False) -> list[Candidate]:
-    """Every enforceable candidate valid for `endpoint_type`, most permissive first."""
+         progress: bool = False, engine: str = "auto") -> list[Candidate]:
+    """Every enforceable candidate valid for `endpoint_type`, most permissive first (DuckDB, where it
+    reads a file, groups it once for all of them)."""
     candidates = [p for p in catalog.policies_for(endpoint_type) if p.enforceable]
+    grouped: dict[str, Grouped | None] = {}
     judged = [Candidate(policy, assess_inputs(paths, spec, policy.id, endpoint_type, False, None, split_at,
-                                              progress=progress, policy_files=policy_files))
+                                              progress=progress, policy_files=policy_files, engine=engine,
+                                              grouped=grouped))
               for policy in candidates]
     return sorted(judged, key=lambda c: (-permissiveness(c.policy), c.policy.id))
 

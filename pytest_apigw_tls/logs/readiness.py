@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
+import functools
 from typing import Any, Iterable
 
 from ..errors import CatalogError
@@ -34,6 +35,10 @@ FIELDS = {
 EXAMPLES = 5
 
 
+Seen = tuple[int, str]  # (microseconds since the epoch, the time as logged): the earlier of two equal instants
+# is the one that sorts first as text, so no reading depends on the order of lines or inputs
+
+
 @dataclasses.dataclass
 class Client:
     """One client (source address and user agent) that negotiated something the target refuses."""
@@ -41,8 +46,25 @@ class Client:
     requests: int = 0
     reasons: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     negotiated: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
-    first_seen: str | None = None
-    last_seen: str | None = None
+    first: Seen | None = None  # its earliest and latest refused request with a time the reader parses
+    last: Seen | None = None
+
+    def saw(self, first: Seen | None, last: Seen | None) -> None:
+        self.first = min(filter(None, (self.first, first)), default=None)
+        self.last = max(filter(None, (self.last, last)), default=None)
+
+    @property
+    def first_seen(self) -> str | None:
+        return self.first[1] if self.first else None
+
+    @property
+    def last_seen(self) -> str | None:
+        return self.last[1] if self.last else None
+
+
+def ranked(counter: collections.Counter[str]) -> list[tuple[str, int]]:
+    """Most frequent first, ties by name: the same whatever order the lines came in."""
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))
 
 
 @dataclasses.dataclass
@@ -81,6 +103,10 @@ class Readiness:
         if len(self.examples) < EXAMPLES:
             self.examples.append((source, number, reason, printable(line[:120])))
 
+    def ranked_clients(self) -> list[tuple[tuple[str, str], Client]]:
+        """Most requests first, ties by address and user agent."""
+        return sorted(self.at_risk.items(), key=lambda item: (-item[1].requests, item[0]))
+
     def shown_examples(self) -> list[str]:
         return [f"{source}:{number}: {reason}: {text}" for source, number, reason, text in self.examples]
 
@@ -91,12 +117,12 @@ class Readiness:
             "unread": {"unparsable": self.unparsable, "duplicate_keys": self.duplicate_keys,
                        "without_tls_values": self.without_tls, "without_cipher_suite": self.without_suite,
                        "examples": self.shown_examples()},
-            "per_version": dict(self.per_version), "per_suite": dict(self.per_suite),
+            "per_version": dict(ranked(self.per_version)), "per_suite": dict(ranked(self.per_suite)),
             "refused_versions": sorted(self.refused_versions), "refused_suites": sorted(self.refused_suites),
             "clients_at_risk": [{"source_ip": ip, "user_agent": agent, "requests": c.requests,
-                                 "reasons": dict(c.reasons), "negotiated": dict(c.negotiated),
+                                 "reasons": dict(ranked(c.reasons)), "negotiated": dict(ranked(c.negotiated)),
                                  "first_seen": c.first_seen, "last_seen": c.last_seen}
-                                for (ip, agent), c in sorted(self.at_risk.items(), key=lambda kv: -kv[1].requests)],
+                                for (ip, agent), c in self.ranked_clients()],
             "strict_host_mismatches": [{"source_ip": ip, "server_name": name, "host": host, "requests": count}
                                        for (ip, name, host), count in self.strict_mismatches.items()],
             "windows": {label: {"requests": counts[0], "at_risk": counts[1]} for label, counts in self.windows.items()},
@@ -248,9 +274,10 @@ def _count(readiness: Readiness, values: dict[str, Any], catalog: Catalog, stric
         client.requests += 1
         client.reasons[reason] += 1
         client.negotiated[f"{version} {suite or '-'}"] += 1
-        if seen:
-            client.first_seen = client.first_seen or seen
-            client.last_seen = seen
+        when = parse_time(seen) if seen else None
+        if when is not None and seen is not None:
+            moment = (microseconds(when), seen)
+            client.saw(moment, moment)
     if not strict:
         return
     name = field(values, "sni") or server_name
@@ -268,6 +295,14 @@ def _decide(readiness: Readiness, catalog: Catalog, version: str | None, suite: 
     return decision  # type: ignore[return-value]
 
 
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def microseconds(when: datetime.datetime) -> int:
+    return (when - _EPOCH) // datetime.timedelta(microseconds=1)
+
+
+@functools.lru_cache(maxsize=65536)  # a log repeats each second's time for every request in it
 def parse_time(text: str) -> datetime.datetime | None:
     """API Gateway's requestTime (20/Nov/2026:10:00:00 +0000), an epoch in ms or s, or ISO 8601."""
     for pattern in ("%d/%b/%Y:%H:%M:%S %z",):
@@ -277,7 +312,10 @@ def parse_time(text: str) -> datetime.datetime | None:
             pass
     if text.isdigit():
         seconds = int(text) / (1000 if len(text) > 11 else 1)
-        return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+        try:
+            return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+        except (OverflowError, ValueError, OSError):  # beyond the years a datetime holds
+            return None
     try:
         parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -318,6 +356,5 @@ def merge(parts: list[Readiness], line_offsets: list[int] | None = None) -> Read
             mine.requests += client.requests
             mine.reasons.update(client.reasons)
             mine.negotiated.update(client.negotiated)
-            mine.first_seen = mine.first_seen or client.first_seen
-            mine.last_seen = client.last_seen or mine.last_seen
+            mine.saw(client.first, client.last)
     return total

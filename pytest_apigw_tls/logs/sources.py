@@ -64,9 +64,19 @@ def items(paths: list[str]) -> Iterator[Item]:
             yield name, -1, f"\x00unreadable: {error}"
 
 
+def _is_document(first: str) -> bool:
+    """A JSON document (`aws logs filter-log-events`), not JSON lines."""
+    return first.strip() in ("{", "[") or first.lstrip().startswith('{"events"')
+
+
+def is_plain_lines(first: str) -> bool:
+    """Whether an input whose first line is `first` is read line by line (not unwrapped as an export)."""
+    return not (_is_document(first) or _is_message_export(first) or is_insights_header(first))
+
+
 def _items_of(name: str, handle: IO[str]) -> Iterator[Item]:
     first = handle.readline()
-    if first.strip() in ("{", "[") or first.lstrip().startswith('{"events"'):  # a JSON document, not JSON lines
+    if _is_document(first):
         text = first + handle.read()
         yield from _filter_log_events(name, text)
         return

@@ -1,0 +1,155 @@
+"""DuckDB's reading of an access log (logs.engine) is the reader's, byte for byte, on every preset and
+input kind; it reads the clean files itself, and hands every file with a line it could read
+otherwise back to the reader."""
+
+import gzip
+import json
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pytest_apigw_tls.reference_server.accesslog import format_line
+
+from pytest_apigw_tls.cli.main import main
+from pytest_apigw_tls.logs import engine
+from pytest_apigw_tls.logs.formats import log_format
+from pytest_apigw_tls.logs.parallel import assess_inputs
+
+pytest.importorskip("duckdb")
+
+POLICIES = ["TLS_1_0", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09", "SecurityPolicy_TLS13_1_3_2025_09"]
+CLIENTS = [("TLSv1", "AES128-SHA"), ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"), ("TLSv1.2", "AES256-SHA256"),
+           ("TLSv1.3", "TLS_AES_128_GCM_SHA256"), ("TLSv1.1", "ECDHE-RSA-AES128-SHA"),
+           ("tlsv1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), ("TLSv1.2", "NOT-A-SUITE"), ("SSLv3", "RC4-SHA")]
+TIMES = ["20/Nov/2026:10:00:00 +0000", "19/Nov/2026:23:59:59 -0500", "20/Nov/2026:04:00:00 +0100",
+         "1763632800000", "1763632799", None]
+
+
+def request(index, rng, version=None, suite=None):
+    version_and_suite = rng.choice(CLIENTS)
+    return {"requestId": f"{index:08x}", "requestTime": rng.choice(TIMES),
+            "identity.sourceIp": f"198.51.100.{rng.randrange(6)}", "identity.userAgent": rng.choice(["a/1", "b/2"]),
+            "httpMethod": "GET", "path": "/pets", "status": 200, "protocol": "HTTP/1.1",
+            "tlsVersion": version or version_and_suite[0], "cipherSuite": suite or version_and_suite[1]}
+
+
+def write(path, fmt, count, seed=1, extra=()):
+    rng = random.Random(seed)
+    lines = [format_line(fmt, request(index, rng)) for index in range(count)] + list(extra)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+def duckdb_reads(path, policy, spec=None):
+    """Whether DuckDB gives this reading itself (not handing the file to the reader)."""
+    grouped = engine.read(str(path), log_format(spec))
+    return grouped is not None and grouped.readiness(*_policy(policy)) is not None
+
+
+def both(path, policy, spec=None):
+    """(DuckDB's reading, the reader's reading) as the JSON report writes them."""
+    return tuple(assess_inputs([str(path)], spec, policy, None, False, None, None, engine=name).to_dict()
+                 for name in ("duckdb", "python"))
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("suffix", [".log", ".gz"])
+def test_duckdb_reads_the_servers_json_lines_and_gives_the_readers_answer(tmp_path, policy, suffix):
+    path = write(tmp_path / f"access{suffix}", "json", 3000)
+    assert duckdb_reads(path, policy)  # DuckDB read it, not the reader
+    by_duckdb, by_reader = both(path, policy)
+    assert by_duckdb == by_reader and by_reader["clients_at_risk"] and by_reader["requests"] == 3000
+
+
+@pytest.mark.parametrize("preset", ["json+tls", "clf+tls", "csv+tls", "xml+tls"])
+def test_every_console_preset_gets_the_readers_answer(tmp_path, preset):
+    path = write(tmp_path / "access.log", log_format(preset).source, 500)
+    policy = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
+    assert duckdb_reads(path, policy, preset) == (preset == "json+tls")
+    by_duckdb, by_reader = both(path, policy, preset)
+    assert by_duckdb == by_reader and by_reader["requests"] == 500
+
+
+ODD_LINES = {  # one line DuckDB reads otherwise than the reader: the whole file goes to the reader
+    "duplicate key": '{"tlsVersion":"TLSv1.2","tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
+    "trailing comma": '{"tlsVersion":"TLSv1","cipherSuite":"AES128-SHA",}',
+    "nested value": '{"tlsVersion":"TLSv1","cipherSuite":"AES128-SHA","x":{"y":1}}',
+    "array": '["TLSv1"]',
+    "number for a version": '{"tlsVersion":1.2,"cipherSuite":"AES128-SHA"}',
+    "boolean for an address": '{"identity.sourceIp":true,"tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
+    "control character": '{"identity.userAgent":"a\\u0007b","tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
+    "not ASCII": '{"identity.userAgent":"caf\\u00e9","tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
+    "no TLS version": '{"identity.sourceIp":"192.0.2.1"}',
+    "ISO time": '{"requestTime":"2026-11-20T10:00:00Z","tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
+    "lone carriage return": '{"tlsVersion":"TLSv1",\r"cipherSuite":"AES128-SHA"}',
+    "CloudWatch prefix": '2026-11-20T10:00:00.000Z {"tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
+    "not JSON": "GET /pets 200",
+    "NUL": '{"tlsVersion":"TLSv1","cipherSuite":"AES128-SHA","x":"\x00"}',
+    "escaped NUL": '{"tlsVersion":"TLSv1","cipherSuite":"AES128-SHA","x":"\\u0000"}',
+    "epoch beyond a datetime": '{"requestTime":"999999999999999","tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
+}
+
+
+@pytest.mark.parametrize("kind", ODD_LINES)
+def test_a_file_with_a_line_duckdb_reads_otherwise_goes_to_the_reader(tmp_path, kind):
+    path = write(tmp_path / "access.log", "json", 200, extra=[ODD_LINES[kind]])
+    assert not duckdb_reads(path, "TLS_1_0")
+    by_duckdb, by_reader = both(path, "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09")
+    assert by_duckdb == by_reader
+
+
+def test_a_byte_order_mark_goes_to_the_reader(tmp_path):
+    path = tmp_path / "access.log"
+    path.write_bytes(b"\xef\xbb\xbf" + write(tmp_path / "plain.log", "json", 50).read_bytes())
+    assert not duckdb_reads(path, "TLS_1_0")
+    by_duckdb, by_reader = both(path, "TLS_1_0")
+    assert by_duckdb == by_reader
+
+
+def test_unjudged_requests_go_to_the_reader_with_their_line_numbers(tmp_path):
+    """A policy that narrows TLS 1.3 suites (FIPS) cannot judge a TLS 1.3 request without
+    $context.cipherSuite; one that allows every TLS 1.3 suite can."""
+    path = write(tmp_path / "access.log", "json", 100, extra=['{"tlsVersion":"TLSv1.3"}'])
+    narrowing = "SecurityPolicy_TLS13_1_3_FIPS_2025_09"
+    assert duckdb_reads(path, "SecurityPolicy_TLS13_1_3_2025_09") and not duckdb_reads(path, narrowing)
+    by_duckdb, by_reader = both(path, narrowing)
+    assert by_duckdb == by_reader and by_reader["unread"]["examples"][0].endswith(
+        f"access.log:101: no $context.cipherSuite, and {narrowing} refuses suites "
+        "API Gateway negotiates at TLSv1.3: {'tlsVersion': 'TLSv1.3'}")
+
+
+def _policy(name):
+    from pytest_apigw_tls.policy.catalog import builtin_catalog
+
+    catalog = builtin_catalog()
+    return catalog.policy(name), catalog
+
+
+VALUE = st.one_of(st.none(), st.sampled_from(["", "-", "TLSv1.2", "TLSv1", "AES128-SHA", "x y", 'q"q']),
+                  st.integers(-5, 2 * 10 ** 13), st.booleans(), st.text(max_size=4))
+KEY = st.sampled_from(["tlsVersion", "tls_version", "cipherSuite", "cipher_suite", "identity.sourceIp", "ip",
+                       "clientIp", "userAgent", "requestTime", "requestTimeEpoch", "timestamp", "other"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.dictionaries(KEY, VALUE, max_size=6), min_size=1, max_size=8), seed=st.integers(0, 99))
+def test_drawn_lines_never_make_the_two_readings_differ(tmp_path, lines, seed):
+    """Whatever the keys, aliases and value types, DuckDB either gives the reader's answer or declines."""
+    path = write(tmp_path / "drawn.log", "json", 40, seed=seed, extra=[json.dumps(line) for line in lines])
+    for policy in ("TLS_1_0", "SecurityPolicy_TLS13_1_3_2025_09"):
+        by_duckdb, by_reader = both(path, policy)
+        assert by_duckdb == by_reader
+
+
+def test_logs_plan_reads_a_file_once_for_every_candidate(tmp_path, capsys, monkeypatch):
+    path = write(tmp_path / "access.log", "json", 400)
+    reads = []
+    monkeypatch.setattr(engine, "read", lambda *args, real=engine.read: reads.append(args) or real(*args))
+    assert main(["logs", "--plan", "--engine", "duckdb", "--json", "-", str(path)]) in (0, 1)
+    by_duckdb = json.loads(capsys.readouterr().out)
+    assert len(reads) == 1
+    assert main(["logs", "--plan", "--engine", "python", "--json", "-", str(path)]) in (0, 1)
+    assert by_duckdb == json.loads(capsys.readouterr().out)
