@@ -76,3 +76,45 @@ def test_the_queries_are_printed_for_where_the_logs_live(capsys):
     query = capsys.readouterr().out
     assert "| stats sum(refused) as requests_refused" in query and '"TLSv1.2"' in query
     assert insights_query(rules_for(CATALOG.policy("TLS_1_2"), CATALOG)).startswith("# clients that TLS_1_2")
+
+
+CSV_COLUMNS = ["source_ip", "caller", "user", "request_time", "method", "resource", "protocol", "status", "length",
+               "request_id", "extended_id", "tls_version", "cipher_suite"]
+CSV_TRICKY = ['192.0.2.20,-,-,20/Nov/2026:10:00:00 +0000,GET,/pets,HTTP/1.1,200,1,r1,e1,TLSv1.2,AES128-SHA',
+              '192.0.2.21,-,-,20/Nov/2026:10:00:00 +0000,GET,/pets,HTTP/1.1,200,1,r2,e2,TLSv1.2,-',
+              '192.0.2.22,-,-,20/Nov/2026:10:00:00 +0000,GET,"/a,b",HTTP/1.1,200,1,r3,e3,TLSv1,AES128-SHA',
+              '192.0.2.23,-,-,20/Nov/2026:10:00:00 +0000,GET,/pets,HTTP/1.1,200,1,r4,e4,-,-']
+
+
+@pytest.fixture(scope="module")
+def csv_log(tmp_path_factory):
+    from pytest_apigw_tls.logs.formats import log_format
+
+    path = tmp_path_factory.mktemp("logs") / "access.csv"
+    traffic(path, log_format("csv+tls").source)
+    with open(path, "a") as handle:
+        handle.writelines(line + "\n" for line in CSV_TRICKY)
+    return path
+
+
+def csv_sql_counts(path, policy):
+    """The same SQL over the CSV preset, as the README's OpenCSVSerde table would read it (the CSV
+    preset logs no user agent)."""
+    connection = duckdb.connect()
+    columns = ", ".join(f"'{name}': 'VARCHAR'" for name in CSV_COLUMNS)
+    connection.execute(f"""CREATE VIEW apigw_access_logs AS
+        SELECT source_ip, NULL AS user_agent, tls_version, cipher_suite
+        FROM read_csv('{path}', header = false, quote = '"', escape = '"', columns = {{{columns}}})""")
+    rows = connection.execute(athena_sql(rules_for(CATALOG.policy(policy), CATALOG))).fetchall()
+    refused = {ip: requests for ip, _agent, requests, _unjudged in rows if requests}
+    return refused, sum(row[3] for row in rows)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_the_generated_sql_gives_the_readers_answer_on_the_csv_preset(csv_log, policy, capsys):
+    main(["logs", "--policy", policy, "--format", "csv+tls", "--json", "-", "--max-unread", "1", str(csv_log)])
+    report = json.loads(capsys.readouterr().out)
+    by_reader = ({c["source_ip"]: c["requests"] for c in report["clients_at_risk"]},
+                 report["unread"]["without_cipher_suite"])
+    assert csv_sql_counts(csv_log, policy) == by_reader and report["requests"] >= 8
+    assert by_reader[0] or policy == "TLS_1_0"  # refused clients, compared
