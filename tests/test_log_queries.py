@@ -118,3 +118,30 @@ def test_the_generated_sql_gives_the_readers_answer_on_the_csv_preset(csv_log, p
                  report["unread"]["without_cipher_suite"])
     assert csv_sql_counts(csv_log, policy) == by_reader and report["requests"] >= 8
     assert by_reader[0] or policy == "TLS_1_0"  # refused clients, compared
+
+
+@pytest.mark.parametrize("endpoint_type", ["REGIONAL", "EDGE"])
+def test_the_plan_query_gives_the_planners_table(access_log, endpoint_type, capsys):
+    """`logs --plan --query athena`, run on DuckDB, gives `logs --plan`'s candidates, in its order, with
+    its refused requests and clients and its undecided requests."""
+    assert main(["logs", "--plan", "--endpoint-type", endpoint_type, "--query", "athena"]) == 0
+    sql = capsys.readouterr().out
+    main(["logs", "--plan", "--endpoint-type", endpoint_type, "--engine", "python", "--json", "-",
+          str(access_log)])
+    planned = json.loads(capsys.readouterr().out)["candidates"]
+    connection = duckdb.connect()
+    connection.execute(f"""CREATE VIEW apigw_access_logs AS
+        SELECT "identity.sourceIp" AS source_ip, "identity.userAgent" AS user_agent,
+               "tlsVersion" AS tls_version, "cipherSuite" AS cipher_suite
+        FROM read_json('{access_log}', format = 'newline_delimited', columns = {{
+            'identity.sourceIp': 'VARCHAR', 'identity.userAgent': 'VARCHAR', 'tlsVersion': 'VARCHAR',
+            'cipherSuite': 'VARCHAR'}})""")
+    rows = connection.execute(sql).fetchall()
+    assert [(p["policy"], p["requests"], p["requests_refused"], p["clients_refused"], p["undecided"])
+            for p in planned] == [tuple(row) for row in rows]
+    assert len({row[2] for row in rows}) > 2  # the candidates differ: the comparison says something
+
+
+def test_insights_cannot_plan_and_says_so(capsys):
+    assert main(["logs", "--plan", "--query", "insights"]) == 2
+    assert "one per policy" in capsys.readouterr().err

@@ -37,7 +37,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--query", choices=("athena", "insights"),
                         help="with --policy: print the query that computes the clients at risk where the logs live "
                              "(Athena/Trino SQL over the table of the README's DDL, or CloudWatch Logs Insights) "
-                             "instead of reading FILEs")
+                             "instead of reading FILEs; with --plan (athena): every candidate in one query")
     parser.add_argument("--max-refused", type=float, default=0.0, metavar="SHARE",
                         help="with --plan: the share of requests a policy may refuse and still count as safe "
                              "(default 0)")
@@ -221,10 +221,16 @@ def _plan_markdown(document: dict[str, Any]) -> str:
 
 
 def _print_query(args: argparse.Namespace) -> int:
-    from ..logs.queries import athena_sql, insights_query, rules_for
+    from ..logs.plan import candidates
+    from ..logs.queries import athena_plan_sql, athena_sql, insights_query, rules_for
 
     if args.plan:
-        raise ConfigError("--query prints one policy's query: give --policy NAME")
+        if args.query == "insights":
+            raise ConfigError("Logs Insights cannot judge several policies in one query: print one per policy "
+                              "with --query insights --policy NAME (or --plan --query athena)")
+        policies = candidates(args.catalog, args.endpoint_type)
+        sys.stdout.write(athena_plan_sql([rules_for(policy, args.catalog) for policy in policies]))
+        return 0
     rules = rules_for(args.catalog.policy(args.policy, args.endpoint_type), args.catalog)
     sys.stdout.write(athena_sql(rules) if args.query == "athena" else insights_query(rules))
     return 0

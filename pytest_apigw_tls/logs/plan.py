@@ -65,18 +65,22 @@ def needed_change(policy: Policy) -> str:
     return " or ".join(parts)
 
 
+def candidates(catalog: Catalog, endpoint_type: str | None) -> list[Policy]:
+    """Every enforceable policy valid for `endpoint_type`, most permissive first."""
+    return sorted((p for p in catalog.policies_for(endpoint_type) if p.enforceable),
+                  key=lambda policy: (-permissiveness(policy), policy.id))
+
+
 def plan(paths: list[str], spec: str | None, endpoint_type: str | None, catalog: Catalog,
          policy_files: tuple[str, ...], split_at: datetime.datetime | None = None,
          progress: bool = False, engine: str = "auto") -> list[Candidate]:
-    """Every enforceable candidate valid for `endpoint_type`, most permissive first (DuckDB, where it
-    reads a file, groups it once for all of them)."""
-    candidates = [p for p in catalog.policies_for(endpoint_type) if p.enforceable]
+    """Every candidate judged on the logs, most permissive first (DuckDB, where it reads a file,
+    groups it once for all of them)."""
     grouped: dict[str, Grouped | None] = {}
-    judged = [Candidate(policy, assess_inputs(paths, spec, policy.id, endpoint_type, False, None, split_at,
-                                              progress=progress, policy_files=policy_files, engine=engine,
-                                              grouped=grouped))
-              for policy in candidates]
-    return sorted(judged, key=lambda c: (-permissiveness(c.policy), c.policy.id))
+    return [Candidate(policy, assess_inputs(paths, spec, policy.id, endpoint_type, False, None, split_at,
+                                            progress=progress, policy_files=policy_files, engine=engine,
+                                            grouped=grouped))
+            for policy in candidates(catalog, endpoint_type)]
 
 
 def strictest_safe(candidates: list[Candidate], max_refused: float) -> Candidate | None:
