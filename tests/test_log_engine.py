@@ -153,3 +153,14 @@ def test_logs_plan_reads_a_file_once_for_every_candidate(tmp_path, capsys, monke
     assert len(reads) == 1
     assert main(["logs", "--plan", "--engine", "python", "--json", "-", str(path)]) in (0, 1)
     assert by_duckdb == json.loads(capsys.readouterr().out)
+
+
+def test_a_later_line_with_another_alias_is_read_with_every_key(tmp_path):
+    """DuckDB extracts the consulted keys of the first line; a later line naming the address under
+    another key the reader knows (clientIp) makes it read the file again with all of them."""
+    later = '{"clientIp":"203.0.113.9","tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}'
+    path = write(tmp_path / "access.log", "json", 100, extra=[later])
+    policy = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
+    assert duckdb_reads(path, policy)
+    by_duckdb, by_reader = both(path, policy)
+    assert by_duckdb == by_reader and "203.0.113.9" in {c["source_ip"] for c in by_reader["clients_at_risk"]}

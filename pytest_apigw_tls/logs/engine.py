@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import json
 import re
 from typing import Any
 
@@ -111,16 +112,21 @@ def _candidate_keys(fmt: LogFormat, variable: str) -> list[str]:
     return [key for key, name in keys.items() if name == variable] + ([variable] if variable not in keys else [])
 
 
-def _query(fmt: LogFormat) -> str | None:
+def _consulted_keys(fmt: LogFormat) -> set[str]:
+    return {key for name in CONSULTED for variable in FIELDS[name] for key in _candidate_keys(fmt, variable)}
+
+
+def _query(fmt: LogFormat, present: set[str]) -> str | None:
     """One pass, in parallel (no line order: nothing the reader reports depends on it): each line parsed
-    once for its keys and once for the raw values (v[i], at paths[i - 1]) of every key the reader may
-    consult; only the values it takes are decoded; then grouped."""
+    once for its keys and once for the raw values (v[i], at paths[i - 1]) of the consulted keys in
+    `present`; only the values the reader takes are decoded; then grouped (with each key list, so
+    the caller can check that no line held a consulted key outside `present`)."""
     paths: list[str] = []
     fields, checks = {}, list(_LINE_CHECKS)
     for name in CONSULTED:
-        taken = []
+        taken = ["NULL::VARCHAR"]
         for variable in FIELDS[name]:
-            keys = _candidate_keys(fmt, variable)
+            keys = [key for key in _candidate_keys(fmt, variable) if key in present]
             if not all(_SAFE_KEY.fullmatch(key) for key in keys):
                 return None
             slots = []
@@ -159,25 +165,45 @@ def _first_line(path: str, compressed: bool) -> bytes:
         return handle.readline(65536)
 
 
+def _keys_of(line: str) -> set[str]:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return set()
+    return set(value) if isinstance(value, dict) else set()
+
+
+def _grouped_rows(path: str, compressed: bool, fmt: LogFormat, present: set[str]) -> list[Any] | None:
+    import duckdb
+
+    query = _query(fmt, present)
+    if query is None:
+        return None
+    return duckdb.connect().execute(query, {"path": path, "compression": "gzip" if compressed else "none"}).fetchall()
+
+
 def read(path: str, fmt: LogFormat) -> Grouped | None:
     """The file's requests grouped, or None when the reader must read it (see the module's rules)."""
     import duckdb
 
     if fmt.kind != "json" or path == "-":
         return None
-    query = _query(fmt)
-    if query is None:
-        return None
     with open(path, "rb") as handle:
         compressed = handle.read(2) == b"\x1f\x8b"
+    consulted = _consulted_keys(fmt)
     try:
         first = _first_line(path, compressed)
-        if first.startswith(b"\xef\xbb\xbf") or not is_plain_lines(first.decode("utf-8", errors="replace")):
+        text = first.decode("utf-8", errors="replace")
+        if first.startswith(b"\xef\xbb\xbf") or not is_plain_lines(text):
             return None  # a byte-order mark, or a document the reader unwraps (CloudWatch exports)
-        rows: list[Any] = duckdb.connect().execute(
-            query, {"path": path, "compression": "gzip" if compressed else "none"}).fetchall()
+        present = consulted & _keys_of(text) or consulted  # the first line's keys: fewer paths to extract
+        rows = _grouped_rows(path, compressed, fmt, present)
+        if rows is not None and any(consulted & set(keys.split("\x00")) - present for keys, *_rest in rows):
+            rows = _grouped_rows(path, compressed, fmt, consulted)  # another line holds other keys
     except (duckdb.Error, OSError, EOFError):
         return None  # a line DuckDB will not read (or a truncated .gz): the reader says which
+    if rows is None:
+        return None
     key_lists = [keys.split("\x00") for keys, *_rest in rows]
     if not all(row[1] for row in rows) or any(len(set(keys)) != len(keys) for keys in key_lists):
         return None
