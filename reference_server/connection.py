@@ -9,6 +9,7 @@ The policy comes from the SNI in the handshake, exactly like the real front door
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import time
@@ -22,7 +23,9 @@ from pytest_apigw_tls.probing.wire import (
     DecodeError,
     HandshakeBuffer,
     HandshakeType,
+    MessageTooLarge,
     Record,
+    sslv2_hello_length,
 )
 
 # The largest ClientHello the protocol allows (RFC 8446 4.1.2): suites and extensions each up to 2^16 bytes,
@@ -62,14 +65,29 @@ class UnexpectedMessage(DecodeError):
 def read_client_hello(sock: socket.socket, deadline: float, idle_timeout: float) -> tuple[bytes, ClientHello]:
     """Read records until a whole ClientHello: (every byte read, the parsed hello). Reading stops there,
     as OpenSSL's does: bytes after it in the same write are OpenSSL's to read, after its ServerHello.
+    An SSLv2-format ClientHello is read whole and left to OpenSSL, which takes it up to TLS 1.2.
 
     Raises:
         UnexpectedMessage: a record of another kind (even empty) or another handshake message first.
         MessageTooLarge: a ClientHello whose header claims more than MAX_CLIENT_HELLO bytes (at once).
-        DecodeError: bytes that are not TLS records.
-        PeerClosed, OSError: the client closed, reset, went idle, or dripped past the deadline.
+        UnreadableHello: bytes that are not TLS records, or a ClientHello that does not parse (the bytes
+            read are in the error, for OpenSSL to judge).
+        HelloCutShort: the client closed before a whole ClientHello (the bytes read are in the error).
+        OSError: the client reset, went idle, or dripped past the deadline.
     """
-    received = b""
+    received = bytearray()
+    try:
+        return _read_client_hello(sock, deadline, idle_timeout, received)
+    except (UnexpectedMessage, MessageTooLarge):
+        raise
+    except DecodeError as error:
+        raise UnreadableHello(str(error), bytes(received)) from None
+    except PeerClosed as error:
+        raise HelloCutShort(str(error), bytes(received)) from None
+
+
+def _read_client_hello(sock: socket.socket, deadline: float, idle_timeout: float,
+                       received: bytearray) -> tuple[bytes, ClientHello]:
     pending = bytearray()
     messages = HandshakeBuffer({HandshakeType.client_hello: MAX_CLIENT_HELLO}, MAX_CLIENT_HELLO)
     while True:
@@ -78,8 +96,17 @@ def read_client_hello(sock: socket.socket, deadline: float, idle_timeout: float)
             raise PeerClosed("client closed before sending a whole ClientHello")
         received += chunk
         pending += chunk
+        if received[0] & 0x80 and len(received) < 4:
+            continue  # an SSLv2-format header, perhaps: its first four bytes tell
+        sslv2_length = sslv2_hello_length(received)
+        if sslv2_length is not None:  # OpenSSL (and s2n-tls) take one up to TLS 1.2: no SNI in it
+            if len(received) >= sslv2_length:
+                return bytes(received), ClientHello.from_sslv2(bytes(received[:sslv2_length]))
+            continue
         if len(received) > MAX_CLIENT_HELLO:
             raise DecodeError(f"ClientHello larger than {MAX_CLIENT_HELLO} bytes")
+        if len(pending) >= 5 and int.from_bytes(pending[3:5], "big") > 2**14:  # plaintext: RFC 8446 5.1
+            raise DecodeError(f"a record of {int.from_bytes(pending[3:5], 'big')} bytes, over 2^14")
         while (parsed := Record.parse_prefix(bytes(pending[:5 + 0xFFFF]))) is not None:
             record, size = parsed
             del pending[:size]
@@ -88,7 +115,48 @@ def read_client_hello(sock: socket.socket, deadline: float, idle_timeout: float)
             for msg_type, body in messages.feed(record.fragment):
                 if msg_type != HandshakeType.client_hello:
                     raise UnexpectedMessage(f"expected a ClientHello, got handshake type {msg_type}")
-                return received, ClientHello.from_body(body)
+                return bytes(received), ClientHello.from_body(body)
+
+
+class HelloCutShort(PeerClosed):
+    """The client closed its side before a whole ClientHello: OpenSSL is asked what it answers."""
+
+    def __init__(self, reason: str, received: bytes) -> None:
+        super().__init__(reason)
+        self.received = received
+
+
+class UnreadableHello(DecodeError):
+    """Bytes our reader cannot read as a ClientHello (not records, or a hello that does not parse):
+    OpenSSL is asked instead."""
+
+    def __init__(self, reason: str, received: bytes) -> None:
+        super().__init__(reason)
+        self.received = received
+
+
+UNREAD_HELLO = ClientHello(0, bytes(32), b"", (), ())  # what is known of a hello the reader could not parse
+
+
+def openssl_alert_for(context: SSL.Context, received: bytes, then_closed: bool = False) -> bytes | None:
+    """The alert OpenSSL sends for these bytes under `context` (its own parse error; with
+    `then_closed`, for the end that follows them), or None when OpenSSL parses them and goes on."""
+    connection = SSL.Connection(context, None)
+    connection.set_accept_state()
+    if received:
+        connection.bio_write(received)
+    if then_closed:
+        connection.bio_shutdown()
+    try:
+        connection.do_handshake()
+    except SSL.WantReadError:
+        return None
+    except SSL.Error:
+        try:
+            return connection.bio_read(65536)
+        except SSL.WantReadError:
+            return b""
+    return None
 
 
 class TlsStream:
@@ -131,6 +199,10 @@ class TlsStream:
             except SSL.WantReadError:
                 self._flush()
                 if not self._pump_in():
+                    with contextlib.suppress(SSL.Error):
+                        self.tls.do_handshake()  # OpenSSL's answer to the end (decode_error), as alone
+                    with contextlib.suppress(OSError):
+                        self._flush()
                     raise PeerClosed("client closed during the handshake") from None
             except SSL.Error:
                 raise

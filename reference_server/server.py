@@ -7,6 +7,7 @@ runs in background threads, a thread per connection, and never lets a client's b
 from __future__ import annotations
 
 import collections
+import contextlib
 import pathlib
 import socket
 import sys
@@ -25,10 +26,21 @@ from pytest_apigw_tls.probing.wire import ClientHello, DecodeError, MessageTooLa
 
 from .accesslog import AccessLog
 from .config import Endpoint, ServerConfig, default_config
-from .connection import PeerClosed, TlsStream, UnexpectedMessage, fatal_alert, is_hostname, read_client_hello
+from .connection import (
+    UNREAD_HELLO,
+    HelloCutShort,
+    PeerClosed,
+    TlsStream,
+    UnexpectedMessage,
+    UnreadableHello,
+    fatal_alert,
+    is_hostname,
+    openssl_alert_for,
+    read_client_hello,
+)
 from .http import serve_http
 from .strict import strict_refusal
-from .tls import CertificateAuthority, endpoint_context
+from .tls import CertificateAuthority, endpoint_context, parsing_context
 
 
 class ReferenceServer:
@@ -56,6 +68,7 @@ class ReferenceServer:
         self._endpoints = {endpoint.hostname: endpoint for endpoint in self.config.endpoints}
         self._contexts: dict[Endpoint, SSL.Context] = {}  # compiled on first use: start-up stays instant
         self._contexts_lock = threading.Lock()
+        self._parsing_context: SSL.Context | None = None  # for hellos our reader cannot parse; built once
         self.errors: collections.deque[BaseException] = collections.deque(maxlen=100)  # the first are kept below
         self.first_errors: list[BaseException] = []
         self.error_count = 0
@@ -295,9 +308,26 @@ class ReferenceServer:
         """The endpoint named by the ClientHello's SNI, or the configured fallback."""
         sni = hello.server_name
         endpoint = self.endpoint(sni) if sni else None
-        if endpoint is None and self.config.settings.unknown_sni == "default":
-            endpoint = self.endpoint(self.config.settings.default_hostname or "")
-        return endpoint
+        return endpoint or self._default_endpoint()
+
+    def _default_endpoint(self) -> Endpoint | None:
+        if self.config.settings.unknown_sni != "default":
+            return None
+        return self.endpoint(self.config.settings.default_hostname or "")
+
+    def _parsing(self) -> SSL.Context:
+        with self._contexts_lock:
+            if self._parsing_context is None:
+                self._parsing_context = parsing_context(self.authority)
+            return self._parsing_context
+
+    def _refuse_as_openssl(self, sock: socket.socket, peer: tuple[Any, ...], error: UnreadableHello) -> None:
+        """A ClientHello our reader cannot parse, and no default endpoint: OpenSSL's own alert for it
+        (its parse error), or decode_error when OpenSSL parses what we could not."""
+        alert = openssl_alert_for(self._parsing(), error.received)
+        reason = f"{error}; OpenSSL: {'parses it' if alert is None else 'refuses it too'}"
+        self.connections.append({"peer": peer[0], "sni": None, "refused": "unreadable ClientHello", "reason": reason})
+        sock.sendall(alert if alert is not None else fatal_alert(AlertDescription.decode_error))
 
     def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
         with self._contexts_lock:
@@ -331,18 +361,31 @@ class ReferenceServer:
                 pinned: str | None = None) -> None:
         settings = self.config.settings
         deadline = time.monotonic() + settings.handshake_timeout
+        unreadable: UnreadableHello | None = None
         try:
             received, hello = read_client_hello(sock, deadline, settings.idle_timeout)
             sni = hello.server_name
+        except UnreadableHello as error:
+            unreadable = error
+        except HelloCutShort as error:  # an end before a whole hello: OpenSSL's answer (decode_error, mostly)
+            alert = openssl_alert_for(self._parsing(), error.received, then_closed=True)
+            self.connections.append({"peer": peer[0], "sni": None, "refused": "closed early", "reason": str(error)})
+            with contextlib.suppress(OSError):
+                sock.sendall(alert or b"")
+            return
         except UnexpectedMessage as error:
             self._refuse(sock, peer, AlertDescription.unexpected_message, str(error))
             return
         except (MessageTooLarge, NotAscii) as error:  # as OpenSSL answers a length or a name it cannot take
             self._refuse(sock, peer, AlertDescription.illegal_parameter, str(error))
             return
-        except DecodeError as error:
-            self._refuse(sock, peer, AlertDescription.decode_error, str(error))
-            return
+        except DecodeError as error:  # a server_name extension that does not parse
+            unreadable = UnreadableHello(str(error), received)
+        if unreadable is not None:  # OpenSSL reads it instead, as any OpenSSL server would
+            if self._default_endpoint() is None:
+                self._refuse_as_openssl(sock, peer, unreadable)
+                return
+            received, hello, sni = unreadable.received, UNREAD_HELLO, None
         if sni is not None and not is_hostname(sni):
             self._refuse(sock, peer, AlertDescription.illegal_parameter, "the SNI is not a hostname (RFC 6066 3)")
             return

@@ -52,6 +52,16 @@ def policy_context(policy: Policy) -> SSL.Context:
     return context
 
 
+def parsing_context(authority: "CertificateAuthority") -> SSL.Context:
+    """A context that takes any hello OpenSSL can parse (every version and suite, a certificate), so
+    that only a parse error stops it: for hellos our reader cannot name an endpoint from."""
+    context = SSL.Context(SSL.TLS_METHOD)
+    context.set_min_proto_version(SSL.TLS1_VERSION)
+    context.set_cipher_list(b"ALL:@SECLEVEL=0")
+    authority.leaf("unreadable-hello.invalid", "rsa").configure_cert(context)
+    return context
+
+
 class NoApplicationProtocol(SSL.Error):
     """The client's ALPN list names no protocol we serve."""
 

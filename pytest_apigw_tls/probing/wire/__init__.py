@@ -13,7 +13,9 @@ from .messages import (
     Record,
     RecordBuffer,
     ServerHello,
+    sslv2_hello_length,
 )
 
 __all__ = ["Alert", "ClientHello", "ContentType", "DecodeError", "HandshakeBuffer", "HandshakeType",
-           "MessageTooLarge", "NotAscii", "Record", "RecordBuffer", "ServerHello", "build_client_hello"]
+           "MessageTooLarge", "NotAscii", "Record", "RecordBuffer", "ServerHello", "build_client_hello",
+           "sslv2_hello_length"]

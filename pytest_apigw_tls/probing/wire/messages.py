@@ -157,6 +157,22 @@ class ClientHello(NamedTuple):
         body.expect_end("ClientHello extensions")
         return hello
 
+    @classmethod
+    def from_sslv2(cls, message: bytes) -> "ClientHello":
+        """An SSLv2-format ClientHello (RFC 5246 E.2), as the hello it stands for: no extensions, so no
+        SNI; the TLS suites among its 3-byte cipher specs; the challenge as the random. What does not
+        parse is left for the TLS stack to refuse (an empty hello here)."""
+        reader = Reader(message[3:])
+        try:
+            version, specs_length, session_length, challenge_length = (reader.uint(2) for _ in range(4))
+            specs, session_id, challenge = (reader.take(specs_length), reader.take(session_length),
+                                            reader.take(challenge_length))
+        except DecodeError:
+            return cls(0, bytes(32), b"", (), ())
+        suites = tuple(int.from_bytes(specs[i + 1:i + 3], "big") for i in range(0, len(specs) - 2, 3)
+                       if specs[i] == 0)
+        return cls(version, challenge[-32:].rjust(32, b"\x00"), session_id, suites, ())
+
     @property
     def server_name(self) -> str | None:
         """The host_name entry of the server_name extension (RFC 6066 section 3), if any."""
@@ -172,6 +188,15 @@ class ClientHello(NamedTuple):
                 except UnicodeDecodeError:
                     raise NotAscii("server_name is not ASCII") from None
         return None
+
+
+def sslv2_hello_length(data: bytes | bytearray) -> int | None:
+    """The length of the SSLv2-format ClientHello `data` starts with (two-byte header, message type 1,
+    a version of major 3; RFC 5246 E.2: servers accepting TLS 1.0-1.2 take it), or None when it starts
+    otherwise."""
+    if len(data) >= 4 and data[0] & 0x80 and data[2] == 1 and data[3] == 3:  # message type, SSL 3+ major
+        return 2 + (((data[0] & 0x7F) << 8) | data[1])
+    return None
 
 
 class ServerHello(NamedTuple):
@@ -296,12 +321,15 @@ class HandshakeBuffer:
 
     def feed(self, fragment: bytes) -> list[tuple[int, bytes]]:
         self._pending += fragment
-        messages, used = [], 0
+        messages: list[tuple[int, bytes]] = []
+        used = 0
         while len(self._pending) - used >= 4:
             msg_type = self._pending[used]
             length = int.from_bytes(self._pending[used + 1:used + 4], "big")
             limit = self.limits.get(msg_type, self.default_limit)
             if length > limit:
+                if messages:  # the whole messages before it first: a reader acts on them in order
+                    break
                 raise MessageTooLarge(msg_type, length, limit)
             if len(self._pending) - used < 4 + length:
                 break

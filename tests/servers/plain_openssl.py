@@ -1,0 +1,102 @@
+"""A plain pyOpenSSL server around a given SSL.Context: OpenSSL alone answers every ClientHello, with no
+reader of ours in front. Differential tests run it beside the reference server with the reference
+server's own context for an endpoint, so any difference in their answers is the project's own.
+
+    python -m tests.servers.plain_openssl --port 4434 [--policy TLS_1_0]   # for tlsfuzzer by hand
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import threading
+from typing import Any
+
+from OpenSSL import SSL
+
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+
+
+class PlainOpenSSLServer:
+    """Serves `context` on 127.0.0.1: handshake, read one request, answer it, close_notify, close."""
+
+    def __init__(self, context: SSL.Context, port: int = 0, timeout: float = 5.0) -> None:
+        self.context, self.timeout = context, timeout
+        self.listener = socket.create_server(("127.0.0.1", port))
+        self.address: tuple[str, int] = self.listener.getsockname()[:2]
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> "PlainOpenSSLServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.listener.close()
+        self._thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _peer = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        # blocking, as pyOpenSSL needs (a Python timeout turns every wait into WantReadError), but
+        # never forever: the kernel ends a silent wait
+        seconds = int(self.timeout)
+        timeval = seconds.to_bytes(8, "little") + int((self.timeout - seconds) * 1e6).to_bytes(8, "little")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        connection = SSL.Connection(self.context, sock)
+        connection.set_accept_state()
+        try:
+            connection.do_handshake()
+            request = b""
+            while b"\r\n\r\n" not in request and b"\n\n" not in request:  # tlsfuzzer ends lines with LF
+                chunk = connection.recv(16384)
+                if not chunk:
+                    break
+                request += chunk
+            connection.sendall(ANSWER)
+            connection.shutdown()  # close_notify, then a lingering close: as a web server ends HTTP/1.0
+        except (SSL.Error, OSError):
+            pass  # OpenSSL has already written its alert, if it had one
+        finally:
+            _close_gently(sock)
+
+
+def _close_gently(sock: socket.socket) -> None:
+    """Close after the peer has our last bytes: closing with unread input would reset the connection
+    and could destroy an alert still in flight, as a web server's lingering close avoids."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(1.0)
+        while sock.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def main() -> None:
+    from pytest_apigw_tls.reference_server.config import Endpoint, ServerConfig
+    from pytest_apigw_tls.reference_server.server import ReferenceServer
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=4434)
+    parser.add_argument("--policy", default="TLS_1_0")
+    parser.add_argument("--cert-type", default="rsa")
+    args = parser.parse_args()
+    endpoint = Endpoint("localhost.apigw.test", args.policy, cert_type=args.cert_type)
+    with ReferenceServer(ServerConfig((endpoint,))) as reference:
+        context = reference.context_for(reference.endpoint(endpoint.hostname), None)
+        with PlainOpenSSLServer(context, args.port) as server:
+            print(f"plain OpenSSL ({args.policy}, {args.cert_type}) on {server.address[0]}:{server.address[1]}",
+                  flush=True)
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
