@@ -21,8 +21,9 @@ from pytest_apigw_tls.reference_server.server import ReferenceServer
 from .servers.plain_openssl import PlainOpenSSLServer
 
 TLSFUZZER = os.environ.get("APIGW_TLS_TLSFUZZER", "")
-pytestmark = pytest.mark.skipif(not os.path.isdir(os.path.join(TLSFUZZER, "scripts")),
-                                reason="tlsfuzzer not found: check it out, set APIGW_TLS_TLSFUZZER")
+pytestmark = pytest.mark.skipif(
+    not (TLSFUZZER and os.path.isfile(os.path.join(TLSFUZZER, "scripts", "test-invalid-client-hello.py"))),
+    reason="tlsfuzzer not found: check it out, set APIGW_TLS_TLSFUZZER")
 HOST = "localhost.apigw.test"
 SEED = 20261130
 
