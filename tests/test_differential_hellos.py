@@ -94,7 +94,7 @@ def on_purpose(data, unknown_sni):
     return None
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=mutated_hellos())
 def test_a_mutated_client_hello_gets_the_answer_openssl_alone_gives(servers, data):
     reference, plain, unknown_sni = servers

@@ -134,7 +134,7 @@ KEY = st.sampled_from(["tlsVersion", "tls_version", "cipherSuite", "cipher_suite
                        "clientIp", "userAgent", "requestTime", "requestTimeEpoch", "timestamp", "other"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.dictionaries(KEY, VALUE, max_size=6), min_size=1, max_size=8), seed=st.integers(0, 99))
 def test_drawn_lines_never_make_the_two_readings_differ(tmp_path, lines, seed):
     """Whatever the keys, aliases and value types, DuckDB either gives the reader's answer or declines."""

@@ -31,6 +31,10 @@ class PlainOpenSSLServer:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() blocked in the other thread
+        except OSError:
+            pass
         self.listener.close()
         self._thread.join(timeout=5)
 
