@@ -22,12 +22,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_apigw_tls.reference_server.accesslog import format_line
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytest_apigw_tls.logs.formats import log_format
-from pytest_apigw_tls.logs.parallel import assess_inputs
-from pytest_apigw_tls.logs.queries import athena_sql, rules_for
-from pytest_apigw_tls.policy.catalog import builtin_catalog
+from pytest_apigw_tls.reference_server.accesslog import format_line  # noqa: E402
+
+from pytest_apigw_tls.logs.formats import log_format  # noqa: E402
+from pytest_apigw_tls.logs.parallel import assess_inputs  # noqa: E402
+from pytest_apigw_tls.logs.queries import athena_sql, rules_for  # noqa: E402
+from pytest_apigw_tls.policy.catalog import builtin_catalog  # noqa: E402
+from tests.helpers import duckdb_over_json_logs  # noqa: E402
 
 POLICY = "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"
 CLIENTS = [("TLSv1", "AES128-SHA"), ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"), ("TLSv1.2", "AES256-SHA256"),
@@ -49,17 +52,9 @@ def write(path: Path, fmt: str, count: int) -> None:
 
 def by_duckdb(path: Path) -> tuple[float, dict[str, int]]:
     """DuckDB's own time for the same answer: the generated Athena SQL over a view of the file."""
-    import duckdb
-
     catalog = builtin_catalog()
     started = time.perf_counter()
-    connection = duckdb.connect()
-    connection.execute(f"""CREATE VIEW apigw_access_logs AS
-        SELECT "identity.sourceIp" AS source_ip, "identity.userAgent" AS user_agent,
-               "tlsVersion" AS tls_version, "cipherSuite" AS cipher_suite
-        FROM read_json('{path}', format = 'newline_delimited', columns = {{
-            'identity.sourceIp': 'VARCHAR', 'identity.userAgent': 'VARCHAR', 'tlsVersion': 'VARCHAR',
-            'cipherSuite': 'VARCHAR'}})""")
+    connection = duckdb_over_json_logs(path)
     rows = connection.execute(athena_sql(rules_for(catalog.policy(POLICY), catalog))).fetchall()
     refused: dict[str, int] = {}
     for ip, _agent, requests, _unjudged in rows:

@@ -54,3 +54,18 @@ def serving(command, hostname):
         process.kill()
         process.wait()
         process.stdout.close()
+
+
+def duckdb_over_json_logs(path):
+    """A DuckDB connection with the generated SQL's table (apigw_access_logs) as a view of JSON access
+    logs keyed by variable name, as the README's Athena DDL maps them."""
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute(f"""CREATE VIEW apigw_access_logs AS
+        SELECT "identity.sourceIp" AS source_ip, "identity.userAgent" AS user_agent,
+               "tlsVersion" AS tls_version, "cipherSuite" AS cipher_suite
+        FROM read_json('{path}', format = 'newline_delimited', columns = {{
+            'identity.sourceIp': 'VARCHAR', 'identity.userAgent': 'VARCHAR', 'tlsVersion': 'VARCHAR',
+            'cipherSuite': 'VARCHAR'}})""")
+    return connection

@@ -9,6 +9,7 @@ from pytest_apigw_tls.cli.main import main
 from pytest_apigw_tls.logs.queries import athena_sql, insights_query, rules_for
 from pytest_apigw_tls.policy.catalog import builtin_catalog
 
+from .helpers import duckdb_over_json_logs
 from .test_logs import traffic
 
 duckdb = pytest.importorskip("duckdb")
@@ -49,13 +50,7 @@ def reader_counts(path, policy, capsys):
 
 
 def sql_counts(path, policy):
-    connection = duckdb.connect()
-    connection.execute(f"""CREATE VIEW apigw_access_logs AS
-        SELECT "identity.sourceIp" AS source_ip, "identity.userAgent" AS user_agent,
-               "tlsVersion" AS tls_version, "cipherSuite" AS cipher_suite
-        FROM read_json('{path}', format = 'newline_delimited', columns = {{
-            'identity.sourceIp': 'VARCHAR', 'identity.userAgent': 'VARCHAR', 'tlsVersion': 'VARCHAR',
-            'cipherSuite': 'VARCHAR'}})""")
+    connection = duckdb_over_json_logs(path)
     rows = connection.execute(athena_sql(rules_for(CATALOG.policy(policy), CATALOG))).fetchall()
     refused = {}
     for ip, _agent, requests_refused, _unjudged in rows:
@@ -129,13 +124,7 @@ def test_the_plan_query_gives_the_planners_table(access_log, endpoint_type, caps
     main(["logs", "--plan", "--endpoint-type", endpoint_type, "--engine", "python", "--json", "-",
           str(access_log)])
     planned = json.loads(capsys.readouterr().out)["candidates"]
-    connection = duckdb.connect()
-    connection.execute(f"""CREATE VIEW apigw_access_logs AS
-        SELECT "identity.sourceIp" AS source_ip, "identity.userAgent" AS user_agent,
-               "tlsVersion" AS tls_version, "cipherSuite" AS cipher_suite
-        FROM read_json('{access_log}', format = 'newline_delimited', columns = {{
-            'identity.sourceIp': 'VARCHAR', 'identity.userAgent': 'VARCHAR', 'tlsVersion': 'VARCHAR',
-            'cipherSuite': 'VARCHAR'}})""")
+    connection = duckdb_over_json_logs(access_log)
     rows = connection.execute(sql).fetchall()
     assert [(p["policy"], p["requests"], p["requests_refused"], p["clients_refused"], p["undecided"])
             for p in planned] == [tuple(row) for row in rows]
