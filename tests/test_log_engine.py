@@ -164,3 +164,24 @@ def test_a_later_line_with_another_alias_is_read_with_every_key(tmp_path):
     assert duckdb_reads(path, policy)
     by_duckdb, by_reader = both(path, policy)
     assert by_duckdb == by_reader and "203.0.113.9" in {c["source_ip"] for c in by_reader["clients_at_risk"]}
+
+
+def test_auto_reads_large_files_with_duckdb_and_small_ones_with_the_reader(tmp_path, monkeypatch):
+    from pytest_apigw_tls.logs import parallel
+
+    path = write(tmp_path / "access.log", "json", 50)
+    reads = []
+    monkeypatch.setattr(engine, "read", lambda *args, real=engine.read: reads.append(args) or real(*args))
+    assess_inputs([str(path)], None, "TLS_1_0", None, False, None, None)
+    assert reads == []  # 50 lines: under the size where DuckDB's start-up pays
+    monkeypatch.setattr(parallel, "PARALLEL_ABOVE", 0)
+    assess_inputs([str(path)], None, "TLS_1_0", None, False, None, None)
+    assert len(reads) == 1
+
+
+def test_engine_duckdb_without_duckdb_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(engine, "available", lambda: False)
+    path = write(tmp_path / "access.log", "json", 5)
+    assert main(["logs", "--policy", "TLS_1_0", "--engine", "duckdb", str(path)]) == 2
+    assert capsys.readouterr().err.strip().endswith("--engine duckdb needs DuckDB: pip install "
+                                                    "'pytest-apigw-tls[logs]'")
