@@ -41,6 +41,7 @@ SCRIPTS = [
     "test-invalid-server-name-extension", "test-alpn-negotiation", "test-sslv2-connection",
     "test-sslv2hello-protocol", "test-tls13-shuffled-extentions", "test-tls13-record-padding",
     "test-conversation", "test-tls13-conversation", "test-connection-abort", "test-tls13-connection-abort",
+    "test-cve-2016-6309", "test-invalid-server-name-extension-resumption",
 ]
 
 
@@ -77,6 +78,7 @@ DIFFERENT_ON_PURPOSE = {
         # that too); OpenSSL alone takes any bytes.
         "'SNI name with ANSI color escapes code'", "'SNI name with BEL'", "'SNI name with NULL'",
         "'SNI name with UTF-8'"},
+    "test-invalid-server-name-extension-resumption": {"'Sanity check, bad SNI'", "'session resume with malformed SNI'"},
 }
 SAMPLED = {"test-tls13-large-number-of-extensions"}  # samples conversations with no seed: compare counts
 

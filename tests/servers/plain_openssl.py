@@ -20,7 +20,7 @@ ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n
 class PlainOpenSSLServer:
     """Serves `context` on 127.0.0.1: handshake, read one request, answer it, close_notify, close."""
 
-    def __init__(self, context: SSL.Context, port: int = 0, timeout: float = 5.0) -> None:
+    def __init__(self, context: SSL.Context, port: int = 0, timeout: float = 10.0) -> None:
         self.context, self.timeout = context, timeout
         self.listener = socket.create_server(("127.0.0.1", port))
         self.address: tuple[str, int] = self.listener.getsockname()[:2]
