@@ -41,17 +41,16 @@ def access_log(tmp_path_factory):
     return path
 
 
-def reader_counts(path, policy, capsys):
-    """source ip -> (refused, unjudged) requests, from `apigw-tls logs --json`."""
-    main(["logs", "--policy", policy, "--json", "-", "--max-unread", "1", str(path)])
+def reader_counts(path, capsys, *options):
+    """(source ip -> requests refused, requests unjudged), and the report, from `apigw-tls logs --json`."""
+    main(["logs", *options, "--json", "-", "--max-unread", "1", str(path)])
     report = json.loads(capsys.readouterr().out)
     counts = {c["source_ip"]: c["requests"] for c in report["clients_at_risk"]}
-    return counts, report["unread"]["without_cipher_suite"]
+    return (counts, report["unread"]["without_cipher_suite"]), report
 
 
-def sql_counts(path, policy):
-    connection = duckdb_over_json_logs(path)
-    rows = connection.execute(athena_sql(rules_for(CATALOG.policy(policy), CATALOG))).fetchall()
+def counts_of(rows):
+    """source ip -> requests refused, and the requests unjudged, from the SQL's rows."""
     refused = {}
     for ip, _agent, requests_refused, _unjudged in rows:
         if requests_refused:
@@ -59,9 +58,14 @@ def sql_counts(path, policy):
     return refused, sum(row[3] for row in rows)
 
 
+def sql_counts(path, policy):
+    connection = duckdb_over_json_logs(path)
+    return counts_of(connection.execute(athena_sql(rules_for(CATALOG.policy(policy), CATALOG))).fetchall())
+
+
 @pytest.mark.parametrize("policy", POLICIES)
 def test_the_generated_sql_gives_the_readers_clients_and_unjudged_requests(access_log, policy, capsys):
-    assert sql_counts(access_log, policy) == reader_counts(access_log, policy, capsys)
+    assert sql_counts(access_log, policy) == reader_counts(access_log, capsys, "--policy", policy)[0]
 
 
 def test_the_queries_are_printed_for_where_the_logs_live(capsys):
@@ -100,17 +104,12 @@ def csv_sql_counts(path, policy):
     connection.execute(f"""CREATE VIEW apigw_access_logs AS
         SELECT source_ip, NULL AS user_agent, tls_version, cipher_suite
         FROM read_csv('{path}', header = false, quote = '"', escape = '"', columns = {{{columns}}})""")
-    rows = connection.execute(athena_sql(rules_for(CATALOG.policy(policy), CATALOG))).fetchall()
-    refused = {ip: requests for ip, _agent, requests, _unjudged in rows if requests}
-    return refused, sum(row[3] for row in rows)
+    return counts_of(connection.execute(athena_sql(rules_for(CATALOG.policy(policy), CATALOG))).fetchall())
 
 
 @pytest.mark.parametrize("policy", POLICIES)
 def test_the_generated_sql_gives_the_readers_answer_on_the_csv_preset(csv_log, policy, capsys):
-    main(["logs", "--policy", policy, "--format", "csv+tls", "--json", "-", "--max-unread", "1", str(csv_log)])
-    report = json.loads(capsys.readouterr().out)
-    by_reader = ({c["source_ip"]: c["requests"] for c in report["clients_at_risk"]},
-                 report["unread"]["without_cipher_suite"])
+    by_reader, report = reader_counts(csv_log, capsys, "--policy", policy, "--format", "csv+tls")
     assert csv_sql_counts(csv_log, policy) == by_reader and report["requests"] >= 8
     assert by_reader[0] or policy == "TLS_1_0"  # refused clients, compared
 
@@ -134,3 +133,37 @@ def test_the_plan_query_gives_the_planners_table(access_log, endpoint_type, caps
 def test_insights_cannot_plan_and_says_so(capsys):
     assert main(["logs", "--plan", "--query", "insights"]) == 2
     assert "one per policy" in capsys.readouterr().err
+
+
+def test_a_policy_file_is_judged_alike_by_the_reader_the_engine_the_sql_and_the_plan(access_log, tmp_path, capsys):
+    """Your own policy (--policy-file) wherever the logs are read: reader, DuckDB engine, Athena SQL, plan."""
+    from .test_log_engine import write
+    from .test_policy_files import MINE
+
+    policy_file = tmp_path / "mine.toml"
+    policy_file.write_text(MINE)
+    mine = ["--policy", "MINE", "--policy-file", str(policy_file)]
+    clean = write(tmp_path / "clean.log", "json", 300)
+    readings = []
+    for engine in ("python", "duckdb"):
+        main(["logs", *mine, "--engine", engine, "--json", "-", str(clean)])
+        readings.append(json.loads(capsys.readouterr().out))
+    assert readings[0] == readings[1] and readings[0]["clients_at_risk"]
+
+    by_reader, _report = reader_counts(access_log, capsys, *mine)
+    assert main(["logs", *mine, "--query", "athena"]) == 0
+    rows = duckdb_over_json_logs(access_log).execute(capsys.readouterr().out).fetchall()
+    assert counts_of(rows) == by_reader
+
+    main(["logs", "--plan", "--policy-file", str(policy_file), "--json", "-", str(clean)])
+    assert "MINE" in [c["policy"] for c in json.loads(capsys.readouterr().out)["candidates"]]
+
+
+def test_the_sql_judges_an_edge_policy_as_the_reader(access_log, capsys):
+    """EDGE policies differ from REGIONAL ones of the same name (TLS_1_2@EDGE)."""
+    edge = ["--policy", "TLS_1_2", "--endpoint-type", "EDGE"]
+    by_reader, report = reader_counts(access_log, capsys, *edge)
+    assert report["policy"] == "TLS_1_2@EDGE"
+    assert main(["logs", *edge, "--query", "athena"]) == 0
+    rows = duckdb_over_json_logs(access_log).execute(capsys.readouterr().out).fetchall()
+    assert counts_of(rows) == by_reader
