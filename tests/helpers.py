@@ -64,8 +64,8 @@ def duckdb_over_json_logs(path):
     connection = duckdb.connect()
     connection.execute(f"""CREATE VIEW apigw_access_logs AS
         SELECT "identity.sourceIp" AS source_ip, "identity.userAgent" AS user_agent,
-               "tlsVersion" AS tls_version, "cipherSuite" AS cipher_suite
+               "tlsVersion" AS tls_version, "cipherSuite" AS cipher_suite, sni, host, "domainName" AS domain_name
         FROM read_json('{path}', format = 'newline_delimited', columns = {{
             'identity.sourceIp': 'VARCHAR', 'identity.userAgent': 'VARCHAR', 'tlsVersion': 'VARCHAR',
-            'cipherSuite': 'VARCHAR'}})""")
+            'cipherSuite': 'VARCHAR', 'sni': 'VARCHAR', 'host': 'VARCHAR', 'domainName': 'VARCHAR'}})""")
     return connection

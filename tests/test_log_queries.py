@@ -167,3 +167,34 @@ def test_the_sql_judges_an_edge_policy_as_the_reader(access_log, capsys):
     assert main(["logs", *edge, "--query", "athena"]) == 0
     rows = duckdb_over_json_logs(access_log).execute(capsys.readouterr().out).fetchall()
     assert counts_of(rows) == by_reader
+
+
+STRICT_TRICKY = [  # Host spellings the reader normalizes: case, port, trailing dot, IPv6 brackets, domainName
+    {"identity.sourceIp": "192.0.2.30", "sni": "api.example.test", "host": "API.Example.Test:443",
+     "tlsVersion": "TLSv1.3"},
+    {"identity.sourceIp": "192.0.2.31", "sni": "api.example.test", "host": "api.example.test.",
+     "tlsVersion": "TLSv1.3"},
+    {"identity.sourceIp": "192.0.2.32", "sni": "api.example.test", "host": "[::1]:8443", "tlsVersion": "TLSv1.3"},
+    {"identity.sourceIp": "192.0.2.33", "sni": "api.example.test", "domainName": "other.example.test",
+     "tlsVersion": "TLSv1.3"},
+    {"identity.sourceIp": "192.0.2.34", "host": "other.example.test", "tlsVersion": "TLSv1.3"},
+    {"identity.sourceIp": "192.0.2.35", "sni": "-", "host": "x.example.test", "tlsVersion": "TLSv1.3"},
+]
+
+
+@pytest.mark.parametrize("server_name", [None, "api.example.test"])
+def test_the_strict_query_gives_the_readers_host_mismatches(access_log, tmp_path, server_name, capsys):
+    log = tmp_path / "strict.log"
+    log.write_text(access_log.read_text() + "".join(json.dumps(line) + "\n" for line in STRICT_TRICKY))
+    named = ["--server-name", server_name] if server_name else []
+    _counts, report = reader_counts(log, capsys, "--policy", "TLS_1_0", "--strict", *named)
+    by_reader = {(m["source_ip"], m["server_name"], m["host"]): m["requests"] for m in report["strict_host_mismatches"]}
+    assert main(["logs", "--strict", "--query", "athena", *named]) == 0
+    rows = duckdb_over_json_logs(log).execute(capsys.readouterr().out).fetchall()
+    assert {(ip, name, host): requests for ip, name, host, requests in rows} == by_reader
+    assert len(by_reader) >= 3 + (server_name is not None)  # the traffic's own mismatch, [::1], domainName
+
+
+def test_the_strict_query_is_athena_only_and_says_why(capsys):
+    assert main(["logs", "--strict", "--query", "insights"]) == 2
+    assert "Logs Insights cannot express" in capsys.readouterr().err

@@ -37,7 +37,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--query", choices=("athena", "insights"),
                         help="with --policy: print the query that computes the clients at risk where the logs live "
                              "(Athena/Trino SQL over the table of the README's DDL, or CloudWatch Logs Insights) "
-                             "instead of reading FILEs; with --plan (athena): every candidate in one query")
+                             "instead of reading FILEs; with --plan (athena): every candidate in one query; with "
+                             "--strict and no policy (athena): the requests STRICT would refuse")
     parser.add_argument("--max-refused", type=float, default=0.0, metavar="SHARE",
                         help="with --plan: the share of requests a policy may refuse and still count as safe "
                              "(default 0)")
@@ -122,6 +123,8 @@ def run_logs(args: argparse.Namespace) -> int:
     from ..logs.parallel import assess_inputs
     from ..logs.readiness import parse_time
 
+    if args.query and args.strict and not (args.policy or args.plan):
+        return _print_strict_query(args)
     if bool(args.policy) == bool(args.plan):
         raise ConfigError("give --policy NAME (one target policy) or --plan (every candidate), one of them")
     if args.query:
@@ -218,6 +221,16 @@ def _plan_markdown(document: dict[str, Any]) -> str:
             lines += [f"| {x['source_ip']} | {x['user_agent'].replace('|', chr(92) + '|')} | {x['requests']} | "
                       f"{'; '.join(x['reasons'])} |" for x in c["clients"]]
     return "\n".join(lines) + "\n"
+
+
+def _print_strict_query(args: argparse.Namespace) -> int:
+    from ..logs.queries import athena_strict_sql
+
+    if args.query == "insights":
+        raise ConfigError("the STRICT query needs each Host normalized as API Gateway compares it, which Logs "
+                          "Insights cannot express: use --strict --query athena, or read the logs with --strict")
+    sys.stdout.write(athena_strict_sql(args.server_name))
+    return 0
 
 
 def _print_query(args: argparse.Namespace) -> int:

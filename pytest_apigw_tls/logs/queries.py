@@ -116,6 +116,46 @@ ORDER BY rank
 """
 
 
+def _sql_field(columns: tuple[str, ...]) -> str:
+    """The first of these columns with a value, as the reader's field() takes it ('' and '-' are none)."""
+    return "COALESCE(" + ", ".join(f"NULLIF(NULLIF({column}, ''), '-')" for column in columns) + ")"
+
+
+def _sql_normalized_host(value: str) -> str:
+    """probing.hostnames.normalize_host in SQL: lowercased, port stripped (IPv6 brackets kept),
+    trailing dots dropped, nothing left is none."""
+    host = f"LOWER(TRIM({value}))"
+    bare = (f"CASE WHEN {host} LIKE '[%' THEN CASE WHEN STRPOS({host}, ']') > 0 "
+            f"THEN SUBSTR({host}, 1, STRPOS({host}, ']')) ELSE {host} END "
+            f"WHEN LENGTH({host}) - LENGTH(REPLACE({host}, ':', '')) = 1 "
+            f"THEN SUBSTR({host}, 1, STRPOS({host}, ':') - 1) ELSE {host} END")
+    return f"NULLIF(REGEXP_REPLACE({bare}, '\\.+$', ''), '')"
+
+
+def athena_strict_sql(server_name: str | None = None, table: str = TABLE) -> str:
+    """STRICT readiness where the logs live: per client, server name and Host, the requests whose Host
+    differs from the name they connected with (the SNI, or `server_name` where none is logged). Reads
+    the table's sni, host and domain_name columns."""
+    name = _sql_field(("sni",))
+    if server_name is not None:
+        name = f"COALESCE({name}, '" + server_name.replace("'", "''") + "')"
+    return f"""-- requests STRICT would refuse, Host differing from server name (apigw-tls logs --strict --query athena)
+SELECT source_ip, server_name, host, COUNT(*) AS requests
+FROM (
+    SELECT source_ip, server_name, {_sql_normalized_host("host")} AS host,
+           {_sql_normalized_host("server_name")} AS server_host
+    FROM (
+        SELECT COALESCE(NULLIF(NULLIF(source_ip, ''), '-'), '-') AS source_ip, {name} AS server_name,
+               {_sql_field(("host", "domain_name"))} AS host
+        FROM {table}
+    ) AS logged
+) AS named
+WHERE server_name IS NOT NULL AND host IS NOT NULL AND host <> server_host
+GROUP BY source_ip, server_name, host
+ORDER BY requests DESC, source_ip, server_name, host
+"""
+
+
 def _insights_list(values: tuple[str, ...]) -> str:
     return "[" + ", ".join('"' + value.replace('"', '\\"') + '"' for value in values) + "]"
 
