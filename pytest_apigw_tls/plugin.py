@@ -240,6 +240,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 scanned.add(case.target.name)
     if not selected:
         return
+    if not config.pluginmanager.has_plugin("apigw-tls-case-reports"):
+        config.pluginmanager.register(_CaseReports(), "apigw-tls-case-reports")
     state = state_of(config)
     late = [t for t in selected.values() if not t.on_reference and not t.cert_type and not t.unreachable
             and not hasattr(config, "workerinput")]
@@ -367,24 +369,28 @@ def apigw_verdict(apigw_case: Case, apigw_scans: ScanCache, request: pytest.Fixt
     return verdict
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """An inconclusive case is an error with its reason on one line, not a fixture traceback."""
-    outcome = yield
-    excinfo = call.excinfo
-    if excinfo is None:
-        return
-    from .reports.model import MESSAGE_KEY, TARGET_KEY
+class _CaseReports:
+    """Registered only in a process that collected the suite's cases: a run without them pays nothing
+    per test."""
 
-    if not any(key == TARGET_KEY for key, _ in item.user_properties):
-        return
-    from .pytest_side.session import Inconclusive
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        """An inconclusive case is an error with its reason on one line, not a fixture traceback."""
+        outcome = yield
+        excinfo = call.excinfo
+        if excinfo is None:
+            return
+        from .reports.model import MESSAGE_KEY, TARGET_KEY
 
-    report = outcome.get_result()
-    if isinstance(excinfo.value, (Inconclusive, pytest.fail.Exception)):  # the report model reads the words
-        report.user_properties.append((MESSAGE_KEY, str(excinfo.value)))
-    if isinstance(excinfo.value, Inconclusive):
-        report.longrepr = str(excinfo.value)
+        if not any(key == TARGET_KEY for key, _ in item.user_properties):
+            return
+        from .pytest_side.session import Inconclusive
+
+        report = outcome.get_result()
+        if isinstance(excinfo.value, (Inconclusive, pytest.fail.Exception)):  # the report model reads the words
+            report.user_properties.append((MESSAGE_KEY, str(excinfo.value)))
+        if isinstance(excinfo.value, Inconclusive):
+            report.longrepr = str(excinfo.value)
 
 
 def assert_conforms(verdict: CaseVerdict) -> None:
