@@ -84,6 +84,9 @@ ODD_LINES = {  # one line DuckDB reads otherwise than the reader: the whole file
     "not ASCII": '{"identity.userAgent":"caf\\u00e9","tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
     "no TLS version": '{"identity.sourceIp":"192.0.2.1"}',
     "ISO time": '{"requestTime":"2026-11-20T10:00:00Z","tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
+    "offset beyond a day":
+        '{"requestTime":"20/Nov/2026:10:00:00 +9959","tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
+    "hour 24": '{"requestTime":"20/Nov/2026:24:00:00 +0000","tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
     "lone carriage return": '{"tlsVersion":"TLSv1",\r"cipherSuite":"AES128-SHA"}',
     "CloudWatch prefix": '2026-11-20T10:00:00.000Z {"tlsVersion":"TLSv1","cipherSuite":"AES128-SHA"}',
     "not JSON": "GET /pets 200",
@@ -128,7 +131,10 @@ def _policy(name):
     return catalog.policy(name), catalog
 
 
-VALUE = st.one_of(st.none(), st.sampled_from(["", "-", "TLSv1.2", "TLSv1", "AES128-SHA", "x y", 'q"q']),
+TIME_TEXT = st.builds("{:02d}/{}/2026:{:02d}:{:02d}:00 {}{:02d}{:02d}".format, st.integers(0, 39),
+                      st.sampled_from(["Nov", "nov", "Foo"]), st.integers(0, 29), st.integers(0, 69),
+                      st.sampled_from("+-"), st.integers(0, 99), st.integers(0, 69))
+VALUE = st.one_of(st.none(), st.sampled_from(["", "-", "TLSv1.2", "TLSv1", "AES128-SHA", "x y", 'q"q']), TIME_TEXT,
                   st.integers(-5, 2 * 10 ** 13), st.booleans(), st.text(max_size=4))
 KEY = st.sampled_from(["tlsVersion", "tls_version", "cipherSuite", "cipher_suite", "identity.sourceIp", "ip",
                        "clientIp", "userAgent", "requestTime", "requestTimeEpoch", "timestamp", "other"])

@@ -32,10 +32,11 @@ _PRINTABLE = "'[ -~]*'"
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 # The times both engines read alike (readiness.parse_time): requestTime, or an epoch in s or ms (14
 # digits at most: beyond, the reader's datetime overflows where DuckDB's does not). Others: the reader.
+_REQUEST_TIME = f"[0-3][0-9]/({_MONTHS})/[0-9]{{4}}:[0-2][0-9]:[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]"
 _MOMENT = f"""CASE
     WHEN regexp_full_match(time, '[0-9]{{1,14}}')
         THEN epoch_us(to_timestamp(time::BIGINT / CASE WHEN length(time) > 11 THEN 1000.0 ELSE 1 END))
-    WHEN regexp_full_match(time, '[0-3][0-9]/({_MONTHS})/[0-9]{{4}}:[0-2][0-9]:[0-5][0-9]:[0-5][0-9] [+-][0-9]{{4}}')
+    WHEN regexp_full_match(time, '{_REQUEST_TIME}')
         THEN epoch_us(try_strptime(time, '%d/%b/%Y:%H:%M:%S %z')) END"""
 _LINE_CHECKS = [  # what DuckDB accepts and the reader does not, or reads otherwise; string scans, no parse
     "left(j, 1) = '{'",  # an object
