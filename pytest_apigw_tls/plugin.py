@@ -475,6 +475,16 @@ def _write_reports(config: pytest.Config, state: PluginState) -> None:
         raise pytest.UsageError(f"apigw-tls: {error}") from None
 
 
+def _reference_name_heads(config: pytest.Config) -> frozenset[str] | None:
+    """With no apigw option the targets are the reference server's, each named "<policy id>-<label>"
+    (probing/targets.py): the ids their names start with. None when options may name other targets."""
+    if any(_option(config, name) for name, _metavar, _help in _all_options()):
+        return None
+    from .policy.catalog import builtin_policy_ids
+
+    return builtin_policy_ids()
+
+
 class _XdistHooks:
     """pytest-xdist's own hooks, registered only when xdist is installed."""
 
@@ -486,7 +496,8 @@ class _XdistHooks:
             return None
         from .pytest_side.xdist_scheduling import DeferredScheduling
 
-        return DeferredScheduling(config, log, lambda: [t.name for t in state_of(config).targets])
+        return DeferredScheduling(config, log, lambda: [t.name for t in state_of(config).targets],
+                                  lambda: _reference_name_heads(config))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:

@@ -164,12 +164,19 @@ def test_an_unrelated_run_imports_nothing_heavy(pytester, args):
     result.assert_outcomes(passed=1)
 
 
-@pytest.mark.parametrize("collection,chosen", [
-    (["test_a.py::test_one", "test_a.py::test_two[1]"], "LoadScheduling"),
+@pytest.mark.parametrize("collection,heads,chosen,names_built", [
+    (["test_a.py::test_one", "test_a.py::test_two[1]"], None, "LoadScheduling", True),
+    (["test_a.py::test_one", "test_a.py::test_two[1]"], frozenset({"TLS_1_2"}), "LoadScheduling", False),
+    (["test_a.py::test_one", "test_a.py::test_two[TLS_1_2-x]"], frozenset({"TLS_1_2"}), "LoadScheduling", True),
     (["test_a.py::test_one", "conformance/test_versions.py::test_version[TLS_1_2-rsa-TLSv1.2-accepted]"],
-     "TargetScheduling"),
-], ids=["unrelated", "with-cases"])
-def test_xdist_keeps_its_own_scheduler_unless_the_run_holds_cases(pytester, collection, chosen):
+     frozenset({"TLS_1_2"}), "TargetScheduling", True),
+    (["test_a.py::test_one", "conformance/test_versions.py::test_version[TLS_1_2-rsa-TLSv1.2-accepted]"],
+     None, "TargetScheduling", True),
+], ids=["unrelated-names-unknown", "unrelated-cheap", "unrelated-alike", "with-cases", "with-cases-options"])
+def test_xdist_keeps_its_own_scheduler_unless_the_run_holds_cases(pytester, collection, heads, chosen,
+                                                                   names_built):
+    """The target names are built only when an id could start with one (heads: the policy ids of the
+    reference server's targets, when no option names others)."""
     from pytest_apigw_tls.pytest_side.xdist_scheduling import DeferredScheduling
 
     asked = []
@@ -178,12 +185,23 @@ def test_xdist_keeps_its_own_scheduler_unless_the_run_holds_cases(pytester, coll
         asked.append(True)
         return ["TLS_1_2-rsa", "TLS_1_2-ecdsa"]
 
-    scheduler = DeferredScheduling(pytester.parseconfigure("--tx", "2*popen", "--dist", "load"), None, names)
+    scheduler = DeferredScheduling(pytester.parseconfigure("--tx", "2*popen", "--dist", "load"), None, names,
+                                   lambda: heads)
     for node in (object(), object()):
         scheduler.add_node(node)
         scheduler.add_node_collection(node, collection)
     assert type(scheduler._choose()).__name__ == chosen
-    assert asked == [True]  # parametrized ids: the target names were needed to tell
+    assert asked == ([True] if names_built else [])
+
+
+def test_every_reference_target_name_starts_with_a_packaged_policy_id():
+    """The cheap check above relies on it: "<policy id>-<label>", the id with no "-" of its own."""
+    from pytest_apigw_tls.policy.catalog import builtin_catalog, builtin_policy_ids
+    from pytest_apigw_tls.probing.targets import reference_targets
+
+    heads = builtin_policy_ids()
+    assert heads == {policy.id for policy in builtin_catalog().policies}
+    assert all(target.name.split("-", 1)[0] in heads for target in reference_targets(builtin_catalog()))
 
 
 def test_every_dimension_has_its_rules_and_one_conformance_test_that_holds_its_cases():

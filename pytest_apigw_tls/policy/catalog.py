@@ -364,6 +364,12 @@ def did_you_mean(name: str, known: list[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
+def builtin_policy_ids() -> frozenset[str]:
+    """The packaged policies' ids, read without building the catalog: for checks that must stay cheap
+    (an unrelated `pytest -n` run asks whether its collection could hold the suite's cases)."""
+    return frozenset(table["id"] for table in datacache.parsed(DATA / "catalog.toml", _toml_tables)["policy"])
+
+
 @functools.cache
 def builtin_catalog() -> Catalog:
     """The packaged catalog (parsed once per process)."""

@@ -5,7 +5,9 @@ A scheduler of xdist's own kind (its `pytest_xdist_make_scheduler` hook). The co
 nothing, so whether a run holds the suite's cases is known only when the workers' collections arrive:
 until `schedule()`, `DeferredScheduling` tells both candidates every node and collection; then it keeps
 `TargetScheduling` if some case id names a target, and xdist's `LoadScheduling` otherwise (an unrelated
-suite keeps xdist's speed). Target names are asked for only when the collection has parametrized ids.
+suite keeps xdist's speed). Target names are asked for only when the collection has parametrized ids
+some of which start as a target's name can (with no apigw option, the reference server's targets,
+named "<policy id>-<label>": the policy ids are read without building the catalog).
 
 `TargetScheduling` is xdist's load-scope scheduling with a case's scope being its target (every case id
 starts with the target's name) and every other test its own scope. It does not rely on --dist
@@ -40,8 +42,9 @@ class TargetScheduling(LoadScopeScheduling):
 class DeferredScheduling:
     """Both candidates hear every node and collection until `schedule()` picks one; then only it."""
 
-    def __init__(self, config: Any, log: Any, target_names: Callable[[], list[str]]) -> None:
-        self.config, self.log, self.target_names = config, log, target_names
+    def __init__(self, config: Any, log: Any, target_names: Callable[[], list[str]],
+                 name_heads: Callable[[], frozenset[str] | None] = lambda: None) -> None:
+        self.config, self.log, self.target_names, self.name_heads = config, log, target_names, name_heads
         self.load = LoadScheduling(config, log)
         self.by_target: TargetScheduling | None = None
         self.nodes_seen: list[Any] = []
@@ -79,6 +82,10 @@ class DeferredScheduling:
         collection = list(self.collections[0][1]) if self.collections else []
         if not any("[" in nodeid for nodeid in collection):
             return self.load
+        heads = self.name_heads()  # what every target name starts with before its first "-", when known
+        if heads is not None and not any(nodeid.partition("[")[2].split("-", 1)[0] in heads
+                                         for nodeid in collection if "[" in nodeid):
+            return self.load  # no id can start with a target's name: known without building the targets
         by_target = TargetScheduling(self.config, self.log, self.target_names())
         if not by_target.holds_targets(collection):
             return self.load
