@@ -1,7 +1,7 @@
 """Large JSON-lines access logs read by DuckDB (the optional `logs` extra), with the reader's exact answer.
 
 DuckDB parses the lines and groups them by client and negotiated pair, in parallel and in C; the
-decisions stay with readiness.refusal, so a policy is judged in one place. The grouping does not
+decisions stay with readiness.refusal (Readiness.decide), so a policy is judged in one place. The grouping does not
 depend on the policy: `logs --plan` reads a file once for every candidate.
 
 DuckDB answers for a file only when every line is one it reads as the reader does: a flat JSON
@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..policy.catalog import Catalog, Policy
 from .formats import LogFormat
-from .readiness import FIELDS, UNJUDGED, Client, Readiness, Seen, refusal
+from .readiness import FIELDS, UNJUDGED, Readiness, Seen
 from .sources import is_plain_lines
 
 CONSULTED = ("ip", "user_agent", "version", "suite", "time")  # what a reading without --strict looks at
@@ -89,21 +89,13 @@ class Grouped:
             readiness.per_version[group.version] += group.requests
             if group.suite:
                 readiness.per_suite[group.suite] += group.requests
-            refused = refusal(policy, catalog, group.version, group.suite)
+            refused = readiness.decide(catalog, group.version, group.suite)  # groups share few pairs
             if refused is None:
                 continue
-            kind, reason = refused
-            if kind == UNJUDGED:
+            if refused[0] == UNJUDGED:
                 return None
-            (readiness.refused_versions if kind == "version" else readiness.refused_suites).add(
-                (group.version if kind == "version" else group.suite) or "-")
-            readiness.requests_at_risk += group.requests
-            key = (group.ip or "-", group.user_agent or "-")
-            client = readiness.at_risk.setdefault(key, Client())
-            client.requests += group.requests
-            client.reasons[reason] += group.requests
-            client.negotiated[f"{group.version} {group.suite or '-'}"] += group.requests
-            client.saw(group.first, group.last)
+            readiness.count_refused((group.ip or "-", group.user_agent or "-"), group.version, group.suite, refused,
+                                    group.requests, group.first, group.last)
         return readiness
 
 

@@ -91,7 +91,6 @@ def _plain_and_large(path: str) -> bool:
     return not head.startswith(b"\x1f\x8b") and is_plain_lines(first)
 
 
-
 def _engine_reading(path: str, engine: str, fmt: LogFormat, policy: Policy, catalog: Catalog,
                     grouped: dict[str, Grouped | None]) -> Readiness | None:
     """DuckDB's reading of `path` (logs.engine), or None: the reader reads it. `grouped` keeps a file's

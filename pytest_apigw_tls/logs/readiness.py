@@ -103,6 +103,29 @@ class Readiness:
         if len(self.examples) < EXAMPLES:
             self.examples.append((source, number, reason, printable(line[:120])))
 
+    def decide(self, catalog: Catalog, version: str | None, suite: str | None) -> tuple[str, str] | None:
+        """refusal() for this policy; a few distinct (version, suite) pairs in any log: each decided once."""
+        key = (version, suite)
+        if key not in self.decisions:
+            self.decisions[key] = refusal(self.policy, catalog, version, suite)
+        return self.decisions[key]
+
+    def count_refused(self, client_key: tuple[str, str], version: str | None, suite: str | None,
+                      refused: tuple[str, str], requests: int, first: Seen | None, last: Seen | None) -> None:
+        """`requests` requests of one client, refused for negotiating (version, suite): one line of the
+        reader, or a group of them from the DuckDB engine."""
+        kind, reason = refused
+        (self.refused_versions if kind == "version" else self.refused_suites).add(
+            (version if kind == "version" else suite) or "-")
+        self.requests_at_risk += requests
+        client = self.at_risk.get(client_key)
+        if client is None:
+            client = self.at_risk[client_key] = Client()
+        client.requests += requests
+        client.reasons[reason] += requests
+        client.negotiated[f"{version} {suite or '-'}"] += requests
+        client.saw(first, last)
+
     def ranked_clients(self) -> list[tuple[tuple[str, str], Client]]:
         """Most requests first, ties by address and user agent."""
         return sorted(self.at_risk.items(), key=lambda item: (-item[1].requests, item[0]))
@@ -249,7 +272,7 @@ def _count(readiness: Readiness, values: dict[str, Any], catalog: Catalog, stric
         readiness.per_version[version] += 1
     if suite:
         readiness.per_suite[suite] += 1
-    refused = _decide(readiness, catalog, version, suite)
+    refused = readiness.decide(catalog, version, suite)
     if refused and refused[0] == UNJUDGED:
         readiness.without_suite += 1
         readiness.note(source, number, refused[1], str(values)[:120])
@@ -261,38 +284,18 @@ def _count(readiness: Readiness, values: dict[str, Any], catalog: Catalog, stric
     if window:
         readiness.windows[window][0] += 1
     if refused:
-        kind, reason = refused
-        (readiness.refused_versions if kind == "version" else readiness.refused_suites).add(
-            (version if kind == "version" else suite) or "-")
-        readiness.requests_at_risk += 1
         if window:
             readiness.windows[window][1] += 1
-        key = (printable(field(values, "ip") or "-"), printable(field(values, "user_agent") or "-"))
-        client = readiness.at_risk.get(key)
-        if client is None:
-            client = readiness.at_risk[key] = Client()
-        client.requests += 1
-        client.reasons[reason] += 1
-        client.negotiated[f"{version} {suite or '-'}"] += 1
         when = parse_time(seen) if seen else None
-        if when is not None and seen is not None:
-            moment = (microseconds(when), seen)
-            client.saw(moment, moment)
+        moment = (microseconds(when), seen) if when is not None and seen is not None else None
+        readiness.count_refused((printable(field(values, "ip") or "-"), printable(field(values, "user_agent") or "-")),
+                                version, suite, refused, 1, moment, moment)
     if not strict:
         return
     name = field(values, "sni") or server_name
     host = normalize_host(field(values, "host") or field(values, "domain"))
     if name and host and host != normalize_host(name):
         readiness.strict_mismatches[(printable(field(values, "ip") or "-"), printable(name), printable(host))] += 1
-
-
-def _decide(readiness: Readiness, catalog: Catalog, version: str | None, suite: str | None) -> tuple[str, str] | None:
-    """A few distinct (version, suite) pairs in any log: decide each once."""
-    key = (version, suite)
-    decision = readiness.decisions.get(key, False)
-    if decision is False:
-        decision = readiness.decisions[key] = refusal(readiness.policy, catalog, version, suite)
-    return decision  # type: ignore[return-value]
 
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
