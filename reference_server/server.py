@@ -321,13 +321,16 @@ class ReferenceServer:
                 self._parsing_context = parsing_context(self.authority)
             return self._parsing_context
 
-    def _refuse_as_openssl(self, sock: socket.socket, peer: tuple[Any, ...], error: UnreadableHello) -> None:
-        """A ClientHello our reader cannot parse, and no default endpoint: OpenSSL's own alert for it
-        (its parse error), or decode_error when OpenSSL parses what we could not."""
-        alert = openssl_alert_for(self._parsing(), error.received)
+    def _refuse_as_openssl(self, sock: socket.socket, peer: tuple[Any, ...], refused: str, error: Exception,
+                           received: bytes, then_closed: bool = False) -> None:
+        """Bytes our reader cannot take to an endpoint (a hello it cannot parse, with no default
+        endpoint; or an end before a whole hello): OpenSSL's own alert for them (its parse error, its
+        answer to the end), or decode_error when OpenSSL parses what we could not."""
+        alert = openssl_alert_for(self._parsing(), received, then_closed)
         reason = f"{error}; OpenSSL: {'parses it' if alert is None else 'refuses it too'}"
-        self.connections.append({"peer": peer[0], "sni": None, "refused": "unreadable ClientHello", "reason": reason})
-        sock.sendall(alert if alert is not None else fatal_alert(AlertDescription.decode_error))
+        self.connections.append({"peer": peer[0], "sni": None, "refused": refused, "reason": reason})
+        with contextlib.suppress(OSError):  # a client that closed may be gone already
+            sock.sendall(alert if alert is not None else fatal_alert(AlertDescription.decode_error))
 
     def context_for(self, endpoint: Endpoint, hello: ClientHello) -> SSL.Context:
         with self._contexts_lock:
@@ -368,10 +371,7 @@ class ReferenceServer:
         except UnreadableHello as error:
             unreadable = error
         except HelloCutShort as error:  # an end before a whole hello: OpenSSL's answer (decode_error, mostly)
-            alert = openssl_alert_for(self._parsing(), error.received, then_closed=True)
-            self.connections.append({"peer": peer[0], "sni": None, "refused": "closed early", "reason": str(error)})
-            with contextlib.suppress(OSError):
-                sock.sendall(alert or b"")
+            self._refuse_as_openssl(sock, peer, "closed early", error, error.received, then_closed=True)
             return
         except UnexpectedMessage as error:
             self._refuse(sock, peer, AlertDescription.unexpected_message, str(error))
@@ -383,7 +383,7 @@ class ReferenceServer:
             unreadable = UnreadableHello(str(error), received)
         if unreadable is not None:  # OpenSSL reads it instead, as any OpenSSL server would
             if self._default_endpoint() is None:
-                self._refuse_as_openssl(sock, peer, unreadable)
+                self._refuse_as_openssl(sock, peer, "unreadable ClientHello", unreadable, unreadable.received)
                 return
             received, hello, sni = unreadable.received, UNREAD_HELLO, None
         if sni is not None and not is_hostname(sni):
