@@ -69,6 +69,10 @@ def _option(config: pytest.Config, name: str) -> str | None:
     return config.getoption(dest) or config.getini(dest) or None
 
 
+def _any_option_given(config: pytest.Config) -> bool:
+    return any(_option(config, name) for name, _metavar, _help in _all_options())
+
+
 @dataclasses.dataclass
 class PluginState:
     catalog: Catalog  # built-in, extended by --apigw-policy-file: the targets and the reference server read it
@@ -138,7 +142,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Recorder(config), "apigw-tls-recorder")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "apigw-tls-xdist")
-    if any(_option(config, name) for name, _metavar, _help in _all_options()):
+    if _any_option_given(config):
         state = state_of(config)  # bad options are usage errors now, not after collection
         if any(_option(config, name) for name in _TARGET_OPTIONS) and not config.option.help \
                 and not config.option.collectonly:
@@ -478,7 +482,7 @@ def _write_reports(config: pytest.Config, state: PluginState) -> None:
 def _reference_name_heads(config: pytest.Config) -> frozenset[str] | None:
     """With no apigw option the targets are the reference server's, each named "<policy id>-<label>"
     (probing/targets.py): the ids their names start with. None when options may name other targets."""
-    if any(_option(config, name) for name, _metavar, _help in _all_options()):
+    if _any_option_given(config):
         return None
     from .policy.catalog import builtin_policy_ids
 
