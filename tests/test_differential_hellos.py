@@ -2,7 +2,7 @@
 server's own context for that endpoint (tests/servers/plain_openssl.py): their first answers agree.
 The reference server reads every ClientHello itself before OpenSSL does (to pick the endpoint by
 SNI); whatever that reader does differently from OpenSSL shows up here. The differences it keeps on
-purpose are named in DIFFERENT_ON_PURPOSE and in the README ("How the reference server answers
+purpose are named in on_purpose() and in the README ("How the reference server answers
 unusual ClientHellos")."""
 
 import socket
@@ -10,12 +10,11 @@ import socket
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pytest_apigw_tls.reference_server import Endpoint, ReferenceServer, ServerConfig, ServerSettings
 from pytest_apigw_tls.reference_server.connection import is_hostname
 
 from pytest_apigw_tls.probing.wire import ClientHello, DecodeError, NotAscii, Record, build_client_hello
 
-from .servers.plain_openssl import PlainOpenSSLServer
+from .servers.plain_openssl import beside_the_reference_server
 
 HOST = "api.example.test"
 TIMEOUT = 3.0
@@ -25,10 +24,8 @@ TIMEOUT = 3.0
 def servers(request):
     """(reference address, plain OpenSSL address, unknown_sni): one TLS_1_0 RSA endpoint, served to any
     SNI, or only to its own name (API Gateway's way)."""
-    settings = ServerSettings(unknown_sni=request.param, default_hostname=HOST if request.param == "default" else None)
-    with ReferenceServer(ServerConfig((Endpoint(HOST, "TLS_1_0"),), settings)) as reference:
-        with PlainOpenSSLServer(reference.context_for(reference.endpoint(HOST), None)) as plain:
-            yield reference.address, plain.address, request.param
+    with beside_the_reference_server(HOST, unknown_sni=request.param) as (reference, plain):
+        yield reference.address, plain.address, request.param
 
 
 def first_answer(address, data):

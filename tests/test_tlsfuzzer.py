@@ -15,10 +15,8 @@ import subprocess
 import sys
 
 import pytest
-from pytest_apigw_tls.reference_server.config import Endpoint, ServerConfig, ServerSettings
-from pytest_apigw_tls.reference_server.server import ReferenceServer
 
-from .servers.plain_openssl import PlainOpenSSLServer
+from .servers.plain_openssl import beside_the_reference_server
 
 TLSFUZZER = os.environ.get("APIGW_TLS_TLSFUZZER", "")
 pytestmark = pytest.mark.skipif(
@@ -48,12 +46,8 @@ SCRIPTS = [
 @pytest.fixture(scope="module")
 def servers():
     """(reference port, plain OpenSSL port), one TLS_1_0 RSA endpoint served to any SNI."""
-    settings = ServerSettings(unknown_sni="default", default_hostname=HOST)
-    with open(os.devnull, "w") as log, \
-            ReferenceServer(ServerConfig((Endpoint(HOST, "TLS_1_0"),), settings), access_log=log) as reference:
-        context = reference.context_for(reference.endpoint(HOST), None)
-        with PlainOpenSSLServer(context) as plain:
-            yield reference.address[1], plain.address[1]
+    with beside_the_reference_server(HOST) as (reference, plain):
+        yield reference.address[1], plain.address[1]
 
 
 def conversations(script, port):

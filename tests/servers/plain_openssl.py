@@ -8,9 +8,11 @@ server's own context for an endpoint, so any difference in their answers is the 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import socket
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 from OpenSSL import SSL
 
@@ -84,22 +86,31 @@ def _close_gently(sock: socket.socket) -> None:
         sock.close()
 
 
-def main() -> None:
-    from pytest_apigw_tls.reference_server.config import Endpoint, ServerConfig
+@contextlib.contextmanager
+def beside_the_reference_server(hostname: str, policy: str = "TLS_1_0", cert_type: str = "rsa",
+                                unknown_sni: str = "default",
+                                port: int = 0) -> Iterator[tuple[Any, PlainOpenSSLServer]]:
+    """The reference server with one endpoint (served to any SNI, or with "alert" only to its own name),
+    and plain OpenSSL holding that endpoint's own context: (reference server, plain server)."""
+    from pytest_apigw_tls.reference_server.config import Endpoint, ServerConfig, ServerSettings
     from pytest_apigw_tls.reference_server.server import ReferenceServer
 
+    settings = ServerSettings(unknown_sni=unknown_sni, default_hostname=hostname if unknown_sni == "default" else None)
+    config = ServerConfig((Endpoint(hostname, policy, cert_type=cert_type),), settings)
+    with open(os.devnull, "w") as log, ReferenceServer(config, access_log=log) as reference:
+        with PlainOpenSSLServer(reference.context_for(reference.endpoint(hostname), None), port) as plain:
+            yield reference, plain
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=4434)
     parser.add_argument("--policy", default="TLS_1_0")
     parser.add_argument("--cert-type", default="rsa")
     args = parser.parse_args()
-    endpoint = Endpoint("localhost.apigw.test", args.policy, cert_type=args.cert_type)
-    with ReferenceServer(ServerConfig((endpoint,))) as reference:
-        context = reference.context_for(reference.endpoint(endpoint.hostname), None)
-        with PlainOpenSSLServer(context, args.port) as server:
-            print(f"plain OpenSSL ({args.policy}, {args.cert_type}) on {server.address[0]}:{server.address[1]}",
-                  flush=True)
-            threading.Event().wait()
+    with beside_the_reference_server("localhost.apigw.test", args.policy, args.cert_type, port=args.port) as (_, plain):
+        print(f"plain OpenSSL ({args.policy}, {args.cert_type}) on {plain.address[0]}:{plain.address[1]}", flush=True)
+        threading.Event().wait()
 
 
 if __name__ == "__main__":
