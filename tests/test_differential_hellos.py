@@ -8,7 +8,7 @@ unusual ClientHellos")."""
 import socket
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pytest_apigw_tls.reference_server.connection import is_hostname
 
@@ -76,9 +76,12 @@ def mutated_hellos(draw):
 
 
 def on_purpose(data, unknown_sni):
-    """(alert, why) where the reference server answers `data` otherwise than OpenSSL alone, or None."""
+    """(alert, why) where the reference server answers `data` otherwise than OpenSSL alone, or None.
+    The hello is the first handshake message of the first record, by its own length (as both servers
+    read it: a shorter length ends the hello before its extensions, and so before its SNI)."""
+    record = data[5:5 + int.from_bytes(data[3:5], "big")]
     try:
-        hello = ClientHello.from_bytes(data[5:5 + int.from_bytes(data[3:5], "big")])
+        hello = ClientHello.from_bytes(record[:4 + int.from_bytes(record[1:4], "big")])
         name = hello.server_name
     except NotAscii:
         return 47, "an SNI that is not ASCII: illegal_parameter (RFC 6066 3)"
@@ -91,8 +94,19 @@ def on_purpose(data, unknown_sni):
     return None
 
 
+def _hello_ending_before_its_extensions():
+    """A handshake length that ends the hello after its compression methods, the record unchanged:
+    a hello without extensions (so without SNI), then bytes of a next message."""
+    data = _hello((0x0303,))
+    extensions = 5 + 4 + 2 + 32 + 1 + data[5 + 4 + 2 + 32]  # then suites and compression methods
+    extensions += 2 + int.from_bytes(data[extensions:extensions + 2], "big")
+    extensions += 1 + data[extensions]
+    return data[:6] + (extensions - 9).to_bytes(3, "big") + data[9:]
+
+
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=mutated_hellos())
+@example(data=_hello_ending_before_its_extensions())
 def test_a_mutated_client_hello_gets_the_answer_openssl_alone_gives(servers, data):
     reference, plain, unknown_sni = servers
     ours, openssls = first_answer(reference, data), first_answer(plain, data)
