@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/logs_volume.py [--lines 1000000]
 
 Writes LINES access-log lines in the reference server's JSON form (mixed TLS 1.0 CBC, TLS 1.2 and TLS
-1.3 clients), plain and gzipped, and times on each, side by side: DuckDB running the generated Athena
-SQL (`logs --query athena`) over the file, `apigw-tls logs`' DuckDB engine (logs/engine.py) and its
-reader alone (`--engine python`). The three must give the same clients at risk; the ratios to DuckDB
+1.3 clients, over one day), plain and gzipped, and times on each, side by side: DuckDB running the
+generated Athena SQL (`logs --query athena`) over the file, `apigw-tls logs`' DuckDB engine
+(logs/engine.py) and its reader alone (`--engine python`). The three must give the same clients at
+risk, and the engine the reader's whole report (first and last seen included); the ratios to DuckDB
 are printed. Then a tenth as many lines in each console preset with the TLS variables, read by the
 reader (DuckDB reads the JSON preset), in lines per second. Peak memory at the end.
 """
@@ -13,6 +14,7 @@ reader (DuckDB reads the JSON preset), in lines per second. Peak memory at the e
 from __future__ import annotations
 
 import argparse
+import datetime
 import gzip
 import random
 import resource
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -38,12 +41,16 @@ CLIENTS = [("TLSv1", "AES128-SHA"), ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"), 
 
 
 def write(path: Path, fmt: str, count: int) -> None:
+    """`count` requests spread over one day, as a busy API logs them (many times, each seen a few times)."""
     rng = random.Random(7)
+    start = datetime.datetime(2026, 11, 20, tzinfo=datetime.timezone.utc)
     with path.open("w") as handle:
         for index in range(count):
             version, suite = CLIENTS[index % len(CLIENTS)]
+            when = start + datetime.timedelta(seconds=index * 86400 // count)
             handle.write(format_line(fmt, {
-                "requestId": f"{index:08x}-0000-4000-8000-000000000000", "requestTime": "20/Nov/2026:10:00:00 +0000",
+                "requestId": f"{index:08x}-0000-4000-8000-000000000000",
+                "requestTime": when.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                 "identity.sourceIp": f"198.51.100.{rng.randrange(256)}", "identity.userAgent": "client/1.0",
                 "httpMethod": "GET", "path": "/pets", "resourcePath": "/pets", "protocol": "HTTP/1.1",
                 "status": 200, "responseLength": 42, "tlsVersion": version, "cipherSuite": suite,
@@ -62,7 +69,7 @@ def by_duckdb(path: Path) -> tuple[float, dict[str, int]]:
     return time.perf_counter() - started, refused
 
 
-def by_us(path: Path, engine: str) -> tuple[float, dict[str, int]]:
+def by_us(path: Path, engine: str) -> tuple[float, dict[str, int], dict[str, Any]]:
     started = time.perf_counter()
     readiness = assess_inputs([str(path)], None, POLICY, None, False, None, None, engine=engine)
     elapsed = time.perf_counter() - started
@@ -70,7 +77,7 @@ def by_us(path: Path, engine: str) -> tuple[float, dict[str, int]]:
     refused: dict[str, int] = {}
     for (ip, _agent), client in readiness.at_risk.items():
         refused[ip] = refused.get(ip, 0) + client.requests
-    return elapsed, refused
+    return elapsed, refused, readiness.to_dict()
 
 
 def main() -> int:
@@ -87,9 +94,10 @@ def main() -> int:
         print(f"{'input':<8} {'DuckDB SQL':>11} {'engine':>8} {'ratio':>6} {'reader':>8} {'ratio':>6}")
         for label, path in (("plain", plain), ("gzip", gzipped)):
             duckdb_time, expected = by_duckdb(path)
-            engine_time, engine_answer = by_us(path, "duckdb")
-            reader_time, reader_answer = by_us(path, "python")
+            engine_time, engine_answer, engine_report = by_us(path, "duckdb")
+            reader_time, reader_answer, reader_report = by_us(path, "python")
             assert engine_answer == reader_answer == expected, "the three readings differ"
+            assert engine_report == reader_report, "the engine's report is not the reader's"
             print(f"{label:<8} {duckdb_time:>10.2f}s {engine_time:>7.2f}s {engine_time / duckdb_time:>5.2f}x "
                   f"{reader_time:>7.2f}s {reader_time / duckdb_time:>5.2f}x")
         runs = [(f"{name}+tls", f"{name}+tls", log_format(f"{name}+tls").source, args.lines // 10)

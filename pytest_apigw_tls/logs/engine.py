@@ -1,15 +1,18 @@
 """Large JSON-lines access logs read by DuckDB (the optional `logs` extra), with the reader's exact answer.
 
-DuckDB parses the lines and groups them by client and negotiated pair, in parallel and in C; the
-decisions stay with readiness.refusal (Readiness.decide), so a policy is judged in one place. The grouping does not
-depend on the policy: `logs --plan` reads a file once for every candidate.
+DuckDB parses the lines and groups them by the raw JSON values of the consulted keys, in parallel and
+in C. Python then decodes each group's values and takes the client, version and suite with the
+reader's own functions (readiness.field, printable), and the decisions stay with readiness.refusal
+(Readiness.decide): a policy is judged in one place, and a value is read in one place. The grouping
+does not depend on the policy: `logs --plan` reads a file once for every candidate.
 
-DuckDB answers for a file only when every line is one it reads as the reader does: a flat JSON
-object (no nested value, no trailing comma, no key twice, no two keys naming one variable), whose
-consulted values are printable ASCII strings (the time may also be an integer), with a TLS version,
-and nothing the policy cannot judge. Any other file, and strict or --split-at readings, go to the
-reader: the engine may cost time, never a different answer, and lines it cannot read never go
-uncounted (the reader counts and shows them with their line numbers).
+DuckDB answers for a file only when every line is one it parses as Python's json does: one flat
+object (no array, no nested object, no trailing comma, no NaN or Infinity spelling, no carriage
+return, no key twice), whose consulted values are strings or null (the time may also be an
+integer), with a time both engines read alike, a TLS version, and nothing the policy cannot judge.
+Any other file, and strict or --split-at readings, go to the reader: the engine may cost time, never
+a different answer, and lines it cannot read never go uncounted (the reader counts and shows them
+with their line numbers).
 """
 
 from __future__ import annotations
@@ -23,28 +26,33 @@ from typing import Any
 from ..errors import ConfigError
 from ..policy.catalog import Catalog, Policy
 from .formats import LogFormat
-from .readiness import FIELDS, UNJUDGED, Readiness, Seen
+from .readiness import FIELDS, UNJUDGED, Readiness, Seen, field, printable
 from .sources import is_plain_lines
 
-CONSULTED = ("ip", "user_agent", "version", "suite", "time")  # what a reading without --strict looks at
+GROUPED = ("ip", "user_agent", "version", "suite")  # grouped by their raw values; the time is aggregated
+CONSULTED = GROUPED + ("time",)  # what a reading without --strict looks at
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_.@-]+")
-_PRINTABLE = "'[ -~]*'"
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
-# The times both engines read alike (readiness.parse_time): requestTime, or an epoch in s or ms (14
-# digits at most: beyond, the reader's datetime overflows where DuckDB's does not). Others: the reader.
-_REQUEST_TIME = f"[0-3][0-9]/({_MONTHS})/[0-9]{{4}}:[0-2][0-9]:[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]"
+# The times both engines read alike (readiness.parse_time), as raw JSON: a quoted requestTime, or an
+# epoch in seconds (11 digits at most) or in ms before 2^32 s, where the reader's float division
+# still lands on the exact microsecond. Any other time: the reader.
+_REQUEST_TIME = f'"[0-3][0-9]/({_MONTHS})/[0-9]{{4}}:[0-2][0-9]:[0-5][0-9]:[0-5][0-9] [+-]([01][0-9]|2[0-3])[0-5][0-9]"'
+_DIGITS = "replace(t, '\"', '')::BIGINT"
 _MOMENT = f"""CASE
-    WHEN regexp_full_match(time, '[0-9]{{1,14}}')
-        THEN epoch_us(to_timestamp(time::BIGINT / CASE WHEN length(time) > 11 THEN 1000.0 ELSE 1 END))
-    WHEN regexp_full_match(time, '{_REQUEST_TIME}')
-        THEN epoch_us(try_strptime(time, '%d/%b/%Y:%H:%M:%S %z')) END"""
-_LINE_CHECKS = [  # what DuckDB accepts and the reader does not, or reads otherwise; string scans, no parse
-    "left(j, 1) = '{'",  # an object
-    "strlen(j) - strlen(replace(replace(replace(j, '{', ''), '}', ''), '[', '')) = 2",  # flat
-    "NOT regexp_matches(j, ',\\s*}')",  # a trailing comma
+    WHEN regexp_full_match(t, '{_REQUEST_TIME}') THEN epoch_us(strptime(t, '"%d/%b/%Y:%H:%M:%S %z"'))
+    WHEN regexp_full_match(t, '"?[0-9]{{1,11}}"?') THEN {_DIGITS} * 1000000
+    WHEN regexp_full_match(t, '"?[0-9]{{12,14}}"?') AND {_DIGITS} < 4294967296000 THEN {_DIGITS} * 1000 END"""
+# A flat object's only closing brace is its last byte, so a trailing comma is at its end.
+_TRAILING_COMMA = ("suffix(j, ',}') OR suffix(j, ', }') OR suffix(j, ',' || chr(9) || '}') OR ("
+                   "(suffix(j, '  }') OR suffix(j, chr(9) || ' }') OR suffix(j, ' ' || chr(9) || '}')"
+                   " OR suffix(j, chr(9) || chr(9) || '}')) AND regexp_matches(j, ',[ \\t]*}$'))")
+_LINE_CHECKS = [  # what DuckDB (yyjson) accepts and Python's json does not, or reads otherwise
+    "prefix(j, '{') AND suffix(j, '}')",  # an object
+    "NOT contains(j, '[')",  # no array
+    "NOT regexp_matches(j, ':[ \\t]*(-?[nNiI][aAnN][nNfF]|\\{)')",  # no nested object, nan, inf or Infinity
+    f"NOT ({_TRAILING_COMMA})",
     "NOT contains(j, chr(13))",  # the reader ends a line at a lone carriage return
-    "NOT contains(j, '\\u0000')",  # so the key lists below, joined on NUL, stay apart
-]  # and a key twice: the distinct key lists are checked in Python (far cheaper than per line in SQL)
+]  # and a key twice: json_keys, checked in Python on the distinct key lists
 
 
 def available() -> bool:
@@ -62,7 +70,7 @@ def require() -> None:
 
 @dataclasses.dataclass
 class Group:
-    """Requests of one client that negotiated one (version, suite), as the file holds them."""
+    """Requests of one client that negotiated one (version, suite), as the reader takes them."""
 
     ip: str | None
     user_agent: str | None
@@ -94,8 +102,9 @@ class Grouped:
                 continue
             if refused[0] == UNJUDGED:
                 return None
-            readiness.count_refused((group.ip or "-", group.user_agent or "-"), group.version, group.suite, refused,
-                                    group.requests, group.first, group.last)
+            client = (printable(group.ip or "-"), printable(group.user_agent or "-"))
+            readiness.count_refused(client, group.version, group.suite, refused, group.requests,
+                                    group.first, group.last)
         return readiness
 
 
@@ -109,48 +118,55 @@ def _consulted_keys(fmt: LogFormat) -> set[str]:
     return {key for name in CONSULTED for variable in FIELDS[name] for key in _candidate_keys(fmt, variable)}
 
 
-def _query(fmt: LogFormat, present: set[str]) -> str | None:
-    """One pass, in parallel (no line order: nothing the reader reports depends on it): each line parsed
-    once for its keys and once for the raw values (v[i], at paths[i - 1]) of the consulted keys in
-    `present`; only the values the reader takes are decoded; then grouped (with each key list, so
-    the caller can check that no line held a consulted key outside `present`)."""
+@dataclasses.dataclass
+class _Plan:
+    """The query for one file, and what its grouped columns hold."""
+
+    sql: str
+    slots: list[str]  # the variable the reader names each grouped column (a line key) after
+
+
+def _plan(fmt: LogFormat, present: set[str]) -> _Plan | None:
+    """One pass, in parallel (no line order: nothing the reader reports depends on it): each line
+    parsed once for its keys and once for the raw values of the consulted keys in `present`, grouped by
+    the key list (NULL when it is the first line's) and the raw values; the time taken per line as
+    the reader takes it, kept as the earliest and latest instant of each group."""
     paths: list[str] = []
-    fields, checks = {}, list(_LINE_CHECKS)
+    slots: list[str] = []
+    grouped, times, checks = [], [], list(_LINE_CHECKS)
     for name in CONSULTED:
-        taken = ["NULL::VARCHAR"]
         for variable in FIELDS[name]:
             keys = [key for key in _candidate_keys(fmt, variable) if key in present]
             if not all(_SAFE_KEY.fullmatch(key) for key in keys):
                 return None
-            slots = []
+            columns = []
             for key in keys:
                 paths.append(f"'$.\"{key}\"'")
-                slots.append(f"v[{len(paths)}]")
-            if len(slots) > 1:  # a template naming one variable under two keys: the reader keeps the last
-                checks.append(" + ".join(f"({slot} IS NOT NULL)::INT" for slot in slots) + " <= 1")
-            integer = " OR regexp_full_match({}, '-?[0-9]{{1,18}}')" if name == "time" else ""
-            checks += [f"{slot} IS NULL OR {slot} = 'null' OR left({slot}, 1) = '\"'" + integer.format(slot)
-                       for slot in slots]
-            taken += [f"CASE WHEN {slot} NOT IN ('null', '\"\"', '\"-\"') THEN {slot} END" for slot in slots]
-        fields[name] = f"json_extract_string(COALESCE({', '.join(taken)}), '$')"
-    return f"""
+                columns.append(f"v[{len(paths)}]")
+            if name != "time":
+                slots += [variable] * len(keys)
+                grouped += columns
+                continue
+            if len(columns) > 1:  # a template naming the time under two keys: the reader keeps the last
+                checks.append(" + ".join(f"({column} IS NOT NULL)::INT" for column in columns) + " <= 1")
+            times += [f"CASE WHEN {column} NOT IN ('null', '\"\"', '\"-\"') THEN {column} END" for column in columns]
+    shown = """CASE WHEN prefix(t, '"') THEN t ELSE '"' || t || '"' END"""  # orders as the text the reader shows
+    sql = f"""
         WITH parsed AS (
-            SELECT j, array_to_string(json_keys(j), chr(0)) AS k, json_extract(j, [{', '.join(paths)}]) AS v
+            SELECT CASE WHEN json_keys(j) = $first_keys THEN NULL ELSE array_to_string(json_keys(j), chr(0)) END AS k,
+                   json_extract(j, [{', '.join(paths)}]) AS v, {' AND '.join(f'({check})' for check in checks)} AS clean
             FROM read_json_objects($path, format = 'newline_delimited', compression = $compression) AS lines(j)),
-        fields AS (
-            SELECT k, {' AND '.join(f'({c})' for c in checks)} AS clean,
-                   {', '.join(f'{sql} AS {name}' for name, sql in fields.items())}
-            FROM parsed),
+        timed AS (
+            SELECT k, clean, {''.join(f'{column} AS g{index}, ' for index, column in enumerate(grouped))}
+                   COALESCE({', '.join(times + ['NULL::VARCHAR'])}) AS t FROM parsed),
         judged AS (
-            SELECT *, {_MOMENT} AS moment FROM fields),
-        checked AS (
-            SELECT *, clean AND regexp_full_match(concat_ws('', {', '.join(CONSULTED)}), {_PRINTABLE})
-                      AND (time IS NULL OR moment IS NOT NULL) AS read
-            FROM judged)
-        SELECT k, bool_and(read), ip, user_agent, version, suite, count(*),
-               min((moment, time)) FILTER (WHERE moment IS NOT NULL),
-               max((moment, time)) FILTER (WHERE moment IS NOT NULL)
-        FROM checked GROUP BY k, ip, user_agent, version, suite"""
+            SELECT *, {_MOMENT} AS moment FROM timed)
+        SELECT k, bool_and(clean AND (t IS NULL OR moment IS NOT NULL)), count(*),
+               min((moment, {shown})) FILTER (WHERE moment IS NOT NULL),
+               max((moment, {shown})) FILTER (WHERE moment IS NOT NULL)
+               {''.join(f', g{index}' for index in range(len(grouped)))}
+        FROM judged GROUP BY ALL"""
+    return _Plan(sql, slots)
 
 
 def _first_line(path: str, compressed: bool) -> bytes:
@@ -158,21 +174,51 @@ def _first_line(path: str, compressed: bool) -> bytes:
         return handle.readline(65536)
 
 
-def _keys_of(line: str) -> set[str]:
+def _keys_of(line: str) -> list[str] | None:
+    """The first line's keys in order, [] when it is not an object, None when it holds a key twice."""
     try:
-        value = json.loads(line)
+        pairs = json.loads(line, object_pairs_hook=lambda pairs: pairs)
     except ValueError:
-        return set()
-    return set(value) if isinstance(value, dict) else set()
+        return []
+    if not isinstance(pairs, list) or not all(isinstance(pair, tuple) for pair in pairs):
+        return []
+    keys = [key for key, _value in pairs]
+    return keys if len(set(keys)) == len(keys) else None
 
 
-def _grouped_rows(path: str, compressed: bool, fmt: LogFormat, present: set[str]) -> list[Any] | None:
+def _rows(path: str, compressed: bool, plan: _Plan, first_keys: list[str]) -> list[Any]:
     import duckdb
 
-    query = _query(fmt, present)
-    if query is None:
-        return None
-    return duckdb.connect().execute(query, {"path": path, "compression": "gzip" if compressed else "none"}).fetchall()
+    parameters = {"path": path, "compression": "gzip" if compressed else "none", "first_keys": first_keys}
+    return duckdb.connect().execute(plan.sql, parameters).fetchall()
+
+
+def _decoded(raw: str | None) -> tuple[bool, Any]:
+    """(whether the key is in the line, its value), or ValueError for a value the engine leaves to the
+    reader (a number, a boolean: the reader's str() of them may differ from DuckDB's text)."""
+    if raw is None:
+        return False, None
+    if raw == "null":
+        return True, None
+    if raw.startswith('"'):
+        return True, json.loads(raw)
+    raise ValueError(raw)
+
+
+def _group(slots: list[str], raws: tuple[Any, ...], requests: int, first: tuple[int, str] | None,
+           last: tuple[int, str] | None) -> Group | None:
+    """One group's values as the reader takes them from a line: its template's names, then
+    readiness.field; None where the reader must decide (a key it would name twice)."""
+    values: dict[str, Any] = {}
+    for variable, raw in zip(slots, raws):
+        present, value = _decoded(raw)
+        if present:
+            if variable in values:
+                return None  # two keys the reader names alike: which one wins depends on their order
+            values[variable] = value
+    return Group(field(values, "ip"), field(values, "user_agent"), field(values, "version"),
+                 field(values, "suite"), requests, first and (first[0], first[1][1:-1]),
+                 last and (last[0], last[1][1:-1]))
 
 
 def read(path: str, fmt: LogFormat) -> Grouped | None:
@@ -185,20 +231,29 @@ def read(path: str, fmt: LogFormat) -> Grouped | None:
         compressed = handle.read(2) == b"\x1f\x8b"
     consulted = _consulted_keys(fmt)
     try:
-        first = _first_line(path, compressed)
-        text = first.decode("utf-8", errors="replace")
-        if first.startswith(b"\xef\xbb\xbf") or not is_plain_lines(text):
+        first_line = _first_line(path, compressed)
+        text = first_line.decode("utf-8", errors="replace")
+        if first_line.startswith(b"\xef\xbb\xbf") or not is_plain_lines(text):
             return None  # a byte-order mark, or a document the reader unwraps (CloudWatch exports)
-        present = consulted & _keys_of(text) or consulted  # the first line's keys: fewer paths to extract
-        rows = _grouped_rows(path, compressed, fmt, present)
-        if rows is not None and any(consulted & set(keys.split("\x00")) - present for keys, *_rest in rows):
-            rows = _grouped_rows(path, compressed, fmt, consulted)  # another line holds other keys
+        first_keys = _keys_of(text)
+        if first_keys is None:
+            return None  # the reader counts a line with a key twice
+        present = consulted & set(first_keys) or consulted  # the first line's keys: fewer paths to extract
+        plan = _plan(fmt, present)
+        rows = _rows(path, compressed, plan, first_keys) if plan else None
+        if rows is not None and any(k is not None and consulted & set(k.split("\x00")) - present for k, *_ in rows):
+            plan = _plan(fmt, consulted)  # another line holds other keys
+            rows = _rows(path, compressed, plan, first_keys) if plan else None
     except (duckdb.Error, OSError, EOFError):
         return None  # a line DuckDB will not read (or a truncated .gz): the reader says which
-    if rows is None:
+    if rows is None or plan is None:
         return None
-    key_lists = [keys.split("\x00") for keys, *_rest in rows]
+    key_lists = [first_keys if k is None else k.split("\x00") for k, *_rest in rows]
     if not all(row[1] for row in rows) or any(len(set(keys)) != len(keys) for keys in key_lists):
         return None
-    return Grouped([Group(ip, agent, version, suite, requests, first and tuple(first), last and tuple(last))
-                    for _keys, _clean, ip, agent, version, suite, requests, first, last in rows])
+    try:
+        groups = [_group(plan.slots, tuple(raws), requests, first, last)
+                  for _keys, _clean, requests, first, last, *raws in rows]
+    except ValueError:
+        return None
+    return None if None in groups else Grouped([group for group in groups if group is not None])
