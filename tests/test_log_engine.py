@@ -169,7 +169,7 @@ KEY = st.sampled_from(["tlsVersion", "tls_version", "cipherSuite", "cipher_suite
                        "clientIp", "userAgent", "requestTime", "requestTimeEpoch", "timestamp", "other"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.dictionaries(KEY, VALUE, max_size=6), min_size=1, max_size=8), seed=st.integers(0, 99))
 def test_drawn_lines_never_make_the_two_readings_differ(tmp_path, lines, seed):
     """Whatever the keys, aliases and value types, DuckDB either gives the reader's answer or declines."""
@@ -206,7 +206,7 @@ def mutated_lines(draw):
     return line
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(mutated_lines(), min_size=1, max_size=3), seed=st.integers(0, 99))
 def test_mutated_lines_never_make_the_two_readings_differ(tmp_path, lines, seed):
     """Byte-level odd lines: DuckDB either gives the reader's answer or declines (before, a lowercase
@@ -272,6 +272,19 @@ def test_auto_reads_large_files_with_duckdb_and_small_ones_with_the_reader(tmp_p
     assess_inputs([str(path)], None, "TLS_1_0", None, False, None, None)
     assert reads == []  # 50 lines: under the size where DuckDB's start-up pays
     monkeypatch.setattr(parallel, "PARALLEL_ABOVE", 0)
+    assess_inputs([str(path)], None, "TLS_1_0", None, False, None, None)
+    assert len(reads) == 1
+
+
+def test_auto_weighs_a_gzipped_file_by_the_text_it_holds(tmp_path, monkeypatch):
+    """3,000 lines gzip to a few dozen KB: auto reads them with DuckDB when their text is large."""
+    from pytest_apigw_tls.logs import parallel
+
+    path = write(tmp_path / "access.log.gz", "json", 3000)
+    monkeypatch.setattr(parallel, "PARALLEL_ABOVE", 200_000)
+    assert path.stat().st_size < parallel.PARALLEL_ABOVE < len(gzip.decompress(path.read_bytes()))
+    reads = []
+    monkeypatch.setattr(engine, "read", lambda *args, real=engine.read: reads.append(args) or real(*args))
     assess_inputs([str(path)], None, "TLS_1_0", None, False, None, None)
     assert len(reads) == 1
 
