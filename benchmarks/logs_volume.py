@@ -1,9 +1,10 @@
 """How fast `apigw-tls logs` reads, against DuckDB on the same file, measured in one run on this machine.
 
-    .venv/bin/python benchmarks/logs_volume.py [--lines 1000000]
+    .venv/bin/python benchmarks/logs_volume.py [--lines 1000000] [--many-clients 50000]
 
 Writes LINES access-log lines in the reference server's JSON form (mixed TLS 1.0 CBC, TLS 1.2 and TLS
-1.3 clients, over one day), plain and gzipped, and times on each, side by side: DuckDB running the
+1.3 requests, over one day) from 256 clients, plain and gzipped, and again from MANY_CLIENTS clients
+(plain), and times on each, side by side: DuckDB running the
 generated Athena SQL (`logs --query athena`) over the file, `apigw-tls logs`' DuckDB engine
 (logs/engine.py) and its reader alone (`--engine python`). The three must give the same clients at
 risk, and the engine the reader's whole report (first and last seen included); the ratios to DuckDB
@@ -40,8 +41,8 @@ CLIENTS = [("TLSv1", "AES128-SHA"), ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"), 
            ("TLSv1.3", "TLS_AES_128_GCM_SHA256")]
 
 
-def write(path: Path, fmt: str, count: int) -> None:
-    """`count` requests spread over one day, as a busy API logs them (many times, each seen a few times)."""
+def write(path: Path, fmt: str, count: int, clients: int = 256) -> None:
+    """`count` requests from `clients` addresses, spread over one day, as a busy API logs them."""
     rng = random.Random(7)
     start = datetime.datetime(2026, 11, 20, tzinfo=datetime.timezone.utc)
     with path.open("w") as handle:
@@ -51,10 +52,14 @@ def write(path: Path, fmt: str, count: int) -> None:
             handle.write(format_line(fmt, {
                 "requestId": f"{index:08x}-0000-4000-8000-000000000000",
                 "requestTime": when.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-                "identity.sourceIp": f"198.51.100.{rng.randrange(256)}", "identity.userAgent": "client/1.0",
+                "identity.sourceIp": _address(rng.randrange(clients)), "identity.userAgent": "client/1.0",
                 "httpMethod": "GET", "path": "/pets", "resourcePath": "/pets", "protocol": "HTTP/1.1",
                 "status": 200, "responseLength": 42, "tlsVersion": version, "cipherSuite": suite,
                 "host": "api.example.com", "sni": "api.example.com"}) + "\n")
+
+
+def _address(number: int) -> str:
+    return f"198.51.100.{number}" if number < 256 else f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"
 
 
 def by_duckdb(path: Path) -> tuple[float, dict[str, int]]:
@@ -83,6 +88,8 @@ def by_us(path: Path, engine: str) -> tuple[float, dict[str, int], dict[str, Any
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--many-clients", type=int, default=50_000,
+                        help="distinct addresses of the last run (the report then lists tens of thousands)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         plain = Path(directory) / "access.log"
@@ -91,14 +98,17 @@ def main() -> int:
         with plain.open("rb") as source, gzip.open(gzipped, "wb", compresslevel=6) as target:
             shutil.copyfileobj(source, target)
         print(f"{args.lines:,} JSON lines, policy {POLICY}")
-        print(f"{'input':<8} {'DuckDB SQL':>11} {'engine':>8} {'ratio':>6} {'reader':>8} {'ratio':>6}")
-        for label, path in (("plain", plain), ("gzip", gzipped)):
+        many = Path(directory) / "many.log"
+        write(many, "json", args.lines, args.many_clients)
+        print(f"{'input':<24} {'DuckDB SQL':>11} {'engine':>8} {'ratio':>6} {'reader':>8} {'ratio':>6}")
+        for label, path in (("plain, 256 clients", plain), ("gzip, 256 clients", gzipped),
+                            (f"plain, {args.many_clients:,} clients", many)):
             duckdb_time, expected = by_duckdb(path)
             engine_time, engine_answer, engine_report = by_us(path, "duckdb")
             reader_time, reader_answer, reader_report = by_us(path, "python")
             assert engine_answer == reader_answer == expected, "the three readings differ"
             assert engine_report == reader_report, "the engine's report is not the reader's"
-            print(f"{label:<8} {duckdb_time:>10.2f}s {engine_time:>7.2f}s {engine_time / duckdb_time:>5.2f}x "
+            print(f"{label:<24} {duckdb_time:>10.2f}s {engine_time:>7.2f}s {engine_time / duckdb_time:>5.2f}x "
                   f"{reader_time:>7.2f}s {reader_time / duckdb_time:>5.2f}x")
         runs = [(f"{name}+tls", f"{name}+tls", log_format(f"{name}+tls").source, args.lines // 10)
                 for name in ("clf", "json", "csv", "xml")]

@@ -113,14 +113,16 @@ READ_ALIKE = {  # lines DuckDB reads itself, as the reader does
     "ms epoch with a fraction": '{"requestTime":"1763632800123",' + _TLS + '}',
     "epoch as a number": '{"requestTime":1763632801,' + _TLS + '}',
     "spaces around colons": '{ "tlsVersion" : "TLSv1" , "cipherSuite" : "AES128-SHA" }',
+    "a boolean for an accepted client's address": '{"identity.sourceIp":true,' + _TLS + '}',
     "dash and empty values": '{"identity.sourceIp":"-","identity.userAgent":"",' + _TLS + '}',
 }
 
 
 @pytest.mark.parametrize("kind", ODD_LINES)
 def test_a_file_with_a_line_duckdb_reads_otherwise_goes_to_the_reader(tmp_path, kind):
+    """Under a policy refusing the line's TLS 1.0 (a client's values are decoded only where refused)."""
     path = write(tmp_path / "access.log", "json", 200, extra=[ODD_LINES[kind]])
-    assert not duckdb_reads(path, "TLS_1_0")
+    assert not duckdb_reads(path, "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09")
     by_duckdb, by_reader = both(path, "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09")
     assert by_duckdb == by_reader
 

@@ -21,7 +21,7 @@ import dataclasses
 import gzip
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import ConfigError
 from ..policy.catalog import Catalog, Policy
@@ -68,44 +68,71 @@ def require() -> None:
         raise ConfigError("--engine duckdb needs DuckDB: pip install 'pytest-apigw-tls[logs]'")
 
 
-@dataclasses.dataclass
-class Group:
-    """Requests of one client that negotiated one (version, suite), as the reader takes them."""
+class _Undecidable(Exception):
+    """A value the engine leaves to the reader: not a string (the reader's str() of a number may
+    differ from DuckDB's text), or two keys the reader names alike (which one wins depends on order)."""
 
-    ip: str | None
-    user_agent: str | None
-    version: str | None
-    suite: str | None
-    requests: int
-    first: Seen | None  # its earliest and latest request with a time the reader parses
-    last: Seen | None
+
+Clients = list[tuple[int, Seen | None, Seen | None, tuple[str, str]]]  # (requests, first, last, client)
 
 
 @dataclasses.dataclass
 class Grouped:
-    groups: list[Group]
+    """A file's requests, grouped in DuckDB (its table `grouped`) by every raw value the reader
+    consults; here by the (version, suite) the reader takes from them. A pair's clients are fetched
+    and named only when a policy refuses it: a large log has many clients, most of them accepted."""
+
+    table: Any  # the DuckDB connection holding `grouped`
+    pairs: dict[tuple[str | None, str | None], list[tuple[tuple[Any, ...], int]]]  # [(raw values, requests)]
+    pair_columns: list[str]
+    client_columns: list[str]
+    client: Callable[[tuple[Any, ...]], tuple[str | None, ...]]
+    fetched: dict[tuple[Any, ...], Clients] = dataclasses.field(default_factory=dict)
 
     def readiness(self, policy: Policy, catalog: Catalog) -> Readiness | None:
         """The reader's reading of the same file, or None where only the reader can give it (a request
         without a TLS version, or one the policy cannot judge: the reader shows them by line)."""
         readiness = Readiness(policy)
-        for group in self.groups:
-            if group.version is None:
+        for (version, suite), spellings in self.pairs.items():
+            if version is None:
                 return None
-            readiness.lines += group.requests
-            readiness.requests += group.requests
-            readiness.per_version[group.version] += group.requests
-            if group.suite:
-                readiness.per_suite[group.suite] += group.requests
-            refused = readiness.decide(catalog, group.version, group.suite)  # groups share few pairs
+            requests = sum(count for _raws, count in spellings)
+            readiness.lines += requests
+            readiness.requests += requests
+            readiness.per_version[version] += requests
+            if suite:
+                readiness.per_suite[suite] += requests
+            refused = readiness.decide(catalog, version, suite)
             if refused is None:
                 continue
             if refused[0] == UNJUDGED:
                 return None
-            client = (printable(group.ip or "-"), printable(group.user_agent or "-"))
-            readiness.count_refused(client, group.version, group.suite, refused, group.requests,
-                                    group.first, group.last)
+            try:
+                for raws, _count in spellings:
+                    for count, first, last, client in self.clients(raws):
+                        readiness.count_refused(client, version, suite, refused, count, first, last)
+            except _Undecidable:
+                return None
         return readiness
+
+    def clients(self, raws: tuple[Any, ...]) -> Clients:
+        """The groups of one raw (version, suite), each with its client as the reader names it."""
+        if raws not in self.fetched:
+            where = " AND ".join(f"{column} IS NOT DISTINCT FROM ?" for column in self.pair_columns) or "true"
+            columns = "".join(f", {column}" for column in self.client_columns)
+            rows = self.table.execute(f"SELECT requests, first_at, first_text, last_at, last_text{columns} "
+                                      f"FROM grouped WHERE {where}", list(raws)).fetchall()
+            groups = []
+            for count, first_at, first_text, last_at, last_text, *client in rows:
+                ip, agent = self.client(tuple(client))
+                groups.append((count, _seen(first_at, first_text), _seen(last_at, last_text),
+                               (printable(ip or "-"), printable(agent or "-"))))
+            self.fetched[raws] = groups
+        return self.fetched[raws]
+
+
+def _seen(moment: int | None, shown: str | None) -> Seen | None:
+    return None if moment is None or shown is None else (moment, shown[1:-1])  # the text without its quotes
 
 
 def _candidate_keys(fmt: LogFormat, variable: str) -> list[str]:
@@ -151,21 +178,25 @@ def _plan(fmt: LogFormat, present: set[str]) -> _Plan | None:
                 checks.append(" + ".join(f"({column} IS NOT NULL)::INT" for column in columns) + " <= 1")
             times += [f"CASE WHEN {column} NOT IN ('null', '\"\"', '\"-\"') THEN {column} END" for column in columns]
     shown = """CASE WHEN prefix(t, '"') THEN t ELSE '"' || t || '"' END"""  # orders as the text the reader shows
+    values = "".join(f", g{index}" for index in range(len(grouped)))  # raw JSON, compared as text
     sql = f"""
         WITH parsed AS (
             SELECT CASE WHEN json_keys(j) = $first_keys THEN NULL ELSE array_to_string(json_keys(j), chr(0)) END AS k,
                    json_extract(j, [{', '.join(paths)}]) AS v, {' AND '.join(f'({check})' for check in checks)} AS clean
             FROM read_json_objects($path, format = 'newline_delimited', compression = $compression) AS lines(j)),
         timed AS (
-            SELECT k, clean, {''.join(f'{column} AS g{index}, ' for index, column in enumerate(grouped))}
+            SELECT k, clean, {''.join(f'{column}::VARCHAR AS g{index}, ' for index, column in enumerate(grouped))}
                    COALESCE({', '.join(times + ['NULL::VARCHAR'])}) AS t FROM parsed),
         judged AS (
-            SELECT *, {_MOMENT} AS moment FROM timed)
-        SELECT k, bool_and(clean AND (t IS NULL OR moment IS NOT NULL)), count(*),
-               min((moment, {shown})) FILTER (WHERE moment IS NOT NULL),
-               max((moment, {shown})) FILTER (WHERE moment IS NOT NULL)
-               {''.join(f', g{index}' for index in range(len(grouped)))}
-        FROM judged GROUP BY ALL"""
+            SELECT *, {_MOMENT} AS moment FROM timed),
+        grouped AS (
+            SELECT k, bool_and(clean AND (t IS NULL OR moment IS NOT NULL)) AS ok, count(*) AS requests,
+                   min(struct_pack(m := moment, s := {shown})) FILTER (WHERE moment IS NOT NULL) AS first,
+                   max(struct_pack(m := moment, s := {shown})) FILTER (WHERE moment IS NOT NULL) AS last{values}
+            FROM judged GROUP BY ALL)
+        SELECT k, ok, requests, first.m AS first_at, first.s::VARCHAR AS first_text, last.m AS last_at,
+               last.s::VARCHAR AS last_text{values}
+        FROM grouped"""
     return _Plan(sql, slots)
 
 
@@ -186,39 +217,64 @@ def _keys_of(line: str) -> list[str] | None:
     return keys if len(set(keys)) == len(keys) else None
 
 
-def _rows(path: str, compressed: bool, plan: _Plan, first_keys: list[str]) -> list[Any]:
-    import duckdb
-
+def _table(connection: Any, path: str, compressed: bool, plan: _Plan, first_keys: list[str]) -> list[list[str]]:
+    """Groups the file into the table `grouped`; the key lists of its lines (_Undecidable where a line
+    is not one DuckDB reads as the reader does)."""
     parameters = {"path": path, "compression": "gzip" if compressed else "none", "first_keys": first_keys}
-    return duckdb.connect().execute(plan.sql, parameters).fetchall()
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE grouped AS {plan.sql}", parameters)
+    others, clean = connection.execute(
+        "SELECT list(DISTINCT k) FILTER (WHERE k IS NOT NULL), bool_and(ok) FROM grouped").fetchone()
+    if clean is False:
+        raise _Undecidable("a line DuckDB reads otherwise")
+    return [first_keys] + [keys.split("\x00") for keys in others or []]
 
 
 def _decoded(raw: str | None) -> tuple[bool, Any]:
-    """(whether the key is in the line, its value), or ValueError for a value the engine leaves to the
-    reader (a number, a boolean: the reader's str() of them may differ from DuckDB's text)."""
+    """(whether the key is in the line, its value as the reader holds it)."""
     if raw is None:
         return False, None
     if raw == "null":
         return True, None
     if raw.startswith('"'):
         return True, json.loads(raw)
-    raise ValueError(raw)
+    raise _Undecidable(raw)
 
 
-def _group(slots: list[str], raws: tuple[Any, ...], requests: int, first: tuple[int, str] | None,
-           last: tuple[int, str] | None) -> Group | None:
-    """One group's values as the reader takes them from a line: its template's names, then
-    readiness.field; None where the reader must decide (a key it would name twice)."""
-    values: dict[str, Any] = {}
-    for variable, raw in zip(slots, raws):
-        present, value = _decoded(raw)
-        if present:
-            if variable in values:
-                return None  # two keys the reader names alike: which one wins depends on their order
-            values[variable] = value
-    return Group(field(values, "ip"), field(values, "user_agent"), field(values, "version"),
-                 field(values, "suite"), requests, first and (first[0], first[1][1:-1]),
-                 last and (last[0], last[1][1:-1]))
+def _taker(slots: list[str], names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], tuple[str | None, ...]]:
+    """readiness.field for each of `names`, from the raw values of the slots standing for them, as the
+    reader takes them from a line (its template's names first); once per distinct raw values."""
+    indexes = [index for index, variable in enumerate(slots) if any(variable in FIELDS[name] for name in names)]
+    seen: dict[tuple[Any, ...], tuple[str | None, ...]] = {}
+
+    def take(raws: tuple[Any, ...]) -> tuple[str | None, ...]:
+        key = tuple(raws[index] for index in indexes)
+        if key not in seen:
+            values: dict[str, Any] = {}
+            for index, raw in zip(indexes, key):
+                present, value = _decoded(raw)
+                if present:
+                    if slots[index] in values:
+                        raise _Undecidable(slots[index])
+                    values[slots[index]] = value
+            seen[key] = tuple(field(values, name) for name in names)
+        return seen[key]
+    return take
+
+
+def _grouped(connection: Any, slots: list[str]) -> Grouped:
+    """The table's (version, suite) pairs as the reader takes them, from each spelling logged."""
+    pair_slots = [index for index, variable in enumerate(slots) if variable in FIELDS["version"] + FIELDS["suite"]]
+    client_slots = [index for index, variable in enumerate(slots) if variable in FIELDS["ip"] + FIELDS["user_agent"]]
+    pair_columns, client_columns = [f"g{index}" for index in pair_slots], [f"g{index}" for index in client_slots]
+    pair = _taker([slots[index] for index in pair_slots], ("version", "suite"))
+    client = _taker([slots[index] for index in client_slots], ("ip", "user_agent"))
+    pairs: dict[tuple[str | None, str | None], list[tuple[tuple[Any, ...], int]]] = {}
+    for *raws, requests in connection.execute(
+            f"SELECT {''.join(c + ', ' for c in pair_columns)}sum(requests) FROM grouped GROUP BY ALL").fetchall():
+        if requests is not None:  # an empty file has no groups
+            version, suite = pair(tuple(raws))
+            pairs.setdefault((version, suite), []).append((tuple(raws), int(requests)))
+    return Grouped(connection, pairs, pair_columns, client_columns, client)
 
 
 def read(path: str, fmt: LogFormat) -> Grouped | None:
@@ -230,6 +286,7 @@ def read(path: str, fmt: LogFormat) -> Grouped | None:
     with open(path, "rb") as handle:
         compressed = handle.read(2) == b"\x1f\x8b"
     consulted = _consulted_keys(fmt)
+    connection = duckdb.connect()
     try:
         first_line = _first_line(path, compressed)
         text = first_line.decode("utf-8", errors="replace")
@@ -240,20 +297,12 @@ def read(path: str, fmt: LogFormat) -> Grouped | None:
             return None  # the reader counts a line with a key twice
         present = consulted & set(first_keys) or consulted  # the first line's keys: fewer paths to extract
         plan = _plan(fmt, present)
-        rows = _rows(path, compressed, plan, first_keys) if plan else None
-        if rows is not None and any(k is not None and consulted & set(k.split("\x00")) - present for k, *_ in rows):
+        key_lists = _table(connection, path, compressed, plan, first_keys) if plan else None
+        if key_lists is not None and any(consulted & set(keys) - present for keys in key_lists):
             plan = _plan(fmt, consulted)  # another line holds other keys
-            rows = _rows(path, compressed, plan, first_keys) if plan else None
-    except (duckdb.Error, OSError, EOFError):
+            key_lists = _table(connection, path, compressed, plan, first_keys) if plan else None
+        if key_lists is None or plan is None or any(len(set(keys)) != len(keys) for keys in key_lists):
+            return None
+        return _grouped(connection, plan.slots)
+    except (duckdb.Error, OSError, EOFError, _Undecidable):
         return None  # a line DuckDB will not read (or a truncated .gz): the reader says which
-    if rows is None or plan is None:
-        return None
-    key_lists = [first_keys if k is None else k.split("\x00") for k, *_rest in rows]
-    if not all(row[1] for row in rows) or any(len(set(keys)) != len(keys) for keys in key_lists):
-        return None
-    try:
-        groups = [_group(plan.slots, tuple(raws), requests, first, last)
-                  for _keys, _clean, requests, first, last, *raws in rows]
-    except ValueError:
-        return None
-    return None if None in groups else Grouped([group for group in groups if group is not None])

@@ -50,8 +50,10 @@ class Client:
     last: Seen | None = None
 
     def saw(self, first: Seen | None, last: Seen | None) -> None:
-        self.first = min(filter(None, (self.first, first)), default=None)
-        self.last = max(filter(None, (self.last, last)), default=None)
+        if first is not None and (self.first is None or first < self.first):
+            self.first = first
+        if last is not None and (self.last is None or last > self.last):
+            self.last = last
 
     @property
     def first_seen(self) -> str | None:
