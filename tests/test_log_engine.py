@@ -2,8 +2,10 @@
 input kind; it reads the clean files itself, and hands every file with a line it could read
 otherwise back to the reader."""
 
+import gc
 import gzip
 import json
+import os
 import random
 
 import pytest
@@ -289,6 +291,21 @@ def test_auto_weighs_a_gzipped_file_by_the_text_it_holds(tmp_path, monkeypatch):
     monkeypatch.setattr(engine, "read", lambda *args, real=engine.read: reads.append(args) or real(*args))
     assess_inputs([str(path)], None, "TLS_1_0", None, False, None, None)
     assert len(reads) == 1
+
+
+def test_many_files_share_one_duckdb_and_free_their_tables(tmp_path):
+    """Each DuckDB instance starts its own threads: 40 hourly files held at once (as `logs --plan` holds
+    them for every candidate) must not start 40 of them, and a file's groups go with its reading."""
+    paths = [str(write(tmp_path / f"access-{hour:02d}.log", "json", 30, seed=hour)) for hour in range(40)]
+    policy, catalog = _policy("TLS_1_0")
+    first = engine.read(paths[0], log_format(None))
+    threads = len(os.listdir("/proc/self/task"))
+    readings = [engine.read(path, log_format(None)) for path in paths]
+    assert len(os.listdir("/proc/self/task")) <= threads + 2
+    assert all(reading and reading.readiness(policy, catalog) for reading in readings)
+    del first, readings
+    gc.collect()
+    assert engine._Table._connection.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone() == (0,)
 
 
 def test_engine_duckdb_without_duckdb_is_one_line(tmp_path, monkeypatch, capsys):

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import itertools
 import json
 import re
+import weakref
 from typing import Any, Callable
 
 from ..errors import ConfigError
@@ -76,13 +78,39 @@ class _Undecidable(Exception):
 Clients = list[tuple[int, Seen | None, Seen | None, tuple[str, str]]]  # (requests, first, last, client)
 
 
+class _Table:
+    """One file's groups: a temporary table in the engine's one DuckDB instance (each instance starts
+    its own threads: a month of hourly files must not start 720), dropped with its reading."""
+
+    _connection: Any = None
+    _numbers = itertools.count()
+
+    def __init__(self) -> None:
+        if _Table._connection is None:
+            import duckdb
+
+            _Table._connection = duckdb.connect()
+        self.name = f"grouped_{next(_Table._numbers)}"
+        weakref.finalize(self, _drop, _Table._connection, self.name).atexit = False  # the process frees it then
+
+    def fill(self, sql: str, parameters: dict[str, Any]) -> None:
+        _Table._connection.execute(f"CREATE OR REPLACE TEMP TABLE {self.name} AS {sql}", parameters)
+
+    def select(self, what: str, rest: str = "", parameters: list[Any] | None = None) -> list[Any]:
+        return list(_Table._connection.execute(f"SELECT {what} FROM {self.name} {rest}", parameters or []).fetchall())
+
+
+def _drop(connection: Any, name: str) -> None:
+    connection.execute(f"DROP TABLE IF EXISTS {name}")
+
+
 @dataclasses.dataclass
 class Grouped:
-    """A file's requests, grouped in DuckDB (its table `grouped`) by every raw value the reader
+    """A file's requests, grouped in DuckDB (a _Table) by every raw value the reader
     consults; here by the (version, suite) the reader takes from them. A pair's clients are fetched
     and named only when a policy refuses it: a large log has many clients, most of them accepted."""
 
-    table: Any  # the DuckDB connection holding `grouped`
+    table: _Table
     pairs: dict[tuple[str | None, str | None], list[tuple[tuple[Any, ...], int]]]  # [(raw values, requests)]
     pair_columns: list[str]
     client_columns: list[str]
@@ -120,8 +148,8 @@ class Grouped:
         if raws not in self.fetched:
             where = " AND ".join(f"{column} IS NOT DISTINCT FROM ?" for column in self.pair_columns) or "true"
             columns = "".join(f", {column}" for column in self.client_columns)
-            rows = self.table.execute(f"SELECT requests, first_at, first_text, last_at, last_text{columns} "
-                                      f"FROM grouped WHERE {where}", list(raws)).fetchall()
+            rows = self.table.select(f"requests, first_at, first_text, last_at, last_text{columns}", f"WHERE {where}",
+                                     list(raws))
             groups = []
             for count, first_at, first_text, last_at, last_text, *client in rows:
                 ip, agent = self.client(tuple(client))
@@ -217,13 +245,11 @@ def _keys_of(line: str) -> list[str] | None:
     return keys if len(set(keys)) == len(keys) else None
 
 
-def _table(connection: Any, path: str, compressed: bool, plan: _Plan, first_keys: list[str]) -> list[list[str]]:
-    """Groups the file into the table `grouped`; the key lists of its lines (_Undecidable where a line
-    is not one DuckDB reads as the reader does)."""
-    parameters = {"path": path, "compression": "gzip" if compressed else "none", "first_keys": first_keys}
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE grouped AS {plan.sql}", parameters)
-    others, clean = connection.execute(
-        "SELECT list(DISTINCT k) FILTER (WHERE k IS NOT NULL), bool_and(ok) FROM grouped").fetchone()
+def _fill(table: _Table, path: str, compressed: bool, plan: _Plan, first_keys: list[str]) -> list[list[str]]:
+    """Groups the file into `table`; the key lists of its lines (_Undecidable where a line is not one
+    DuckDB reads as the reader does)."""
+    table.fill(plan.sql, {"path": path, "compression": "gzip" if compressed else "none", "first_keys": first_keys})
+    [(others, clean)] = table.select("list(DISTINCT k) FILTER (WHERE k IS NOT NULL), bool_and(ok)")
     if clean is False:
         raise _Undecidable("a line DuckDB reads otherwise")
     return [first_keys] + [keys.split("\x00") for keys in others or []]
@@ -261,7 +287,7 @@ def _taker(slots: list[str], names: tuple[str, ...]) -> Callable[[tuple[Any, ...
     return take
 
 
-def _grouped(connection: Any, slots: list[str]) -> Grouped:
+def _grouped(table: _Table, slots: list[str]) -> Grouped:
     """The table's (version, suite) pairs as the reader takes them, from each spelling logged."""
     pair_slots = [index for index, variable in enumerate(slots) if variable in FIELDS["version"] + FIELDS["suite"]]
     client_slots = [index for index, variable in enumerate(slots) if variable in FIELDS["ip"] + FIELDS["user_agent"]]
@@ -269,12 +295,11 @@ def _grouped(connection: Any, slots: list[str]) -> Grouped:
     pair = _taker([slots[index] for index in pair_slots], ("version", "suite"))
     client = _taker([slots[index] for index in client_slots], ("ip", "user_agent"))
     pairs: dict[tuple[str | None, str | None], list[tuple[tuple[Any, ...], int]]] = {}
-    for *raws, requests in connection.execute(
-            f"SELECT {''.join(c + ', ' for c in pair_columns)}sum(requests) FROM grouped GROUP BY ALL").fetchall():
+    for *raws, requests in table.select(f"{''.join(c + ', ' for c in pair_columns)}sum(requests)", "GROUP BY ALL"):
         if requests is not None:  # an empty file has no groups
             version, suite = pair(tuple(raws))
             pairs.setdefault((version, suite), []).append((tuple(raws), int(requests)))
-    return Grouped(connection, pairs, pair_columns, client_columns, client)
+    return Grouped(table, pairs, pair_columns, client_columns, client)
 
 
 def read(path: str, fmt: LogFormat) -> Grouped | None:
@@ -286,7 +311,7 @@ def read(path: str, fmt: LogFormat) -> Grouped | None:
     with open(path, "rb") as handle:
         compressed = handle.read(2) == b"\x1f\x8b"
     consulted = _consulted_keys(fmt)
-    connection = duckdb.connect()
+    table = _Table()
     try:
         first_line = _first_line(path, compressed)
         text = first_line.decode("utf-8", errors="replace")
@@ -297,12 +322,12 @@ def read(path: str, fmt: LogFormat) -> Grouped | None:
             return None  # the reader counts a line with a key twice
         present = consulted & set(first_keys) or consulted  # the first line's keys: fewer paths to extract
         plan = _plan(fmt, present)
-        key_lists = _table(connection, path, compressed, plan, first_keys) if plan else None
+        key_lists = _fill(table, path, compressed, plan, first_keys) if plan else None
         if key_lists is not None and any(consulted & set(keys) - present for keys in key_lists):
             plan = _plan(fmt, consulted)  # another line holds other keys
-            key_lists = _table(connection, path, compressed, plan, first_keys) if plan else None
+            key_lists = _fill(table, path, compressed, plan, first_keys) if plan else None
         if key_lists is None or plan is None or any(len(set(keys)) != len(keys) for keys in key_lists):
             return None
-        return _grouped(connection, plan.slots)
+        return _grouped(table, plan.slots)
     except (duckdb.Error, OSError, EOFError, _Undecidable):
         return None  # a line DuckDB will not read (or a truncated .gz): the reader says which
