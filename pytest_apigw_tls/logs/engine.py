@@ -79,10 +79,12 @@ Clients = list[tuple[int, Seen | None, Seen | None, tuple[str, str]]]  # (reques
 
 
 class _Table:
-    """One file's groups: a temporary table in the engine's one DuckDB instance (each instance starts
-    its own threads: a month of hourly files must not start 720), dropped with its reading."""
+    """One file's groups: a temporary table in the engine's DuckDB instance, shared by every table alive
+    (each instance starts its own threads: a month of hourly files must not start 720) and closed
+    with the last (so no DuckDB thread is left when the reader forks its workers)."""
 
     _connection: Any = None
+    _alive = 0
     _numbers = itertools.count()
 
     def __init__(self) -> None:
@@ -90,18 +92,24 @@ class _Table:
             import duckdb
 
             _Table._connection = duckdb.connect()
+        _Table._alive += 1
+        self.connection = _Table._connection
         self.name = f"grouped_{next(_Table._numbers)}"
-        weakref.finalize(self, _drop, _Table._connection, self.name).atexit = False  # the process frees it then
+        weakref.finalize(self, _Table._release, self.connection, self.name).atexit = False  # exit frees it
+
+    @staticmethod
+    def _release(connection: Any, name: str) -> None:
+        connection.execute(f"DROP TABLE IF EXISTS {name}")
+        _Table._alive -= 1
+        if _Table._alive == 0 and _Table._connection is connection:
+            _Table._connection = None
+            connection.close()
 
     def fill(self, sql: str, parameters: dict[str, Any]) -> None:
-        _Table._connection.execute(f"CREATE OR REPLACE TEMP TABLE {self.name} AS {sql}", parameters)
+        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE {self.name} AS {sql}", parameters)
 
     def select(self, what: str, rest: str = "", parameters: list[Any] | None = None) -> list[Any]:
-        return list(_Table._connection.execute(f"SELECT {what} FROM {self.name} {rest}", parameters or []).fetchall())
-
-
-def _drop(connection: Any, name: str) -> None:
-    connection.execute(f"DROP TABLE IF EXISTS {name}")
+        return list(self.connection.execute(f"SELECT {what} FROM {self.name} {rest}", parameters or []).fetchall())
 
 
 @dataclasses.dataclass
