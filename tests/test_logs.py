@@ -254,6 +254,23 @@ def test_plan_judges_every_candidate_on_the_same_logs_and_names_the_strictest_sa
         c["permissiveness"] for c in relaxed["candidates"] if c["requests_refused"] <= 1)
 
 
+def test_plan_text_shows_each_candidates_first_clients_and_the_json_all_of_them(tmp_path, capsys):
+    """A plan is read over every candidate: its text lists the 20 clients with most requests under each,
+    and says how many more the JSON (and Markdown) list."""
+    path = tmp_path / "access.log"
+    path.write_text("".join(json.dumps({"identity.sourceIp": f"192.0.2.{n}", "tlsVersion": "TLSv1",
+                                        "cipherSuite": "AES128-SHA"}) + "\n" for n in range(25)))
+    report = tmp_path / "plan.json"
+    assert main(["logs", "--plan", "--endpoint-type", "REGIONAL", "--max-refused", "0", "--json", str(report),
+                 str(path)]) == 0
+    text = capsys.readouterr().out
+    under = [block for block in text.split("  under ")[1:]]
+    assert under and all(block.count("\n    192.0.2.") == 20 and "... and 5 more (--json or --markdown lists them all)"
+                         in block for block in under)
+    refusing = [c for c in json.loads(report.read_text())["candidates"] if c["requests_refused"]]
+    assert len(refusing) == len(under) and all(len(c["clients"]) == 25 for c in refusing)
+
+
 def test_plan_never_calls_a_candidate_safe_on_requests_it_cannot_judge(tmp_path, capsys):
     path = tmp_path / "versions-only.log"  # no $context.cipherSuite: a PFS policy cannot be judged on TLS 1.2
     path.write_text("".join(json.dumps({"identity.sourceIp": f"192.0.2.{n}", "tlsVersion": "TLSv1.2"}) + "\n"

@@ -168,6 +168,9 @@ def _write(path: str | None, text: str) -> None:
         write_text(path, text)
 
 
+PLAN_CLIENTS_SHOWN = 20  # per candidate in the text: a plan over every candidate, not a client list
+
+
 def _run_plan(args: argparse.Namespace, split_at: Any) -> int:
     """`logs --plan`: every candidate on the same logs. Exit 0 when a candidate is safe, 1 when none is
     (each refuses too much or cannot be judged), 3 when no candidate can be judged at all."""
@@ -194,13 +197,18 @@ def _run_plan(args: argparse.Namespace, split_at: Any) -> int:
         if candidate.readiness.at_risk and (best is None or candidate.policy is not best.policy):
             print(f"  under {candidate.policy.id}, these clients must offer {needed_change(candidate.policy)}:",
                   file=out)
-            for (ip, agent), client in candidate.readiness.ranked_clients():
+            ranked = candidate.readiness.ranked_clients()
+            for (ip, agent), client in ranked[:PLAN_CLIENTS_SHOWN]:
                 print(f"    {ip:<40} {client.requests:>7}  {'; '.join(sorted(client.reasons))}  [{agent}]", file=out)
-    document = {"requests": first.requests, "lines": first.lines, "max_refused": args.max_refused,
-                "strictest_safe": best.policy.id if best else None,
-                "candidates": [c.to_dict(args.max_refused) for c in candidates]}
-    _write(args.json, json.dumps(document, indent=2) + "\n")
-    _write(args.markdown, _plan_markdown(document))
+            if len(ranked) > PLAN_CLIENTS_SHOWN:
+                print(f"    ... and {len(ranked) - PLAN_CLIENTS_SHOWN} more (--json or --markdown lists them all)",
+                      file=out)
+    if args.json or args.markdown:
+        document = {"requests": first.requests, "lines": first.lines, "max_refused": args.max_refused,
+                    "strictest_safe": best.policy.id if best else None,
+                    "candidates": [c.to_dict(args.max_refused) for c in candidates]}
+        _write(args.json, json.dumps(document, indent=2) + "\n")
+        _write(args.markdown, _plan_markdown(document))
     if all(c.undecided for c in candidates):
         return INCOMPLETE
     return READY if best is not None else AT_RISK

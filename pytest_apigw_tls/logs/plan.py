@@ -38,12 +38,13 @@ class Candidate:
 
     def to_dict(self, max_refused: float) -> dict[str, Any]:
         r = self.readiness
+        needed = needed_change(self.policy)  # the same for each of its clients
         return {"policy": self.policy.id, "permissiveness": permissiveness(self.policy),
                 "requests": r.requests, "requests_refused": r.requests_at_risk,
                 "share_refused": round(r.share_at_risk, 6), "clients_refused": len(r.at_risk),
-                "undecided": self.undecided, "safe": self.safe(max_refused), "needed": needed_change(self.policy),
+                "undecided": self.undecided, "safe": self.safe(max_refused), "needed": needed,
                 "clients": [{"source_ip": ip, "user_agent": agent, "requests": c.requests,
-                             "reasons": sorted(c.reasons), "needs": needed_change(self.policy)}
+                             "reasons": sorted(c.reasons), "needs": needed}
                             for (ip, agent), c in r.ranked_clients()]}
 
 

@@ -340,6 +340,8 @@ def _window(seen: str | None, split_at: datetime.datetime | None) -> str | None:
 def merge(parts: list[Readiness], line_offsets: list[int] | None = None) -> Readiness:
     """Readings of consecutive pieces of the input, in order, as one reading (`line_offsets`: lines
     before each piece, when a piece counted its own lines from 1)."""
+    if len(parts) == 1 and not (line_offsets and line_offsets[0]):
+        return parts[0]  # one file read whole (or by DuckDB): already the reading, clients and all
     total = Readiness(parts[0].policy)
     for index, part in enumerate(parts):
         offset = line_offsets[index] if line_offsets else 0
