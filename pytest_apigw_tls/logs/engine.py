@@ -1,18 +1,20 @@
 """Large JSON-lines access logs read by DuckDB (the optional `logs` extra), with the reader's exact answer.
 
-DuckDB parses the lines and groups them by the raw JSON values of the consulted keys, in parallel and
-in C. Python then decodes each group's values and takes the client, version and suite with the
-reader's own functions (readiness.field, printable), and the decisions stay with readiness.refusal
-(Readiness.decide): a policy is judged in one place, and a value is read in one place. The grouping
-does not depend on the policy: `logs --plan` reads a file once for every candidate.
+DuckDB parses the lines and groups them, in parallel and in C, by the raw JSON values of the keys the
+reader consults, into a table of its own (one DuckDB instance for every file). Python takes each
+(version, suite) from a summary of that table and, for a pair a policy refuses, fetches the pair's
+clients; it decodes values with the reader's own functions (readiness.field, printable), and the
+decisions stay with readiness.refusal (Readiness.decide): a policy is judged in one place, a value
+read in one place. The table does not depend on the policy: `logs --plan` reads a file once for
+every candidate.
 
 DuckDB answers for a file only when every line is one it parses as Python's json does: one flat
 object (no array, no nested object, no trailing comma, no NaN or Infinity spelling, no carriage
-return, no key twice), whose consulted values are strings or null (the time may also be an
-integer), with a time both engines read alike, a TLS version, and nothing the policy cannot judge.
-Any other file, and strict or --split-at readings, go to the reader: the engine may cost time, never
-a different answer, and lines it cannot read never go uncounted (the reader counts and shows them
-with their line numbers).
+return, no key twice), with a time both engines read alike and a TLS version; the values the reader
+takes must be strings or null (where it takes them), and nothing may be left the policy cannot
+judge. Any other file, and strict or --split-at readings, go to the reader: the engine may cost
+time, never a different answer, and lines it cannot read never go uncounted (the reader counts and
+shows them with their line numbers).
 """
 
 from __future__ import annotations
