@@ -2,11 +2,12 @@
 input kind; it reads the clean files itself, and hands every file with a line it could read
 otherwise back to the reader."""
 
-import gc
 import gzip
 import json
 import os
 import random
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -43,6 +44,13 @@ def write(path, fmt, count, seed=1, extra=()):
     with opener(path, "wt") as handle:
         handle.write("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _duckdb_kept_open(tmp_path_factory):
+    """The engine closes its DuckDB instance with the last reading alive (25 ms to open again): one
+    reading held for the module keeps it open between tests. Closing is tested in a fresh process."""
+    yield engine.read(str(write(tmp_path_factory.mktemp("held") / "held.log", "json", 5)), log_format(None))
 
 
 def duckdb_reads(path, policy, spec=None):
@@ -294,21 +302,36 @@ def test_auto_weighs_a_gzipped_file_by_the_text_it_holds(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
-def test_many_files_share_one_duckdb_and_free_it_with_their_readings(tmp_path):
-    """Each DuckDB instance starts its own threads: 40 hourly files held at once (as `logs --plan` holds
-    them for every candidate) must not start 40 of them, and none is left once the readings go (the
-    reader forks its workers)."""
+def test_many_files_share_one_duckdb_instance(tmp_path):
+    """Each DuckDB instance starts its own threads (9 here): 40 hourly files held at once (as `logs
+    --plan` holds them for every candidate) must not start 40 of them."""
     paths = [str(write(tmp_path / f"access-{hour:02d}.log", "json", 30, seed=hour)) for hour in range(40)]
     policy, catalog = _policy("TLS_1_0")
-    before = len(os.listdir("/proc/self/task"))
-    first = engine.read(paths[0], log_format(None))
-    one = len(os.listdir("/proc/self/task"))
+    threads = len(os.listdir("/proc/self/task"))
     readings = [engine.read(path, log_format(None)) for path in paths]
-    assert len(os.listdir("/proc/self/task")) <= one + 2
+    assert len(os.listdir("/proc/self/task")) <= threads + 2
     assert all(reading and reading.readiness(policy, catalog) for reading in readings)
-    del first, readings
-    gc.collect()
-    assert engine._Table._connection is None and len(os.listdir("/proc/self/task")) <= before + 2  # one holds 9
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
+def test_the_duckdb_instance_closes_with_the_last_reading(tmp_path):
+    """No DuckDB thread is left once the readings go: the reader forks its workers after. In a fresh
+    process, where no other reading is held."""
+    path = write(tmp_path / "access.log", "json", 30)
+    script = f"""
+import gc, os
+from pytest_apigw_tls.logs import engine
+from pytest_apigw_tls.logs.formats import log_format
+before = len(os.listdir("/proc/self/task"))
+readings = [engine.read({str(path)!r}, log_format(None)) for _ in range(3)]
+held = len(os.listdir("/proc/self/task"))
+del readings
+gc.collect()
+print(before, held, len(os.listdir("/proc/self/task")), engine._Table._connection is None)
+"""
+    before, held, after, closed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                                 check=True).stdout.split()
+    assert int(held) > int(before) and int(after) <= int(before) and closed == "True"
 
 
 def test_engine_duckdb_without_duckdb_is_one_line(tmp_path, monkeypatch, capsys):
