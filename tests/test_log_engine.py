@@ -334,6 +334,20 @@ print(before, held, len(os.listdir("/proc/self/task")), engine._Table._connectio
     assert int(held) > int(before) and int(after) <= int(before) and closed == "True"
 
 
+def test_plan_without_duckdb_says_it_reads_large_logs_once_per_candidate(tmp_path, monkeypatch, capsys):
+    from pytest_apigw_tls.logs import plan
+
+    path = write(tmp_path / "access.log", "json", 50)
+    monkeypatch.setattr(engine, "available", lambda: False)
+    assert main(["logs", "--plan", str(path)]) in (0, 1)
+    assert "without DuckDB" not in capsys.readouterr().err  # small: nothing to say
+    monkeypatch.setattr(plan, "PARALLEL_ABOVE", 1000)
+    assert main(["logs", "--plan", str(path)]) in (0, 1)
+    assert "note: without DuckDB the logs are read once for each of " in capsys.readouterr().err
+    assert main(["logs", "--plan", "--engine", "python", str(path)]) in (0, 1)
+    assert "without DuckDB" not in capsys.readouterr().err  # the reader was asked for
+
+
 def test_engine_duckdb_without_duckdb_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(engine, "available", lambda: False)
     path = write(tmp_path / "access.log", "json", 5)

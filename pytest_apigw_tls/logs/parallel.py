@@ -91,7 +91,7 @@ def _plain_and_large(path: str) -> bool:
     return not head.startswith(b"\x1f\x8b") and is_plain_lines(first)
 
 
-def _content_size(path: str) -> int:
+def content_size(path: str) -> int:
     """The bytes of text a file holds: for gzip, the size its trailer gives (modulo 2^32, so never
     taken below the compressed size); 1M log lines, 500 MB of text, gzip to 8 MB."""
     size = os.path.getsize(path)
@@ -109,7 +109,7 @@ def _engine_reading(path: str, engine: str, fmt: LogFormat, policy: Policy, cata
     from . import engine as duckdb_engine
 
     if engine == "python" or path == "-" or engine == "auto" and (
-            _content_size(path) < PARALLEL_ABOVE or not duckdb_engine.available()):
+            content_size(path) < PARALLEL_ABOVE or not duckdb_engine.available()):
         return None
     if path not in grouped:
         grouped[path] = duckdb_engine.read(path, fmt)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ..policy.catalog import Catalog, Policy
 from ..policy.codepoints import TlsVersion
-from .parallel import assess_inputs
+from .parallel import PARALLEL_ABOVE, assess_inputs, content_size
 from .readiness import Readiness
+from .sources import expand
 
 if TYPE_CHECKING:
     from .engine import Grouped
@@ -76,12 +78,21 @@ def plan(paths: list[str], spec: str | None, endpoint_type: str | None, catalog:
          policy_files: tuple[str, ...], split_at: datetime.datetime | None = None,
          progress: bool = False, engine: str = "auto") -> list[Candidate]:
     """Every candidate judged on the logs, most permissive first (DuckDB, where it reads a file,
-    groups it once for all of them)."""
+    groups it once for all of them; the reader reads it once per candidate, and says so when that is
+    long and DuckDB, which would read JSON lines once, is missing)."""
+    from .engine import available
+    from .formats import log_format
+
     grouped: dict[str, Grouped | None] = {}
+    policies = candidates(catalog, endpoint_type)
+    if engine == "auto" and log_format(spec).kind == "json" and not available() and sum(
+            content_size(path) for path in expand(paths) if path != "-") >= PARALLEL_ABOVE:
+        sys.stderr.write(f"note: without DuckDB the logs are read once for each of {len(policies)} candidates; "
+                         "pip install 'pytest-apigw-tls[logs]' reads them once\n")
     return [Candidate(policy, assess_inputs(paths, spec, policy.id, endpoint_type, False, None, split_at,
                                             progress=progress, policy_files=policy_files, engine=engine,
                                             grouped=grouped))
-            for policy in candidates(catalog, endpoint_type)]
+            for policy in policies]
 
 
 def strictest_safe(candidates: list[Candidate], max_refused: float) -> Candidate | None:
