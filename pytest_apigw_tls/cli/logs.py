@@ -55,7 +55,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--engine", choices=("auto", "duckdb", "python"), default="auto",
                         help="who reads large JSON-lines files: DuckDB (pip install 'pytest-apigw-tls[logs]'), "
                              "with the reader taking over any file it cannot read exactly, or the reader alone; "
-                             "auto: DuckDB for files of 16 MiB and more when it is installed (default)")
+                             "auto: DuckDB for files holding 16 MiB of text and more when it is installed (default)")
     parser.add_argument("--json", metavar="FILE", help="write the report as JSON ('-': standard output)")
     parser.add_argument("--markdown", metavar="FILE", help="write the report as Markdown (for a change ticket)")
     parser.set_defaults(run=run_logs)

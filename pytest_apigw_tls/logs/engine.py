@@ -20,7 +20,6 @@ shows them with their line numbers).
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import itertools
 import json
 import re
@@ -31,7 +30,7 @@ from ..errors import ConfigError
 from ..policy.catalog import Catalog, Policy
 from .formats import LogFormat
 from .readiness import FIELDS, UNJUDGED, Readiness, Seen, field, printable
-from .sources import is_plain_lines
+from .sources import is_gzip, is_plain_lines, open_text
 
 GROUPED = ("ip", "user_agent", "version", "suite")  # grouped by their raw values; the time is aggregated
 CONSULTED = GROUPED + ("time",)  # what a reading without --strict looks at
@@ -238,11 +237,6 @@ def _plan(fmt: LogFormat, present: set[str]) -> _Plan | None:
     return _Plan(sql, slots)
 
 
-def _first_line(path: str, compressed: bool) -> bytes:
-    with (gzip.open(path) if compressed else open(path, "rb")) as handle:
-        return handle.readline(65536)
-
-
 def _keys_of(line: str) -> list[str] | None:
     """The first line's keys in order, [] when it is not an object, None when it holds a key twice."""
     try:
@@ -276,24 +270,22 @@ def _decoded(raw: str | None) -> tuple[bool, Any]:
     raise _Undecidable(raw)
 
 
-def _taker(slots: list[str], names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], tuple[str | None, ...]]:
-    """readiness.field for each of `names`, from the raw values of the slots standing for them, as the
+def _taker(variables: list[str], names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], tuple[str | None, ...]]:
+    """readiness.field for each of `names`, from raw values standing for `variables` (one each), as the
     reader takes them from a line (its template's names first); once per distinct raw values."""
-    indexes = [index for index, variable in enumerate(slots) if any(variable in FIELDS[name] for name in names)]
     seen: dict[tuple[Any, ...], tuple[str | None, ...]] = {}
 
     def take(raws: tuple[Any, ...]) -> tuple[str | None, ...]:
-        key = tuple(raws[index] for index in indexes)
-        if key not in seen:
+        if raws not in seen:
             values: dict[str, Any] = {}
-            for index, raw in zip(indexes, key):
+            for variable, raw in zip(variables, raws):
                 present, value = _decoded(raw)
                 if present:
-                    if slots[index] in values:
-                        raise _Undecidable(slots[index])
-                    values[slots[index]] = value
-            seen[key] = tuple(field(values, name) for name in names)
-        return seen[key]
+                    if variable in values:
+                        raise _Undecidable(variable)
+                    values[variable] = value
+            seen[raws] = tuple(field(values, name) for name in names)
+        return seen[raws]
     return take
 
 
@@ -318,18 +310,17 @@ def read(path: str, fmt: LogFormat) -> Grouped | None:
 
     if fmt.kind != "json" or path == "-":
         return None
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == b"\x1f\x8b"
     consulted = _consulted_keys(fmt)
-    table = _Table()
     try:
-        first_line = _first_line(path, compressed)
-        text = first_line.decode("utf-8", errors="replace")
-        if first_line.startswith(b"\xef\xbb\xbf") or not is_plain_lines(text):
+        compressed = is_gzip(path)
+        with open_text(path) as handle:
+            text = handle.readline(65536)
+        if text.startswith("\ufeff") or not is_plain_lines(text):
             return None  # a byte-order mark, or a document the reader unwraps (CloudWatch exports)
         first_keys = _keys_of(text)
         if first_keys is None:
             return None  # the reader counts a line with a key twice
+        table = _Table()  # DuckDB opens only for a file it may read
         present = consulted & set(first_keys) or consulted  # the first line's keys: fewer paths to extract
         plan = _plan(fmt, present)
         key_lists = _fill(table, path, compressed, plan, first_keys) if plan else None

@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Iterator
 
 from .readiness import Readiness, assess, merge
-from .sources import Item, expand, is_plain_lines, items
+from .sources import GZIP_MAGIC, Item, expand, is_gzip, is_plain_lines, items
 
 if TYPE_CHECKING:
     from ..policy.catalog import Catalog, Policy
@@ -88,16 +88,16 @@ def _plain_and_large(path: str) -> bool:
     with open(path, "rb") as handle:
         head = handle.read(4096)
     first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    return not head.startswith(b"\x1f\x8b") and is_plain_lines(first)
+    return not head.startswith(GZIP_MAGIC) and is_plain_lines(first)
 
 
 def content_size(path: str) -> int:
     """The bytes of text a file holds: for gzip, the size its trailer gives (modulo 2^32, so never
     taken below the compressed size); 1M log lines, 500 MB of text, gzip to 8 MB."""
     size = os.path.getsize(path)
+    if size < 18 or not is_gzip(path):
+        return size
     with open(path, "rb") as handle:
-        if size < 18 or handle.read(2) != b"\x1f\x8b":
-            return size
         handle.seek(-4, os.SEEK_END)
         return max(size, int.from_bytes(handle.read(4), "little"))
 

@@ -44,12 +44,19 @@ def expand(paths: list[str]) -> list[str]:
     return out
 
 
-def _open(path: str) -> IO[str]:
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: str) -> bool:
+    with open(path, "rb") as probe:
+        return probe.read(2) == GZIP_MAGIC
+
+
+def open_text(path: str) -> IO[str]:
+    """An input's text, gzipped or not ('-': standard input); bytes that are not UTF-8 replaced."""
     if path == "-":
         return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
+    if is_gzip(path):
         return io.TextIOWrapper(gzip.open(path), encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")
 
@@ -58,7 +65,7 @@ def items(paths: list[str]) -> Iterator[Item]:
     for path in expand(paths):
         name = "<stdin>" if path == "-" else path
         try:
-            with _open(path) as handle:
+            with open_text(path) as handle:
                 yield from _items_of(name, handle)
         except (OSError, EOFError) as error:  # a truncated .gz: what was read counts, the rest is said
             yield name, -1, f"\x00unreadable: {error}"
